@@ -1,0 +1,65 @@
+/**
+ * buildApp(config) → a Fastify instance with every route registered. It never listens: the caller
+ * (server.ts, or a test on port 0) does. Nothing is module-global, so many apps can share a process.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import { agentsRoutes } from './http/agents.js';
+import { healthRoutes } from './http/health.js';
+import { metricsRoutes } from './http/metrics.js';
+import { loggerOptions } from './logger.js';
+import { MemoryRegistry } from './registry/memory-registry.js';
+import type { AgentRegistry } from './registry/agent-registry.js';
+import { Hub } from './ws/hub.js';
+import { wsRoutes } from './ws/plugin.js';
+
+export { loadConfig, configWith, ConfigError, type Config } from './config.js';
+export { CloseCode, errorTable, type ErrorCode } from './errors.js';
+
+export interface BuildOptions {
+  /** Logger options or instance; defaults to pino JSON at the configured LOG_LEVEL. */
+  logger?: FastifyServerOptions['logger'];
+  /** Clock in ms since epoch (tests inject one). */
+  now?: () => number;
+  /** Registry implementation; the in-memory registry by default. */
+  registry?: AgentRegistry;
+  /** Collect Node process metrics (default true). */
+  processMetrics?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The node's sessions, registry and routing state. */
+    hub: Hub;
+  }
+}
+
+const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** Builds the gateway app for `config`. Start it with `app.listen({ port, host })`. */
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? loggerOptions(config),
+    // Probes and scrapes (/health, /ready, /metrics) are polled constantly: no per-request lines for them.
+    // /agents requests are logged (an admin-facing route), and /ws upgrades are logged by the session.
+    logController: new LogController({ disableRequestLogging: (req) => !req.url.startsWith('/agents') }),
+    forceCloseConnections: true,
+  });
+  const now = opts.now ?? Date.now;
+  const registry = opts.registry ?? new MemoryRegistry();
+  const hub = new Hub({ config, registry, log: app.log, now, processMetrics: opts.processMetrics ?? true });
+  app.decorate('hub', hub);
+
+  const startedAt = now();
+  await app.register(healthRoutes, { hub, version: VERSION, startedAt });
+  await app.register(agentsRoutes, { hub });
+  await app.register(metricsRoutes, { metrics: hub.metrics });
+  await app.register(wsRoutes, { hub });
+
+  app.addHook('onReady', async () => hub.start());
+  app.addHook('onClose', async () => hub.stop());
+  return app;
+}

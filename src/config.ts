@@ -1,0 +1,141 @@
+/**
+ * Configuration from the environment (PROTOCOL.md §8), validated once at boot by one zod schema.
+ *
+ * Durations are given in seconds in the environment and held in milliseconds in {@link Config},
+ * so tests can build a Config with sub-second timeouts directly.
+ */
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Treats an empty string like an unset variable (common in .env files and compose files). */
+const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
+
+const positiveInt = (fallback: number) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a positive integer')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'must be a positive integer').max(Number.MAX_SAFE_INTEGER))
+      .default(fallback),
+  );
+
+const envSchema = z.object({
+  LOG_LEVEL: z.preprocess(unsetIfEmpty, z.enum(LOG_LEVELS).default('info')),
+  GATEWAY_HOST: z.preprocess(unsetIfEmpty, z.string().min(1).default('127.0.0.1')),
+  GATEWAY_PORT: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^\d+$/, 'must be an integer 0-65535')
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(65535, 'must be an integer 0-65535'))
+      .default(8000),
+  ),
+  GATEWAY_ID: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .max(128, 'must be at most 128 characters')
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+      .default('aiconexus-gateway'),
+  ),
+  AGENT_TIMEOUT: positiveInt(300),
+  HEARTBEAT_INTERVAL: positiveInt(30),
+  AUTH_TIMEOUT: positiveInt(10),
+  CLOCK_SKEW: positiveInt(30),
+  MAX_FRAME_BYTES: positiveInt(65536),
+  MAX_AGENTS: positiveInt(10000),
+  RATE_LIMIT: positiveInt(50),
+  RATE_BURST: positiveInt(200),
+  ADMIN_TOKEN: z.preprocess(unsetIfEmpty, z.string().min(16, 'must be at least 16 characters').optional()),
+  REDIS_URL: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .optional()
+      .refine((v) => v === undefined, 'cluster mode is not available in this release yet; unset REDIS_URL'),
+  ),
+});
+
+/** Variables whose values are never echoed in error messages. */
+const SECRET_VARS = new Set(['ADMIN_TOKEN', 'REDIS_URL']);
+
+/** The gateway's validated, frozen configuration. */
+export interface Config {
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly host: string;
+  readonly port: number;
+  /** Sent in CHALLENGE.gateway; REGISTER.aud must equal it. */
+  readonly gatewayId: string;
+  /** An agent idle (no frame, no pong) longer than this is swept with close 4000. */
+  readonly agentTimeoutMs: number;
+  /** The gateway sends a WebSocket ping to every connection this often. */
+  readonly heartbeatIntervalMs: number;
+  /** A connection must be REGISTERED within this, or it is closed with 4408. */
+  readonly authTimeoutMs: number;
+  /** Maximum |now − ts| accepted for REGISTER and signaling frames. */
+  readonly clockSkewMs: number;
+  /** Frames larger than this close the connection with 1009. */
+  readonly maxFrameBytes: number;
+  /** Registered agents beyond this are refused with 4503. */
+  readonly maxAgents: number;
+  /** Sustained inbound frames per second per session. */
+  readonly rateLimit: number;
+  /** Token-bucket capacity: frames a session may send in a burst. */
+  readonly rateBurst: number;
+  /** When set, GET /agents requires `Authorization: Bearer <token>`. */
+  readonly adminToken: string | undefined;
+  /** Cluster mode when set (not available in this release). */
+  readonly redisUrl: string | undefined;
+}
+
+/** Start-up configuration error naming every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses and validates the environment; throws {@link ConfigError} listing every bad variable.
+ * @example loadConfig({ GATEWAY_PORT: '9000' }).port === 9000
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const keys = Object.keys(envSchema.shape) as (keyof typeof envSchema.shape)[];
+  const picked = Object.fromEntries(keys.map((k) => [k, env[k]]));
+  const result = envSchema.safeParse(picked);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '(env)');
+      const raw = SECRET_VARS.has(name) ? undefined : env[name];
+      return `${name}: ${issue.message}${raw === undefined ? '' : ` (got ${JSON.stringify(raw)})`}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = result.data;
+  return Object.freeze({
+    logLevel: e.LOG_LEVEL,
+    host: e.GATEWAY_HOST,
+    port: e.GATEWAY_PORT,
+    gatewayId: e.GATEWAY_ID,
+    agentTimeoutMs: e.AGENT_TIMEOUT * 1000,
+    heartbeatIntervalMs: e.HEARTBEAT_INTERVAL * 1000,
+    authTimeoutMs: e.AUTH_TIMEOUT * 1000,
+    clockSkewMs: e.CLOCK_SKEW * 1000,
+    maxFrameBytes: e.MAX_FRAME_BYTES,
+    maxAgents: e.MAX_AGENTS,
+    rateLimit: e.RATE_LIMIT,
+    rateBurst: e.RATE_BURST,
+    adminToken: e.ADMIN_TOKEN,
+    redisUrl: e.REDIS_URL,
+  });
+}
+
+/** A Config with defaults, overridden field by field (for tests and embedding). */
+export function configWith(overrides: Partial<Config> = {}): Config {
+  return Object.freeze({ ...loadConfig({}), ...overrides });
+}

@@ -1,0 +1,88 @@
+/**
+ * The one table of protocol error codes (PROTOCOL.md §6) and WebSocket close codes.
+ *
+ * Every ERROR frame the gateway sends is built from this table, so a code's message and its
+ * transport mapping (keep the connection open, or close it with a code) live in one place.
+ */
+
+/** WebSocket close codes used by the gateway (PROTOCOL.md §6). */
+export const CloseCode = {
+  /** Gateway shutting down (graceful drain). */
+  GOING_AWAY: 1001,
+  /** Frame larger than MAX_FRAME_BYTES (sent by `ws` itself via `maxPayload`). */
+  TOO_LARGE: 1009,
+  /** Swept after AGENT_TIMEOUT without activity. */
+  INACTIVE: 4000,
+  /** Authentication required or failed. */
+  AUTH: 4401,
+  /** No REGISTER within AUTH_TIMEOUT. */
+  AUTH_TIMEOUT: 4408,
+  /** Another connection registered the same DID. */
+  REPLACED: 4409,
+  /** Rate-limit abuse went on past the documented threshold. */
+  RATE_ABUSE: 4429,
+  /** MAX_AGENTS already registered. */
+  FULL: 4503,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Close reasons sent with each close code (short: a close reason is limited to 123 bytes). */
+export const closeReasons: Record<CloseCode, string> = {
+  [CloseCode.GOING_AWAY]: 'gateway shutting down',
+  [CloseCode.TOO_LARGE]: 'frame too large',
+  [CloseCode.INACTIVE]: 'inactive',
+  [CloseCode.AUTH]: 'authentication failed',
+  [CloseCode.AUTH_TIMEOUT]: 'authentication timeout',
+  [CloseCode.REPLACED]: 'session replaced',
+  [CloseCode.RATE_ABUSE]: 'rate limit abuse',
+  [CloseCode.FULL]: 'gateway full',
+};
+
+interface ErrorSpec {
+  /** Default human-readable message of the ERROR frame. */
+  readonly message: string;
+  /** Close code sent right after the ERROR frame, or null when the connection stays open. */
+  readonly close: CloseCode | null;
+}
+
+/** Protocol error codes → default message and transport mapping (PROTOCOL.md §6). */
+export const errorTable = {
+  BAD_FRAME: { message: 'frame is malformed', close: null },
+  UNKNOWN_TYPE: { message: 'unknown frame type', close: null },
+  AUTH_REQUIRED: { message: 'register before sending other frames', close: CloseCode.AUTH },
+  AUTH_FAILED: { message: 'registration rejected', close: CloseCode.AUTH },
+  SENDER_MISMATCH: { message: '"from" is not the DID of this session', close: null },
+  STALE: { message: '"ts" is outside the allowed clock skew', close: null },
+  BAD_SIGNATURE: { message: 'signature does not verify', close: null },
+  REPLAY: { message: 'frame id already used by this sender', close: null },
+  AGENT_NOT_FOUND: { message: 'target agent is not online', close: null },
+  RATE_LIMITED: { message: 'rate limit exceeded; frame dropped', close: null },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof errorTable;
+export const errorCodes = Object.keys(errorTable) as ErrorCode[];
+
+/** The ERROR frame (PROTOCOL.md §6). */
+export interface ErrorFrame {
+  type: 'ERROR';
+  code: ErrorCode;
+  message: string;
+  ref: string | null;
+}
+
+/** Builds an ERROR frame; `detail` replaces the default message when given. */
+export function errorFrame(code: ErrorCode, ref: string | null, detail?: string): ErrorFrame {
+  return { type: 'ERROR', code, message: detail ?? errorTable[code].message, ref };
+}
+
+/** A rejection produced while checking a frame; the session turns it into an ERROR frame (and maybe a close). */
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly ref: string | null,
+    detail?: string,
+  ) {
+    super(detail ?? errorTable[code].message);
+    this.name = 'ProtocolError';
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Prometheus metrics (prom-client). Each app owns its own prom-client Registry, so several
+ * gateways in one process never share counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  readonly connectedAgents: Gauge;
+  readonly connections: Gauge;
+  readonly handshakes: Counter<'result'>;
+  readonly framesRouted: Counter<'type'>;
+  readonly errors: Counter<'code'>;
+  readonly closes: Counter<'code'>;
+  readonly verifySeconds: Histogram;
+}
+
+/** Creates the gateway's metrics; `connectedAgents` reads the live count when scraped. */
+export function createMetrics(opts: { agentCount: () => number; connectionCount: () => number; defaults?: boolean }): GatewayMetrics {
+  const registry = new Registry();
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    connectedAgents: new Gauge({
+      name: 'aiconexus_connected_agents',
+      help: 'Registered agents connected to this gateway',
+      registers: [registry],
+      collect() {
+        this.set(opts.agentCount());
+      },
+    }),
+    connections: new Gauge({
+      name: 'aiconexus_open_connections',
+      help: 'Open WebSocket connections (registered or not)',
+      registers: [registry],
+      collect() {
+        this.set(opts.connectionCount());
+      },
+    }),
+    handshakes: new Counter({
+      name: 'aiconexus_handshakes_total',
+      help: 'Completed REGISTER handshakes by result (ok, failed, timeout)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    framesRouted: new Counter({
+      name: 'aiconexus_frames_routed_total',
+      help: 'Signaling frames delivered to their target, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
+    errors: new Counter({
+      name: 'aiconexus_errors_total',
+      help: 'ERROR frames sent, by protocol error code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    closes: new Counter({
+      name: 'aiconexus_closes_total',
+      help: 'Connections closed by the gateway, by close code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    verifySeconds: new Histogram({
+      name: 'aiconexus_signature_verify_seconds',
+      help: 'Time to verify one Ed25519 signature',
+      buckets: [0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Raw WebSocket message → JSON object with a known client `type`, or the protocol error for it.
+ * Parsing happens once here; later checks work on the parsed object and routing forwards the
+ * original bytes.
+ */
+import type { z } from 'zod';
+import type { ErrorCode } from '../errors.js';
+import { CLIENT_TYPES, ID_PATTERN, SERVER_TYPES } from './frames.js';
+
+export type ClientType = (typeof CLIENT_TYPES)[number];
+
+export type Decoded =
+  | { ok: true; type: ClientType; value: Record<string, unknown> }
+  | { ok: false; code: ErrorCode; ref: string | null; message: string };
+
+const clientTypes = new Set<string>(CLIENT_TYPES);
+const serverTypes = new Set<string>(SERVER_TYPES);
+
+/** Decodes one inbound message. Never throws. */
+export function decodeFrame(data: Buffer, isBinary: boolean): Decoded {
+  if (isBinary) return bad('BAD_FRAME', null, 'binary frames are not accepted; send JSON text');
+  let value: unknown;
+  try {
+    value = JSON.parse(data.toString('utf8'));
+  } catch {
+    return bad('BAD_FRAME', null, 'frame is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return bad('BAD_FRAME', null, 'frame must be a JSON object');
+  }
+  const obj = value as Record<string, unknown>;
+  const type = obj.type;
+  if (typeof type !== 'string') return bad('BAD_FRAME', refOf(obj), '"type" must be a string');
+  if (clientTypes.has(type)) return { ok: true, type: type as ClientType, value: obj };
+  if (serverTypes.has(type)) return bad('BAD_FRAME', refOf(obj), `${type} is sent by the gateway only`);
+  return bad('UNKNOWN_TYPE', refOf(obj), `unknown frame type "${type.slice(0, 32)}"`);
+}
+
+/** The frame's `id` when it is a well-formed id (so an ERROR can reference it), else null. */
+export function refOf(frame: Record<string, unknown>): string | null {
+  const id = frame.id;
+  return typeof id === 'string' && ID_PATTERN.test(id) ? id : null;
+}
+
+/** One readable line from a zod error: the first issue's path and message. */
+export function schemaError(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'frame does not match the schema';
+  const path = issue.path.length > 0 ? issue.path.join('.') : 'frame';
+  return `${path}: ${issue.message}`.slice(0, 200);
+}
+
+function bad(code: ErrorCode, ref: string | null, message: string): Decoded {
+  return { ok: false, code, ref, message };
+}

@@ -1,0 +1,158 @@
+/**
+ * Every frame of the wire protocol (PROTOCOL.md) as a zod schema; TypeScript types are inferred.
+ *
+ * Envelopes are strict (unknown top-level fields are a BAD_FRAME); `payload` and `meta` are loose
+ * objects that may carry extra fields, which are covered by the signature like everything else.
+ */
+import { z } from 'zod';
+import { isDidKey } from '../identity/did-key.js';
+
+// TextEncoder rather than Buffer: this module is shared with the browser-safe client.
+const utf8 = new TextEncoder();
+
+export const PROTOCOL_VERSION = 'aiconexus/1';
+
+/** Frame types an agent may send. */
+export const SIGNALING_TYPES = ['OFFER', 'ANSWER', 'ICE', 'BYE'] as const;
+export const CLIENT_TYPES = ['REGISTER', ...SIGNALING_TYPES, 'DISCOVER', 'PING'] as const;
+/** Frame types only the gateway sends; an agent sending one gets BAD_FRAME. */
+export const SERVER_TYPES = ['CHALLENGE', 'REGISTERED', 'AGENTS', 'PONG', 'ERROR'] as const;
+
+export type SignalingType = (typeof SIGNALING_TYPES)[number];
+
+export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+export const CAPABILITY_PATTERN = /^[a-z0-9._:-]{1,64}$/;
+/** 86 base64url characters = 64 bytes; the last character carries 2 bits, so only A, Q, g, w are canonical. */
+const SIG_PATTERN = /^[A-Za-z0-9_-]{85}[AQgw]$/;
+const DID_SHAPE = /^did:key:z[1-9A-HJ-NP-Za-km-z]{47}$/;
+
+export const MAX_SDP_CHARS = 32768;
+export const MAX_BYE_REASON_CHARS = 256;
+export const MAX_META_NAME_CHARS = 64;
+export const MAX_CAPABILITIES = 32;
+export const MAX_META_JSON_BYTES = 4096;
+export const DISCOVER_DEFAULT_LIMIT = 100;
+export const DISCOVER_MAX_LIMIT = 1000;
+
+const frameId = z.string().regex(ID_PATTERN, 'id must be 1-64 of [A-Za-z0-9._:-]');
+const timestamp = z.number().int('ts must be an integer').min(0).max(Number.MAX_SAFE_INTEGER);
+const signature = z.string().regex(SIG_PATTERN, 'sig must be 86 base64url characters (64 bytes)');
+/** A syntactically valid did:key whose multicodec is Ed25519 (full decode). */
+const agentDid = z.string().refine((s) => DID_SHAPE.test(s) && isDidKey(s), 'not an Ed25519 did:key');
+const capability = z.string().regex(CAPABILITY_PATTERN, 'capability must be 1-64 of [a-z0-9._:-]');
+
+export const metaSchema = z
+  .looseObject({
+    name: z.string().max(MAX_META_NAME_CHARS).optional(),
+    capabilities: z.array(capability).max(MAX_CAPABILITIES).optional(),
+  })
+  .refine(
+    (m) => utf8.encode(JSON.stringify(m)).length <= MAX_META_JSON_BYTES,
+    `meta must be at most ${MAX_META_JSON_BYTES} bytes as JSON`,
+  );
+export type AgentMeta = z.infer<typeof metaSchema>;
+
+export const registerSchema = z.strictObject({
+  type: z.literal('REGISTER'),
+  did: z.string(),
+  nonce: z.string(),
+  aud: z.string(),
+  ts: timestamp,
+  meta: metaSchema.optional(),
+  sig: signature,
+});
+export type RegisterFrame = z.infer<typeof registerSchema>;
+
+const sdpPayload = z.looseObject({ sdp: z.string().max(MAX_SDP_CHARS) });
+const icePayload = z.looseObject({
+  candidate: z.string(),
+  sdpMid: z.string().nullable().optional(),
+  sdpMLineIndex: z.number().int().min(0).nullable().optional(),
+  usernameFragment: z.string().nullable().optional(),
+});
+const byePayload = z.looseObject({ reason: z.string().max(MAX_BYE_REASON_CHARS).optional() });
+
+const envelope = <T extends SignalingType, P extends z.ZodType>(type: T, payload: P) =>
+  z.strictObject({
+    type: z.literal(type),
+    id: frameId,
+    from: z.string().regex(DID_SHAPE, 'from must be a did:key'),
+    to: agentDid,
+    ts: timestamp,
+    payload,
+    sig: signature,
+  });
+
+export const offerSchema = envelope('OFFER', sdpPayload);
+export const answerSchema = envelope('ANSWER', sdpPayload);
+export const iceSchema = envelope('ICE', icePayload);
+/** BYE's payload is optional: a BYE without one is accepted (documented in docs/protocol.md). */
+export const byeSchema = envelope('BYE', byePayload.optional());
+
+export const signalingSchemas = {
+  OFFER: offerSchema,
+  ANSWER: answerSchema,
+  ICE: iceSchema,
+  BYE: byeSchema,
+} as const;
+export type SignalingFrame = z.infer<(typeof signalingSchemas)[SignalingType]>;
+
+export const discoverSchema = z.strictObject({
+  type: z.literal('DISCOVER'),
+  id: frameId.nullable().optional(),
+  capability: capability.optional(),
+  limit: z.number().int().min(1).max(DISCOVER_MAX_LIMIT).optional(),
+});
+export type DiscoverFrame = z.infer<typeof discoverSchema>;
+
+export const pingSchema = z.strictObject({
+  type: z.literal('PING'),
+  id: frameId.nullable().optional(),
+});
+export type PingFrame = z.infer<typeof pingSchema>;
+
+// Frames the gateway sends. They are schemas too so docs and client code share one definition.
+
+export const challengeSchema = z.strictObject({
+  type: z.literal('CHALLENGE'),
+  protocol: z.literal(PROTOCOL_VERSION),
+  gateway: z.string(),
+  nonce: z.string(),
+  expires_in_ms: z.number().int(),
+});
+export type ChallengeFrame = z.infer<typeof challengeSchema>;
+
+export const registeredSchema = z.strictObject({
+  type: z.literal('REGISTERED'),
+  did: z.string(),
+  session: z.string(),
+  heartbeat_ms: z.number().int(),
+  agent_timeout_ms: z.number().int(),
+});
+export type RegisteredFrame = z.infer<typeof registeredSchema>;
+
+export const agentInfoSchema = z.object({
+  did: z.string(),
+  meta: z.record(z.string(), z.unknown()),
+  connected_at: z.string(),
+});
+export const agentsSchema = z.strictObject({
+  type: z.literal('AGENTS'),
+  ref: z.string().nullable(),
+  agents: z.array(agentInfoSchema),
+});
+export type AgentsFrame = z.infer<typeof agentsSchema>;
+
+export const pongSchema = z.strictObject({
+  type: z.literal('PONG'),
+  ref: z.string().nullable(),
+  ts: z.number().int(),
+});
+export type PongFrame = z.infer<typeof pongSchema>;
+
+export const errorSchema = z.strictObject({
+  type: z.literal('ERROR'),
+  code: z.string(),
+  message: z.string(),
+  ref: z.string().nullable(),
+});

@@ -1,0 +1,56 @@
+/**
+ * Delivery to agents connected to this node. A frame is handed over as the exact bytes received,
+ * so the target can verify the sender's signature end to end.
+ *
+ * Cluster mode will add a bus that forwards to the node holding the target; the session code only
+ * sees {@link Bus}.
+ */
+
+/** Something that can receive a routed frame (a registered session). */
+export interface DeliveryTarget {
+  /** Sends the frame's original bytes as one text frame. */
+  deliver(data: Buffer): void;
+}
+
+export interface Bus {
+  /** Delivers to `to`; false when no such agent is online. */
+  deliver(to: string, data: Buffer): boolean;
+  has(did: string): boolean;
+}
+
+export class LocalBus implements Bus {
+  private readonly targets = new Map<string, DeliveryTarget>();
+
+  /** Makes `target` the delivery point for `did`; returns the one it replaced, if any. */
+  attach(did: string, target: DeliveryTarget): DeliveryTarget | undefined {
+    const previous = this.targets.get(did);
+    this.targets.set(did, target);
+    return previous;
+  }
+
+  /** Detaches `did` only if `target` is still its delivery point. */
+  detach(did: string, target: DeliveryTarget): boolean {
+    if (this.targets.get(did) !== target) return false;
+    this.targets.delete(did);
+    return true;
+  }
+
+  get(did: string): DeliveryTarget | undefined {
+    return this.targets.get(did);
+  }
+
+  has(did: string): boolean {
+    return this.targets.has(did);
+  }
+
+  deliver(to: string, data: Buffer): boolean {
+    const target = this.targets.get(to);
+    if (!target) return false;
+    target.deliver(data);
+    return true;
+  }
+
+  get size(): number {
+    return this.targets.size;
+  }
+}

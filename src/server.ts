@@ -1,0 +1,40 @@
+/**
+ * Process entry: load config → build the app → listen → close gracefully on SIGTERM/SIGINT.
+ */
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+
+/** Upper bound for a graceful shutdown; past it the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`aiconexus-gateway: ${err.message}\nSee .env.gateway.example for every variable.\n`);
+    process.exit(1);
+  }
+  throw err;
+}
+
+const app = await buildApp(config);
+
+closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+  if (err) app.log.error({ err }, 'fatal error, shutting down');
+  else app.log.info({ signal }, 'shutting down: draining connections');
+  // preClose marks the hub as draining and closes every agent with 1001.
+  await app.close();
+  app.log.info('shutdown complete');
+});
+
+try {
+  await app.listen({ host: config.host, port: config.port });
+  app.log.info({ url: `ws://${config.host}:${config.port}/ws` }, 'gateway ready');
+} catch (err) {
+  const code = (err as NodeJS.ErrnoException).code;
+  const hint = code === 'EADDRINUSE' ? ` (port ${config.port} is in use: set GATEWAY_PORT)` : '';
+  app.log.fatal({ err }, `cannot listen on ${config.host}:${config.port}${hint}`);
+  process.exit(1);
+}

@@ -1,0 +1,37 @@
+/**
+ * Starts a real gateway (buildApp + listen on port 0) for a test and gives its URLs.
+ */
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type BuildOptions } from '../../src/app.js';
+import { configWith, type Config } from '../../src/config.js';
+
+export interface TestGateway {
+  app: FastifyInstance;
+  config: Config;
+  /** ws://127.0.0.1:PORT/ws */
+  wsUrl: string;
+  /** http://127.0.0.1:PORT */
+  httpUrl: string;
+  close(): Promise<void>;
+}
+
+/** A running gateway on an ephemeral port, silent logs unless TEST_LOG is set. */
+export async function startGateway(overrides: Partial<Config> = {}, opts: BuildOptions = {}): Promise<TestGateway> {
+  const config = configWith({ host: '127.0.0.1', port: 0, logLevel: 'silent', ...overrides });
+  const app = await buildApp(config, {
+    processMetrics: false,
+    logger: process.env.TEST_LOG ? { level: process.env.TEST_LOG } : false,
+    ...opts,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  const base = `127.0.0.1:${address.port}`;
+  return {
+    app,
+    config,
+    wsUrl: `ws://${base}/ws`,
+    httpUrl: `http://${base}`,
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,63 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { TestAgent } from '../helpers/agent.js';
+
+let gw: TestGateway;
+const agents: TestAgent[] = [];
+const agent = () => {
+  const a = new TestAgent();
+  agents.push(a);
+  return a;
+};
+
+beforeEach(async () => {
+  gw = await startGateway();
+});
+afterEach(async () => {
+  for (const a of agents.splice(0)) a.close();
+  await gw.close();
+});
+
+describe('handshake', () => {
+  it('sends CHALLENGE on connect and REGISTERED for a valid REGISTER', async () => {
+    const a = agent();
+    const challenge = await a.connect(gw.wsUrl);
+    expect(challenge).toMatchObject({ type: 'CHALLENGE', protocol: 'aiconexus/1', gateway: 'aiconexus-gateway', expires_in_ms: 10_000 });
+    const nonce = a.challenge.nonce as string;
+    expect(Buffer.from(nonce, 'base64url')).toHaveLength(32);
+    expect(nonce).not.toContain('=');
+    a.send(a.registerFrame({ name: 'alice', capabilities: ['vision'] }));
+    const registered = await a.next();
+    expect(registered).toMatchObject({ type: 'REGISTERED', did: a.did, heartbeat_ms: 30_000, agent_timeout_ms: 300_000 });
+    expect(typeof registered.session).toBe('string');
+    const health = await (await fetch(`${gw.httpUrl}/health`)).json();
+    expect(health).toMatchObject({ status: 'healthy', connected_agents: 1 });
+  });
+});
+
+describe('routing', () => {
+  it('forwards OFFER/ANSWER/ICE/BYE byte for byte to the target', async () => {
+    const a = agent();
+    const b = agent();
+    await a.register(gw.wsUrl);
+    await b.register(gw.wsUrl);
+    const offer = a.signal('OFFER', b.did, { type: 'offer', sdp: 'v=0\r\n', extra: { 'ü': [1, 2.5, null] } });
+    // Unusual spacing and key order: the target must receive exactly these bytes.
+    const text = `{ "sig":${JSON.stringify(offer.sig)},  "payload":${JSON.stringify(offer.payload)},"to":"${b.did}","from":"${a.did}","ts":${offer.ts},"id":"${offer.id}","type":"OFFER" }`;
+    a.send(text);
+    const got = await b.next();
+    expect(got).toEqual(offer);
+    expect(b.raw.at(-1)).toBe(text);
+
+    const answer = b.signal('ANSWER', a.did, { type: 'answer', sdp: 'v=0\r\n' });
+    b.send(answer);
+    expect(await a.next()).toEqual(answer);
+    const ice = a.signal('ICE', b.did, { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0', sdpMLineIndex: 0, usernameFragment: null });
+    a.send(ice);
+    expect(await b.next()).toEqual(ice);
+    const bye = a.signal('BYE', b.did, { reason: 'done' });
+    a.send(bye);
+    expect(await b.next()).toEqual(bye);
+    expect(await a.quiet()).toBe(true);
+  });
+});
