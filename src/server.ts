@@ -24,7 +24,8 @@ const app = await buildApp(config);
 closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'fatal error, shutting down');
   else app.log.info({ signal }, 'shutting down: draining connections');
-  // preClose marks the hub as draining and closes every agent with 1001.
+  // /health and /ready answer 503 from here on; preClose then closes every agent with 1001.
+  app.hub.draining = true;
   await app.close();
   app.log.info('shutdown complete');
 });

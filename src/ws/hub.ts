@@ -84,9 +84,13 @@ export class Hub {
     return this.sweeper.sweep();
   }
 
-  /** True when a new registration (of a DID not already online) would exceed MAX_AGENTS. */
-  isFull(did?: string): boolean {
-    if (did !== undefined && this.registry.get(did)) return false;
+  /**
+   * True when registering `did` would exceed MAX_AGENTS. Checked at REGISTER rather than at
+   * connect so that an agent already online can always replace its own session (reconnect after a
+   * half-open connection) even when the gateway is full.
+   */
+  isFull(did: string): boolean {
+    if (this.registry.get(did)) return false;
     return this.registry.size >= this.config.maxAgents;
   }
 

@@ -50,10 +50,6 @@ export class Session implements DeliveryTarget {
       this.close(CloseCode.GOING_AWAY);
       return;
     }
-    if (hub.isFull()) {
-      this.close(CloseCode.FULL);
-      return;
-    }
     this.send({
       type: 'CHALLENGE',
       protocol: PROTOCOL_VERSION,

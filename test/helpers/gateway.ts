@@ -35,3 +35,20 @@ export async function startGateway(overrides: Partial<Config> = {}, opts: BuildO
     close: () => app.close(),
   };
 }
+
+/** Response body of an HTTP route, loosely typed for assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+/** GET `path` on the gateway; returns status, headers and the parsed JSON body (or text). */
+export async function get(gw: TestGateway, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; headers: Headers }> {
+  const res = await fetch(`${gw.httpUrl}${path}`, { headers });
+  const text = await res.text();
+  let body: Json = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON (e.g. /metrics)
+  }
+  return { status: res.status, body, headers: res.headers };
+}

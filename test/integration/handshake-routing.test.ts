@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestAgent } from '../helpers/agent.js';
 
 let gw: TestGateway;
@@ -30,7 +30,7 @@ describe('handshake', () => {
     const registered = await a.next();
     expect(registered).toMatchObject({ type: 'REGISTERED', did: a.did, heartbeat_ms: 30_000, agent_timeout_ms: 300_000 });
     expect(typeof registered.session).toBe('string');
-    const health = await (await fetch(`${gw.httpUrl}/health`)).json();
+    const health = (await get(gw, '/health')).body;
     expect(health).toMatchObject({ status: 'healthy', connected_agents: 1 });
   });
 });
