@@ -34,34 +34,49 @@ export function checkRegister(frame: Record<string, unknown>, ctx: RegisterConte
 }
 
 export interface SignalingContext {
-  /** The session's DID and cached key. */
+  /** The session's DID. */
   did: string;
-  key: AgentKey;
   now: number;
   clockSkewMs: number;
-  replay: ReplayCache;
-  verifyMetrics?: Histogram;
+}
+
+/** A signaling frame that passed the synchronous checks and awaits its signature verification. */
+export interface PreparedSignal {
+  readonly type: SignalingType;
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  readonly ts: number;
+  /** The bytes the signature covers (JCS of the frame without `sig`). */
+  readonly message: Uint8Array;
+  /** The decoded 64-byte signature, or null when it is malformed or has S ≥ L (fails as BAD_SIGNATURE). */
+  readonly signature: Buffer | null;
 }
 
 /**
- * Checks a signaling frame in the order of PROTOCOL.md §4: schema → sender → freshness →
- * signature → replay. Returns its id and target; the caller routes it.
+ * The synchronous checks of a signaling frame, in the order of PROTOCOL.md §4: schema →
+ * sender → freshness. The signature is verified next (possibly off the event loop), then
+ * {@link admitSignal} runs the replay check.
  */
-export function checkSignaling(
-  type: SignalingType,
-  frame: Record<string, unknown>,
-  ctx: SignalingContext,
-): { id: string; to: string } {
+export function prepareSignal(type: SignalingType, frame: Record<string, unknown>, ctx: SignalingContext): PreparedSignal {
   const parsed = signalingSchemas[type].safeParse(frame);
   if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
   const { id, from, to, ts, sig } = parsed.data;
   if (from !== ctx.did) throw new ProtocolError('SENDER_MISMATCH', id);
   if (Math.abs(ctx.now - ts) > ctx.clockSkewMs) throw new ProtocolError('STALE', id);
-  if (!verifyFrame(ctx.key, frame, sig, ctx.verifyMetrics)) throw new ProtocolError('BAD_SIGNATURE', id);
-  if (!ctx.replay.add(from, id, ts + ctx.clockSkewMs)) throw new ProtocolError('REPLAY', id);
-  return { id, to };
+  return { type, id, from, to, ts, message: signedBytes(frame), signature: decodeSignature(sig) };
 }
 
+/**
+ * After verification: a bad signature → BAD_SIGNATURE; an id already used by this sender →
+ * REPLAY; otherwise the id is used up (even if the target then turns out to be offline).
+ */
+export function admitSignal(signal: PreparedSignal, verified: boolean, replay: ReplayCache, clockSkewMs: number): void {
+  if (!verified) throw new ProtocolError('BAD_SIGNATURE', signal.id);
+  if (!replay.add(signal.from, signal.id, signal.ts + clockSkewMs)) throw new ProtocolError('REPLAY', signal.id);
+}
+
+/** Synchronous verification of a REGISTER frame's signature. */
 function verifyFrame(key: AgentKey, frame: Record<string, unknown>, sig: string, histogram?: Histogram): boolean {
   const signature = decodeSignature(sig);
   if (!signature) return false;
@@ -69,4 +84,19 @@ function verifyFrame(key: AgentKey, frame: Record<string, unknown>, sig: string,
   const ok = verifySignature(key, signedBytes(frame), signature);
   end?.();
   return ok;
+}
+
+/**
+ * The whole §4 check sequence synchronously (prepare → verify → admit), for callers that do not
+ * need verification off the event loop. Returns the frame's id and target.
+ */
+export function checkSignaling(
+  type: SignalingType,
+  frame: Record<string, unknown>,
+  ctx: SignalingContext & { key: AgentKey; replay: ReplayCache },
+): { id: string; to: string } {
+  const signal = prepareSignal(type, frame, ctx);
+  const verified = signal.signature !== null && verifySignature(ctx.key, signal.message, signal.signature);
+  admitSignal(signal, verified, ctx.replay, ctx.clockSkewMs);
+  return { id: signal.id, to: signal.to };
 }

@@ -71,6 +71,23 @@ function isScalarCanonical(sig: Uint8Array): boolean {
   return false; // S == L
 }
 
+/**
+ * Verifies on the libuv threadpool (the callback form of crypto.verify), so verification uses
+ * every core while the event loop parses and routes. The callback always runs asynchronously.
+ */
+export function verifySignatureAsync(
+  key: AgentKey,
+  message: Uint8Array,
+  signature: Uint8Array,
+  done: (ok: boolean) => void,
+): void {
+  try {
+    cryptoVerify(null, message, key.keyObject, signature, (err, ok) => done(!err && ok));
+  } catch {
+    queueMicrotask(() => done(false));
+  }
+}
+
 /** Verifies a 64-byte signature over `message` with the agent's cached key. */
 export function verifySignature(key: AgentKey, message: Uint8Array, signature: Uint8Array): boolean {
   try {

@@ -8,19 +8,31 @@
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { CloseCode, closeReasons, errorFrame, errorTable, ProtocolError, type ErrorCode } from '../errors.js';
-import type { AgentKey } from '../identity/verify.js';
+import { verifySignatureAsync, type AgentKey } from '../identity/verify.js';
 import type { AgentRecord } from '../registry/agent-registry.js';
 import type { DeliveryTarget } from '../routing/local-bus.js';
-import { PROTOCOL_VERSION } from '../protocol/frames.js';
-import { decodeFrame, refOf } from '../protocol/codec.js';
-import { checkRegister, checkSignaling } from '../identity/checks.js';
+import { decodeFrame, refOf, schemaError } from '../protocol/codec.js';
+import { DISCOVER_DEFAULT_LIMIT, PROTOCOL_VERSION, discoverSchema, pingSchema } from '../protocol/frames.js';
+import { admitSignal, checkRegister, prepareSignal, type PreparedSignal } from '../identity/checks.js';
 import type { Hub } from './hub.js';
 import { RateLimiter } from './rate-limiter.js';
-import { discoverSchema, pingSchema } from '../protocol/frames.js';
-import { DISCOVER_DEFAULT_LIMIT } from '../protocol/frames.js';
-import { schemaError } from '../protocol/codec.js';
 
 type State = 'auth' | 'open' | 'closed';
+
+/**
+ * One inbound frame's outcome, applied in arrival order. Signaling frames wait for their
+ * signature check on the threadpool; every later outcome of the same session (a PONG, an ERROR,
+ * the next delivery) waits behind them, so replies and deliveries keep the order frames came in.
+ */
+interface Step {
+  ready: boolean;
+  run: () => void;
+}
+
+/** Past this many steps awaiting verification the socket stops reading (TCP back-pressure). */
+export const MAX_PENDING_STEPS = 64;
+/** Reading resumes when the queue has drained to this. */
+const RESUME_PENDING_STEPS = 16;
 
 export class Session implements DeliveryTarget {
   /** Opaque session id, sent in REGISTERED. */
@@ -32,6 +44,8 @@ export class Session implements DeliveryTarget {
   private readonly nonce = randomBytes(32).toString('base64url');
   private readonly limiter: RateLimiter;
   private authTimer: NodeJS.Timeout | undefined;
+  /** Outcomes not yet applied; empty in the common case of no verification in flight. */
+  private readonly steps: Step[] = [];
 
   constructor(
     private readonly hub: Hub,
@@ -86,10 +100,8 @@ export class Session implements DeliveryTarget {
     this.state = 'closed';
     this.clearAuthTimer();
     this.hub.metrics.closes.inc({ code: String(code) });
-    if (code === CloseCode.INACTIVE || code === CloseCode.REPLACED || code === CloseCode.GOING_AWAY) {
-      // Unlist at once: frames for this DID must not reach a closing socket.
-      this.hub.unregister(this);
-    }
+    // Unlist at once: frames for this DID must not reach a closing socket.
+    this.hub.unregister(this);
     try {
       this.ws.close(code, closeReasons[code]);
     } catch {
@@ -99,19 +111,37 @@ export class Session implements DeliveryTarget {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.state === 'closed') return;
-    try {
-      this.touch();
-      // Rate limit first: before any parsing or signature work (PROTOCOL.md §4).
-      if (!this.limiter.take()) {
-        this.sendError('RATE_LIMITED', null);
-        if (this.limiter.abusive) {
-          this.hub.log.warn({ did: this.did, remote: this.remoteAddress }, 'closing session for rate-limit abuse');
-          this.close(CloseCode.RATE_ABUSE);
-        }
-        return;
+    this.touch();
+    // Rate limit first: before any parsing or signature work (PROTOCOL.md §4).
+    if (!this.limiter.take()) {
+      this.sendError('RATE_LIMITED', null);
+      if (this.limiter.abusive) {
+        this.hub.log.warn({ did: this.did, remote: this.remoteAddress }, 'closing session for rate-limit abuse');
+        this.close(CloseCode.RATE_ABUSE);
       }
-      if (this.state === 'auth') this.onAuthFrame(data, isBinary);
-      else this.onFrame(data, isBinary);
+      return;
+    }
+    if (this.state === 'auth') {
+      this.runStep(() => this.onAuthFrame(data, isBinary));
+      return;
+    }
+    let outcome: (() => void) | null;
+    try {
+      outcome = this.onFrame(data, isBinary);
+    } catch (err) {
+      outcome = () => {
+        throw err;
+      };
+    }
+    if (outcome === null) return; // queued for verification
+    if (this.steps.length === 0) this.runStep(outcome);
+    else this.steps.push({ ready: true, run: outcome });
+  }
+
+  /** Runs one outcome; nothing it throws escapes the session. */
+  private runStep(run: () => void): void {
+    try {
+      run();
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.fail(err);
@@ -120,6 +150,45 @@ export class Session implements DeliveryTarget {
         this.hub.log.error({ err, did: this.did }, 'frame handling failed');
         this.sendError('BAD_FRAME', null, 'frame could not be processed');
       }
+    }
+  }
+
+  /** Applies every ready outcome at the head of the queue; resumes reading once it has drained. */
+  private flush(): void {
+    while (this.steps.length > 0 && (this.steps[0] as Step).ready) {
+      this.runStep((this.steps.shift() as Step).run);
+    }
+    if (this.ws.isPaused && this.steps.length <= RESUME_PENDING_STEPS && this.state !== 'closed') this.ws.resume();
+  }
+
+  /** Queues signature verification on the threadpool; the frame is routed when its turn comes. */
+  private verifyThenRoute(signal: PreparedSignal, data: Buffer): void {
+    const step: Step = { ready: false, run: () => {} };
+    this.steps.push(step);
+    if (this.steps.length >= MAX_PENDING_STEPS && !this.ws.isPaused) this.ws.pause();
+    const finish = (verified: boolean) => {
+      step.run = () => this.route(signal, verified, data);
+      step.ready = true;
+      this.flush();
+    };
+    if (signal.signature === null) {
+      queueMicrotask(() => finish(false));
+      return;
+    }
+    const end = this.hub.metrics.verifySeconds.startTimer();
+    verifySignatureAsync(this.key as AgentKey, signal.message, signal.signature, (ok) => {
+      end();
+      finish(ok);
+    });
+  }
+
+  /** Replay check, then delivery of the original bytes (PROTOCOL.md §4). */
+  private route(signal: PreparedSignal, verified: boolean, data: Buffer): void {
+    admitSignal(signal, verified, this.hub.replay, this.hub.config.clockSkewMs);
+    if (!this.hub.bus.deliver(signal.to, data)) throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
+    this.hub.metrics.framesRouted.inc({ type: signal.type });
+    if (this.hub.debug) {
+      this.hub.log.debug({ did: this.did, to: signal.to, type: signal.type, id: signal.id }, 'frame routed');
     }
   }
 
@@ -170,7 +239,11 @@ export class Session implements DeliveryTarget {
     });
   }
 
-  private onFrame(data: Buffer, isBinary: boolean): void {
+  /**
+   * Checks one frame of a registered session. Returns the outcome to apply in order, or null
+   * when a signaling frame was queued for verification (its outcome comes when verified).
+   */
+  private onFrame(data: Buffer, isBinary: boolean): (() => void) | null {
     const decoded = decodeFrame(data, isBinary);
     if (!decoded.ok) throw new ProtocolError(decoded.code, decoded.ref, decoded.message);
     const frame = decoded.value;
@@ -179,33 +252,26 @@ export class Session implements DeliveryTarget {
       case 'ANSWER':
       case 'ICE':
       case 'BYE': {
-        const checked = checkSignaling(decoded.type, frame, {
+        const signal = prepareSignal(decoded.type, frame, {
           did: this.did as string,
-          key: this.key as AgentKey,
           now: this.hub.now(),
           clockSkewMs: this.hub.config.clockSkewMs,
-          replay: this.hub.replay,
-          verifyMetrics: this.hub.metrics.verifySeconds,
         });
-        if (!this.hub.bus.deliver(checked.to, data)) throw new ProtocolError('AGENT_NOT_FOUND', checked.id);
-        this.hub.metrics.framesRouted.inc({ type: decoded.type });
-        if (this.hub.debug) {
-          this.hub.log.debug({ did: this.did, to: checked.to, type: decoded.type, id: checked.id }, 'frame routed');
-        }
-        return;
+        this.verifyThenRoute(signal, data);
+        return null;
       }
       case 'DISCOVER': {
         const parsed = discoverSchema.safeParse(frame);
         if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
         const { id, capability, limit } = parsed.data;
-        this.send({ type: 'AGENTS', ref: id ?? null, agents: this.hub.discover(capability, limit ?? DISCOVER_DEFAULT_LIMIT) });
-        return;
+        return () =>
+          this.send({ type: 'AGENTS', ref: id ?? null, agents: this.hub.discover(capability, limit ?? DISCOVER_DEFAULT_LIMIT) });
       }
       case 'PING': {
         const parsed = pingSchema.safeParse(frame);
         if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
-        this.send({ type: 'PONG', ref: parsed.data.id ?? null, ts: this.hub.now() });
-        return;
+        const ref = parsed.data.id ?? null;
+        return () => this.send({ type: 'PONG', ref, ts: this.hub.now() });
       }
       case 'REGISTER':
         throw new ProtocolError('BAD_FRAME', null, 'already registered');

@@ -158,6 +158,29 @@ describe('SENDER_MISMATCH, STALE, BAD_SIGNATURE, REPLAY, AGENT_NOT_FOUND', () =>
   });
 });
 
+describe('ordering of replies', () => {
+  it('answers frames in the order they came, whatever waits for verification', async () => {
+    const valid = a.signal('OFFER', b.did, { sdp: 'v=0' }, { id: 'ord-1' });
+    const tampered = { ...a.signal('OFFER', b.did, { sdp: 'v=0' }, { id: 'ord-2' }), payload: { sdp: 'v=1' } };
+    a.send(tampered);
+    a.send(valid);
+    a.send({ type: 'PING', id: 'ord-ping' });
+    a.send('nope');
+    a.send(a.signal('ICE', offline.did, { candidate: '' }, { id: 'ord-3' }));
+    a.send({ type: 'DISCOVER', id: 'ord-disc', capability: 'none' });
+    const replies = [];
+    for (let i = 0; i < 5; i++) replies.push(await a.next());
+    expect(replies.map((r) => [r.type, r.code ?? null, r.ref])).toEqual([
+      ['ERROR', 'BAD_SIGNATURE', 'ord-2'],
+      ['PONG', null, 'ord-ping'],
+      ['ERROR', 'BAD_FRAME', null],
+      ['ERROR', 'AGENT_NOT_FOUND', 'ord-3'],
+      ['AGENTS', null, 'ord-disc'],
+    ]);
+    expect(await b.next()).toEqual(valid);
+  });
+});
+
 describe('delivery', () => {
   it('delivers a BYE without payload and payload extras, signed end to end', async () => {
     const bye = signFrame(a.secretKey, { type: 'BYE', id: nextId(), from: a.did, to: b.did, ts: Date.now() });
