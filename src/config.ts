@@ -11,16 +11,19 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** Treats an empty string like an unset variable (common in .env files and compose files). */
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 
-const positiveInt = (fallback: number) =>
+const positiveInt = (fallback: number, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(
     unsetIfEmpty,
     z
       .string()
       .regex(/^\d+$/, 'must be a positive integer')
       .transform(Number)
-      .pipe(z.number().int().min(1, 'must be a positive integer').max(Number.MAX_SAFE_INTEGER))
+      .pipe(z.number().int().min(1, 'must be a positive integer').max(max, `must be at most ${max}`))
       .default(fallback),
   );
+
+/** Timers take at most 2^31 − 1 ms; Node turns a longer delay into 1 ms, so refuse it at boot. */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 const envSchema = z.object({
   LOG_LEVEL: z.preprocess(unsetIfEmpty, z.enum(LOG_LEVELS).default('info')),
@@ -42,9 +45,9 @@ const envSchema = z.object({
       .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
       .default('aiconexus-gateway'),
   ),
-  AGENT_TIMEOUT: positiveInt(300),
-  HEARTBEAT_INTERVAL: positiveInt(30),
-  AUTH_TIMEOUT: positiveInt(10),
+  AGENT_TIMEOUT: positiveInt(300, MAX_TIMER_SECONDS),
+  HEARTBEAT_INTERVAL: positiveInt(30, MAX_TIMER_SECONDS),
+  AUTH_TIMEOUT: positiveInt(10, MAX_TIMER_SECONDS),
   CLOCK_SKEW: positiveInt(30),
   MAX_FRAME_BYTES: positiveInt(65536),
   MAX_AGENTS: positiveInt(10000),

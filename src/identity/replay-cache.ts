@@ -22,7 +22,8 @@ export class ReplayCache {
     if (now - this.lastSweep >= 1000) this.sweep(now);
     const key = did + '\n' + id;
     const seen = this.expiries.get(key);
-    if (seen !== undefined && seen > now) return false;
+    // Alive through its expiry millisecond: STALE only starts after ts + CLOCK_SKEW.
+    if (seen !== undefined && seen >= now) return false;
     this.expiries.set(key, expiresAt);
     const second = Math.ceil(expiresAt / 1000);
     const bucket = this.buckets.get(second);
@@ -31,14 +32,14 @@ export class ReplayCache {
     return true;
   }
 
-  /** Drops every entry whose expiry has passed. */
+  /** Drops every entry whose expiry has passed (expiry < now). */
   sweep(now: number = this.now()): void {
     this.lastSweep = now;
     for (const [second, keys] of this.buckets) {
-      if (second * 1000 > now) continue;
+      if (second * 1000 >= now) continue;
       for (const key of keys) {
         const expiry = this.expiries.get(key);
-        if (expiry !== undefined && expiry <= now) this.expiries.delete(key);
+        if (expiry !== undefined && expiry < now) this.expiries.delete(key);
       }
       this.buckets.delete(second);
     }

@@ -34,6 +34,13 @@ export const MAX_META_JSON_BYTES = 4096;
 export const DISCOVER_DEFAULT_LIMIT = 100;
 export const DISCOVER_MAX_LIMIT = 1000;
 
+/**
+ * A string of at most `max` UTF-16 code units (PROTOCOL.md §1: limits count JavaScript string
+ * length). zod's `.max()` counts code points, which would let astral characters double a limit.
+ */
+const maxChars = (max: number) =>
+  z.string().refine((s) => s.length <= max, `must be at most ${max} characters (UTF-16 code units)`);
+
 const frameId = z.string().regex(ID_PATTERN, 'id must be 1-64 of [A-Za-z0-9._:-]');
 const timestamp = z.number().int('ts must be an integer').min(0).max(Number.MAX_SAFE_INTEGER);
 const signature = z.string().regex(SIG_PATTERN, 'sig must be 86 base64url characters (64 bytes)');
@@ -43,7 +50,7 @@ const capability = z.string().regex(CAPABILITY_PATTERN, 'capability must be 1-64
 
 export const metaSchema = z
   .looseObject({
-    name: z.string().max(MAX_META_NAME_CHARS).optional(),
+    name: maxChars(MAX_META_NAME_CHARS).optional(),
     capabilities: z.array(capability).max(MAX_CAPABILITIES).optional(),
   })
   .refine(
@@ -63,14 +70,14 @@ export const registerSchema = z.strictObject({
 });
 export type RegisterFrame = z.infer<typeof registerSchema>;
 
-const sdpPayload = z.looseObject({ sdp: z.string().max(MAX_SDP_CHARS) });
+const sdpPayload = z.looseObject({ sdp: maxChars(MAX_SDP_CHARS) });
 const icePayload = z.looseObject({
   candidate: z.string(),
   sdpMid: z.string().nullable().optional(),
   sdpMLineIndex: z.number().int().min(0).nullable().optional(),
   usernameFragment: z.string().nullable().optional(),
 });
-const byePayload = z.looseObject({ reason: z.string().max(MAX_BYE_REASON_CHARS).optional() });
+const byePayload = z.looseObject({ reason: maxChars(MAX_BYE_REASON_CHARS).optional() });
 
 const envelope = <T extends SignalingType, P extends z.ZodType>(type: T, payload: P) =>
   z.strictObject({

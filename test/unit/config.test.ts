@@ -1,0 +1,235 @@
+/**
+ * src/config.ts: loadConfig(env) against PROTOCOL.md §8 (defaults, parsing, one error naming
+ * every bad variable, secrets never echoed, frozen result).
+ */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+/** Runs loadConfig expecting a ConfigError and returns it. */
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+/** Names of the variables a ConfigError complains about (each problem starts with `NAME:`). */
+function badNames(err: ConfigError): string[] {
+  return [...new Set(err.problems.map((p) => p.slice(0, p.indexOf(':'))))].sort();
+}
+
+const NUMERIC_VARS = [
+  'AGENT_TIMEOUT',
+  'HEARTBEAT_INTERVAL',
+  'AUTH_TIMEOUT',
+  'CLOCK_SKEW',
+  'MAX_FRAME_BYTES',
+  'MAX_AGENTS',
+  'RATE_LIMIT',
+  'RATE_BURST',
+] as const;
+
+describe('loadConfig defaults (PROTOCOL.md §8)', () => {
+  it('uses the documented defaults, durations converted from seconds to ms', () => {
+    const c = loadConfig({});
+    expect(c).toEqual({
+      logLevel: 'info',
+      host: '127.0.0.1',
+      port: 8000,
+      gatewayId: 'aiconexus-gateway',
+      agentTimeoutMs: 300_000,
+      heartbeatIntervalMs: 30_000,
+      authTimeoutMs: 10_000,
+      clockSkewMs: 30_000,
+      maxFrameBytes: 65536,
+      maxAgents: 10000,
+      rateLimit: 50,
+      rateBurst: 200,
+      adminToken: undefined,
+      redisUrl: undefined,
+    });
+  });
+
+  it('treats an empty string like an unset variable', () => {
+    const env: Record<string, string> = {
+      LOG_LEVEL: '',
+      GATEWAY_HOST: '',
+      GATEWAY_PORT: '',
+      GATEWAY_ID: '',
+      ADMIN_TOKEN: '',
+      REDIS_URL: '',
+    };
+    for (const name of NUMERIC_VARS) env[name] = '';
+    expect(loadConfig(env)).toEqual(loadConfig({}));
+  });
+
+  it('ignores unrelated variables', () => {
+    expect(loadConfig({ PATH: '/usr/bin', HOME: '/root', GATEWAY_PORTS: 'x' })).toEqual(loadConfig({}));
+  });
+
+  it('returns a frozen object', () => {
+    const c = loadConfig({ GATEWAY_PORT: '9000' });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(() => {
+      (c as { port: number }).port = 1;
+    }).toThrow(TypeError);
+    expect(c.port).toBe(9000);
+  });
+});
+
+describe('loadConfig parses every variable', () => {
+  it('reads each variable and converts seconds to ms', () => {
+    const c = loadConfig({
+      LOG_LEVEL: 'debug',
+      GATEWAY_HOST: '0.0.0.0',
+      GATEWAY_PORT: '9123',
+      GATEWAY_ID: 'gw-eu-1',
+      AGENT_TIMEOUT: '61',
+      HEARTBEAT_INTERVAL: '7',
+      AUTH_TIMEOUT: '3',
+      CLOCK_SKEW: '45',
+      MAX_FRAME_BYTES: '1024',
+      MAX_AGENTS: '12',
+      RATE_LIMIT: '5',
+      RATE_BURST: '9',
+      ADMIN_TOKEN: 'a-very-long-admin-token',
+    });
+    expect(c).toEqual({
+      logLevel: 'debug',
+      host: '0.0.0.0',
+      port: 9123,
+      gatewayId: 'gw-eu-1',
+      agentTimeoutMs: 61_000,
+      heartbeatIntervalMs: 7_000,
+      authTimeoutMs: 3_000,
+      clockSkewMs: 45_000,
+      maxFrameBytes: 1024,
+      maxAgents: 12,
+      rateLimit: 5,
+      rateBurst: 9,
+      adminToken: 'a-very-long-admin-token',
+      redisUrl: undefined,
+    });
+  });
+
+  it.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])('accepts LOG_LEVEL=%s', (level) => {
+    expect(loadConfig({ LOG_LEVEL: level }).logLevel).toBe(level);
+  });
+
+  it('accepts the port range ends 0 and 65535', () => {
+    expect(loadConfig({ GATEWAY_PORT: '0' }).port).toBe(0);
+    expect(loadConfig({ GATEWAY_PORT: '65535' }).port).toBe(65535);
+  });
+
+  it.each([
+    ['AGENT_TIMEOUT', 'agentTimeoutMs', 1000],
+    ['HEARTBEAT_INTERVAL', 'heartbeatIntervalMs', 1000],
+    ['AUTH_TIMEOUT', 'authTimeoutMs', 1000],
+    ['CLOCK_SKEW', 'clockSkewMs', 1000],
+    ['MAX_FRAME_BYTES', 'maxFrameBytes', 1],
+    ['MAX_AGENTS', 'maxAgents', 1],
+    ['RATE_LIMIT', 'rateLimit', 1],
+    ['RATE_BURST', 'rateBurst', 1],
+  ] as const)('accepts %s=1 (the smallest positive integer) and changes only %s', (name, field, expected) => {
+    const c = loadConfig({ [name]: '1' });
+    expect(c).toEqual({ ...loadConfig({}), [field]: expected });
+  });
+
+  it('accepts leading zeros as a decimal integer', () => {
+    expect(loadConfig({ RATE_LIMIT: '007' }).rateLimit).toBe(7);
+  });
+
+  it('accepts an ADMIN_TOKEN of exactly 16 characters', () => {
+    expect(loadConfig({ ADMIN_TOKEN: '0123456789abcdef' }).adminToken).toBe('0123456789abcdef');
+  });
+});
+
+describe('loadConfig rejects invalid values', () => {
+  it.each(['0', '-1', '1.5', '1e3', 'abc', ' 5', '5 ', '0x10', '+5', '99999999999999999999'])(
+    'rejects %j for every numeric variable',
+    (value) => {
+      for (const name of NUMERIC_VARS) {
+        const err = configError({ [name]: value });
+        expect(badNames(err)).toEqual([name]);
+      }
+    },
+  );
+
+  it.each(['65536', '-1', '80.5', 'http', '100000'])('rejects GATEWAY_PORT=%j', (value) => {
+    expect(badNames(configError({ GATEWAY_PORT: value }))).toEqual(['GATEWAY_PORT']);
+  });
+
+  it.each(['INFO', 'verbose', 'warning', ' info'])('rejects LOG_LEVEL=%j', (value) => {
+    expect(badNames(configError({ LOG_LEVEL: value }))).toEqual(['LOG_LEVEL']);
+  });
+
+  it('rejects an ADMIN_TOKEN shorter than 16 characters', () => {
+    expect(badNames(configError({ ADMIN_TOKEN: '0123456789abcde' }))).toEqual(['ADMIN_TOKEN']);
+  });
+
+  it('rejects REDIS_URL (cluster mode is not available yet)', () => {
+    expect(badNames(configError({ REDIS_URL: 'redis://localhost:6379' }))).toEqual(['REDIS_URL']);
+  });
+
+  it('names every bad variable in one error', () => {
+    const env = {
+      LOG_LEVEL: 'loud',
+      GATEWAY_PORT: '65536',
+      AGENT_TIMEOUT: '0',
+      HEARTBEAT_INTERVAL: '-5',
+      AUTH_TIMEOUT: '1.5',
+      CLOCK_SKEW: 'abc',
+      MAX_FRAME_BYTES: '0',
+      MAX_AGENTS: '-1',
+      RATE_LIMIT: '2.0',
+      RATE_BURST: 'lots',
+      ADMIN_TOKEN: 'short',
+      REDIS_URL: 'redis://cache:6379',
+      // valid ones must not be reported
+      GATEWAY_HOST: '::1',
+      GATEWAY_ID: 'gw',
+    };
+    const err = configError(env);
+    const expected = Object.keys(env)
+      .filter((k) => k !== 'GATEWAY_HOST' && k !== 'GATEWAY_ID')
+      .sort();
+    expect(badNames(err)).toEqual(expected);
+    for (const name of expected) expect(err.message).toContain(name);
+    expect(err.message).not.toContain('GATEWAY_HOST');
+  });
+
+  it('never echoes ADMIN_TOKEN or REDIS_URL values in the message or problems', () => {
+    const token = 'tok-SECRET-9';
+    const url = 'redis://user:hunter2-SECRET@redis.internal:6379/0';
+    const err = configError({ ADMIN_TOKEN: token, REDIS_URL: url, GATEWAY_PORT: 'nope' });
+    expect(badNames(err)).toEqual(['ADMIN_TOKEN', 'GATEWAY_PORT', 'REDIS_URL']);
+    const text = err.message + '\n' + err.problems.join('\n') + '\n' + String(err.stack);
+    expect(text).not.toContain(token);
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toContain('SECRET');
+    // a non-secret bad value is echoed, which helps the operator
+    expect(err.message).toContain('"nope"');
+  });
+
+  // AUTH_TIMEOUT and HEARTBEAT_INTERVAL feed setTimeout/setInterval (src/ws/session.ts,
+  // src/ws/hub.ts), which hold at most 2^31 − 1 ms; a larger delay fires after 1 ms (Node's
+  // TimeoutOverflowWarning). AUTH_TIMEOUT=2147484 would close every connection with 4408 at once,
+  // HEARTBEAT_INTERVAL=2147484 would ping every connection every millisecond. Start-up should
+  // refuse such values (STYLE.md rule 3) rather than misbehave.
+  it.each(['AUTH_TIMEOUT', 'HEARTBEAT_INTERVAL'])(
+    'rejects %s beyond what a Node timer can hold (2147484 s > 2^31-1 ms)',
+    (name) => {
+      expect(loadConfig({ [name]: '2147483' })).toBeDefined(); // 2147483000 ms still fits
+      expect(badNames(configError({ [name]: '2147484' }))).toEqual([name]);
+    },
+  );
+
+  it('reports a bad value even when other variables are valid', () => {
+    const err = configError({ GATEWAY_PORT: '8080', RATE_LIMIT: '0' });
+    expect(badNames(err)).toEqual(['RATE_LIMIT']);
+    expect(err.name).toBe('ConfigError');
+  });
+});

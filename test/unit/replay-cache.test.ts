@@ -1,0 +1,183 @@
+/**
+ * src/identity/replay-cache.ts with an injected clock (PROTOCOL.md §4, REPLAY): an id is refused
+ * from the same sender until the frame's ts + CLOCK_SKEW has passed; memory is bounded by time.
+ */
+import { describe, expect, it } from 'vitest';
+import { ProtocolError } from '../../src/errors.js';
+import { checkSignaling } from '../../src/identity/checks.js';
+import { ReplayCache } from '../../src/identity/replay-cache.js';
+import { importAgentKey, type AgentKey } from '../../src/identity/verify.js';
+
+const DID_A = 'did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw';
+const DID_B = 'did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT';
+const SKEW = 30_000;
+
+/** A manual clock. */
+function clock(start: number) {
+  const c = { t: start, now: () => c.t };
+  return c;
+}
+
+describe('ReplayCache', () => {
+  it('accepts the first use of an id and refuses a repeat before expiry', () => {
+    const c = clock(1_000_000);
+    const cache = new ReplayCache(c.now);
+    expect(cache.add(DID_A, 'offer-1', c.t + SKEW)).toBe(true);
+    expect(cache.add(DID_A, 'offer-1', c.t + SKEW)).toBe(false);
+    c.t += SKEW - 1;
+    expect(cache.add(DID_A, 'offer-1', c.t + SKEW)).toBe(false);
+    expect(cache.size).toBe(1);
+  });
+
+  it('keys on (DID, id): the same id from another DID, or another id, is fine', () => {
+    const c = clock(5_000);
+    const cache = new ReplayCache(c.now);
+    expect(cache.add(DID_A, 'x', 40_000)).toBe(true);
+    expect(cache.add(DID_B, 'x', 40_000)).toBe(true);
+    expect(cache.add(DID_A, 'y', 40_000)).toBe(true);
+    expect(cache.add(DID_A, 'X', 40_000)).toBe(true); // ids are case-sensitive
+    expect(cache.add(DID_A, 'x', 40_000)).toBe(false);
+    expect(cache.add(DID_B, 'x', 40_000)).toBe(false);
+    expect(cache.size).toBe(4);
+  });
+
+  it('does not confuse pairs whose concatenation is equal', () => {
+    const c = clock(0);
+    const cache = new ReplayCache(c.now);
+    expect(cache.add('did:key:za', 'b:c', 10_000)).toBe(true);
+    expect(cache.add('did:key:za:b', 'c', 10_000)).toBe(true);
+  });
+
+  it('accepts the id again once its expiry has passed', () => {
+    const c = clock(1_000_000);
+    const cache = new ReplayCache(c.now);
+    const expiresAt = c.t + SKEW;
+    expect(cache.add(DID_A, 'offer-1', expiresAt)).toBe(true);
+    c.t = expiresAt + 1;
+    expect(cache.add(DID_A, 'offer-1', c.t + SKEW)).toBe(true);
+    // ...and the new registration is enforced in turn
+    expect(cache.add(DID_A, 'offer-1', c.t + SKEW)).toBe(false);
+  });
+
+  it('an entry is still live AT its expiry instant (ts + CLOCK_SKEW has not passed yet)', () => {
+    // checks.ts accepts a frame as fresh while |now − ts| ≤ CLOCK_SKEW, i.e. up to and including
+    // now = ts + CLOCK_SKEW, and stores expiresAt = ts + CLOCK_SKEW. So the cache must still refuse
+    // the id at now = expiresAt, or the same frame can be replayed at that millisecond.
+    const ts = 1_764_028_800_000;
+    const c = clock(ts);
+    const cache = new ReplayCache(c.now);
+    expect(cache.add(DID_A, 'offer-1', ts + SKEW)).toBe(true);
+    c.t = ts + SKEW;
+    expect(cache.add(DID_A, 'offer-1', ts + SKEW)).toBe(false);
+  });
+
+  it('a renewed entry survives the sweep of its old expiry bucket', () => {
+    const c = clock(10_000);
+    const cache = new ReplayCache(c.now);
+    expect(cache.add(DID_A, 'id', 12_000)).toBe(true);
+    c.t = 12_500; // expired, not yet swept at add time... re-add with a later expiry
+    expect(cache.add(DID_A, 'id', 50_000)).toBe(true);
+    c.t = 14_000;
+    cache.sweep();
+    expect(cache.add(DID_A, 'id', 50_000)).toBe(false);
+    c.t = 49_999;
+    expect(cache.add(DID_A, 'id', 80_000)).toBe(false);
+    c.t = 50_001;
+    expect(cache.add(DID_A, 'id', 80_000)).toBe(true);
+  });
+
+  it('size drops once time passes the expiries (sweep on add, at most once a second)', () => {
+    const c = clock(100_000);
+    const cache = new ReplayCache(c.now);
+    for (let i = 0; i < 1000; i++) expect(cache.add(DID_A, `f-${i}`, c.t + SKEW)).toBe(true);
+    expect(cache.size).toBe(1000);
+    c.t += SKEW + 1000;
+    expect(cache.add(DID_B, 'trigger', c.t + SKEW)).toBe(true);
+    expect(cache.size).toBe(1);
+    // all old ids are usable again
+    expect(cache.add(DID_A, 'f-0', c.t + SKEW)).toBe(true);
+  });
+
+  it('sweep() drops only expired entries', () => {
+    const c = clock(0);
+    const cache = new ReplayCache(c.now);
+    cache.add(DID_A, 'early', 5_000);
+    cache.add(DID_A, 'late', 60_000);
+    expect(cache.size).toBe(2);
+    cache.sweep(10_000);
+    expect(cache.size).toBe(1);
+    c.t = 10_000;
+    expect(cache.add(DID_A, 'late', 70_000)).toBe(false);
+    expect(cache.add(DID_A, 'early', 70_000)).toBe(true);
+  });
+
+  it('stays bounded over a long run of unique ids with advancing time', () => {
+    const c = clock(1_700_000_000_000);
+    const cache = new ReplayCache(c.now);
+    const STEP = 5; // ms between frames (200 frames/s)
+    const N = 100_000; // 500 s of traffic, far beyond the 60 s an entry may live
+    let max = 0;
+    let refused = 0;
+    let seed = 42;
+    for (let i = 0; i < N; i++) {
+      c.t += STEP;
+      // a frame's ts may lie anywhere within ±CLOCK_SKEW of now, so its expiry is within [now, now + 2·SKEW]
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const ts = c.t - SKEW + (seed % (2 * SKEW));
+      if (!cache.add(i % 2 ? DID_A : DID_B, `id-${i}`, ts + SKEW)) refused++;
+      max = Math.max(max, cache.size);
+    }
+    expect(refused).toBe(0);
+    // at most 2·SKEW of live entries, plus one-second buckets and the once-a-second sweep
+    const bound = (2 * SKEW + 2000) / STEP + 1;
+    expect(max).toBeLessThanOrEqual(bound);
+    expect(max).toBeLessThan(N / 5);
+    // and after everything has expired, one more add empties it
+    c.t += 2 * SKEW + 2000;
+    cache.add(DID_A, 'last', c.t + SKEW);
+    expect(cache.size).toBe(1);
+  });
+});
+
+describe('replay protection through checkSignaling (checks.ts + ReplayCache)', () => {
+  // PROTOCOL.md §9 frame, signed by key A
+  const FRAME = {
+    type: 'OFFER',
+    id: 'offer-1',
+    from: DID_A,
+    to: DID_B,
+    ts: 1764028800000,
+    payload: { type: 'offer', sdp: 'v=0\r\n' },
+    sig: '9dCBys9TVF5HqcntZ5p3xiK2zLaGNNi3LKYen65Ll1IZK5ffCr6Y_VZ9zrJqez4j8nl294QixdAZHGlC2rJbBQ',
+  };
+  const key = importAgentKey(DID_A) as AgentKey;
+
+  const check = (now: number, replay: ReplayCache) =>
+    checkSignaling('OFFER', structuredClone(FRAME), { did: DID_A, key, now, clockSkewMs: SKEW, replay });
+  const codeOf = (fn: () => unknown) => {
+    try {
+      fn();
+      return 'OK';
+    } catch (err) {
+      return err instanceof ProtocolError ? err.code : String(err);
+    }
+  };
+
+  it('the §9 frame passes once and is a REPLAY when sent again while fresh', () => {
+    const c = clock(FRAME.ts);
+    const replay = new ReplayCache(c.now);
+    expect(check(c.t, replay)).toEqual({ id: 'offer-1', to: DID_B });
+    c.t = FRAME.ts + 10_000;
+    expect(codeOf(() => check(c.t, replay))).toBe('REPLAY');
+    c.t = FRAME.ts + SKEW + 1;
+    expect(codeOf(() => check(c.t, replay))).toBe('STALE');
+  });
+
+  it('is a REPLAY at the last fresh millisecond (now = ts + CLOCK_SKEW), not delivered twice', () => {
+    const c = clock(FRAME.ts);
+    const replay = new ReplayCache(c.now);
+    expect(codeOf(() => check(c.t, replay))).toBe('OK');
+    c.t = FRAME.ts + SKEW; // still fresh: |now − ts| = CLOCK_SKEW is not > CLOCK_SKEW
+    expect(codeOf(() => check(c.t, replay))).toBe('REPLAY');
+  });
+});
