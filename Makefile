@@ -6,7 +6,12 @@ node_modules: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules
 
-.PHONY: help install build start dev test test-unit test-integration lint typecheck clean
+
+.PHONY: help install build start dev test redis-server test-unit test-integration lint typecheck clean bench \
+	gateway-build gateway-start gateway-stop gateway-restart gateway-status gateway-logs gateway-verify gateway-test
+
+# Target of `make gateway-verify` (a running gateway's WebSocket URL).
+GATEWAY_URL ?= ws://127.0.0.1:8000/ws
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -22,13 +27,16 @@ start: node_modules ## Build and start the gateway on ws://127.0.0.1:8000/ws
 dev: node_modules ## Start with tsx in watch mode
 	npm run dev
 
-test: node_modules ## Install and run the whole test suite
+test: node_modules redis-server ## Install and run the whole test suite (installs redis-server if missing)
 	npm test
+
+redis-server: ## Install redis-server if missing (cluster tests start their own instances)
+	@bash scripts/ensure-redis.sh
 
 test-unit: node_modules ## Unit tests only
 	npm run test:unit
 
-test-integration: node_modules ## Integration tests (real gateways on port 0, real ws clients)
+test-integration: node_modules redis-server ## Integration tests (real gateways on port 0, real ws clients, real redis-server)
 	npm run test:integration
 
 lint: node_modules ## ESLint (typescript-eslint flat config)
@@ -39,3 +47,32 @@ typecheck: node_modules ## tsc --noEmit over src, test, bench, scripts
 
 clean: ## Remove build output
 	rm -rf dist coverage
+
+bench: node_modules ## Load benchmark (npm run bench)
+	npm run bench
+
+# ---- Docker and operations (docker/, scripts/, deploy/) --------------------------------------------
+
+gateway-build: ## Build the Docker image (GATEWAY_IMAGE, default aiconexus-gateway:local)
+	@bash scripts/gateway-docker.sh build
+
+gateway-start: ## Run the image as container GATEWAY_CONTAINER on GATEWAY_PUBLISH (127.0.0.1:8000)
+	@bash scripts/gateway-docker.sh start
+
+gateway-stop: ## Stop (graceful SIGTERM drain) and remove the container
+	@bash scripts/gateway-docker.sh stop
+
+gateway-restart: ## Stop, then start the container (picks up a rebuilt image)
+	@bash scripts/gateway-docker.sh restart
+
+gateway-status: ## Container state and health (non-zero when not running)
+	@bash scripts/gateway-docker.sh status
+
+gateway-logs: ## Container logs (FOLLOW=1 to follow)
+	@bash scripts/gateway-docker.sh logs $(if $(FOLLOW),-f)
+
+gateway-verify: node_modules ## Handshake + signed OFFER + DISCOVER against a running gateway (GATEWAY_URL)
+	node scripts/verify-gateway.mjs "$(GATEWAY_URL)"
+
+gateway-test: node_modules ## Image steps without Docker: build, pack, prod install, run unprivileged, verify, SIGTERM
+	bash scripts/verify-image-steps.sh

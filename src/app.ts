@@ -47,6 +47,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // /agents requests are logged (an admin-facing route), and /ws upgrades are logged by the session.
     logController: new LogController({ disableRequestLogging: (req) => !req.url.startsWith('/agents') }),
     forceCloseConnections: true,
+    // While closing, /health and /ready answer from their routes (503 with status "draining")
+    // instead of Fastify's generic 503.
+    return503OnClosing: false,
   });
   const now = opts.now ?? Date.now;
   const registry = opts.registry ?? new MemoryRegistry();
@@ -60,6 +63,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(wsRoutes, { hub });
 
   app.addHook('onReady', async () => hub.start());
-  app.addHook('onClose', async () => hub.stop());
+  app.addHook('onClose', async () => hub.shutdown());
   return app;
 }

@@ -58,9 +58,14 @@ const envSchema = z.object({
     unsetIfEmpty,
     z
       .string()
-      .optional()
-      .refine((v) => v === undefined, 'cluster mode is not available in this release yet; unset REDIS_URL'),
+      .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+      .optional(),
   ),
+  REDIS_KEY_PREFIX: z.preprocess(
+    unsetIfEmpty,
+    z.string().max(64).regex(/^[A-Za-z0-9._:-]+$/, 'must be 1-64 of [A-Za-z0-9._:-]').default('aiconexus:'),
+  ),
+  GATEWAY_WORKERS: positiveInt(1, 64),
 });
 
 /** Variables whose values are never echoed in error messages. */
@@ -91,8 +96,12 @@ export interface Config {
   readonly rateBurst: number;
   /** When set, GET /agents requires `Authorization: Bearer <token>`. */
   readonly adminToken: string | undefined;
-  /** Cluster mode when set (not available in this release). */
+  /** Cluster mode when set: presence and cross-node routing through this Redis. */
   readonly redisUrl: string | undefined;
+  /** Prefix of every Redis key and channel (several deployments can share one Redis). */
+  readonly redisKeyPrefix: string;
+  /** Worker processes sharing the port (node:cluster); more than 1 requires REDIS_URL. */
+  readonly workers: number;
 }
 
 /** Start-up configuration error naming every bad variable. */
@@ -120,6 +129,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(problems);
   }
   const e = result.data;
+  if (e.GATEWAY_WORKERS > 1 && e.REDIS_URL === undefined) {
+    throw new ConfigError(['GATEWAY_WORKERS: more than 1 worker needs REDIS_URL (workers route to each other through Redis)']);
+  }
   return Object.freeze({
     logLevel: e.LOG_LEVEL,
     host: e.GATEWAY_HOST,
@@ -135,6 +147,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rateBurst: e.RATE_BURST,
     adminToken: e.ADMIN_TOKEN,
     redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    workers: e.GATEWAY_WORKERS,
   });
 }
 

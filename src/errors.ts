@@ -57,6 +57,11 @@ export const errorTable = {
   REPLAY: { message: 'frame id already used by this sender', close: null },
   AGENT_NOT_FOUND: { message: 'target agent is not online', close: null },
   RATE_LIMITED: { message: 'rate limit exceeded; frame dropped', close: null },
+  /**
+   * Cluster mode only, an addition to PROTOCOL.md §6: the target is (or may be) on another node
+   * and the cluster bus (Redis) is unreachable. The frame is dropped; the connection stays open.
+   */
+  UNAVAILABLE: { message: 'cluster bus unavailable; frame for another node dropped', close: null },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorTable;

@@ -243,6 +243,8 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
   private info: SessionInfo | undefined;
   private connecting: Promise<SessionInfo> | undefined;
   private userClosed = false;
+  /** Bumped by close(): a connection attempt started before it must not go on after it. */
+  private epoch = 0;
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private keepAliveTimer: ReturnType<typeof setTimeout> | undefined;
@@ -304,10 +306,11 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
     this.userClosed = false;
     this.attempt = 0;
     this.currentState = 'connecting';
+    const epoch = this.epoch;
     const connecting = this.openSession(false).then(
       (info) => info,
       (err: unknown) => {
-        if (this.currentState === 'connecting') this.currentState = 'closed';
+        if (epoch === this.epoch && this.currentState === 'connecting') this.currentState = 'closed';
         throw err;
       },
     );
@@ -389,6 +392,8 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
   /** Closes the connection and stops reconnecting; pending requests reject with ClientError CLOSED. */
   async close(): Promise<void> {
     this.userClosed = true;
+    this.epoch++;
+    this.connecting = undefined;
     this.clearTimers();
     const ws = this.ws;
     const wasConnected = this.currentState === 'connected';
@@ -408,8 +413,9 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
 
   /** Opens one WebSocket and runs the handshake on it. */
   private async openSession(reconnected: boolean): Promise<SessionInfo> {
+    const epoch = this.epoch;
     const Impl = await resolveWebSocket(this.WebSocketImpl);
-    if (this.userClosed) throw new ClientError('CLOSED', 'client closed');
+    if (this.userClosed || epoch !== this.epoch) throw new ClientError('CLOSED', 'client closed');
     return new Promise<SessionInfo>((resolve, reject) => {
       let ws: WebSocketLike;
       try {

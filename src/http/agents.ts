@@ -46,7 +46,7 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
       }
     }
     const parsed = querySchema.safeParse(req.query);
-    if (!parsed.success) return reply.code(400).send({ error: 'bad_request', message: schemaError(parsed.error) });
+    if (!parsed.success) return reply.code(400).send({ error: 'bad_request', message: schemaError(parsed.error, 'query') });
     const { capability, limit, cursor } = parsed.data;
     let after: string | undefined;
     if (cursor !== undefined) {
@@ -54,7 +54,7 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
       if (decoded === null) return reply.code(400).send({ error: 'bad_request', message: 'cursor is not a cursor this gateway issued' });
       after = decoded;
     }
-    const page = hub.registry.list({ capability, limit: limit ?? DISCOVER_DEFAULT_LIMIT, after });
+    const page = await hub.presence.list({ capability, limit: limit ?? DISCOVER_DEFAULT_LIMIT, after });
     return {
       count: page.count,
       agents: page.agents.map((a) => ({

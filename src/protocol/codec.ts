@@ -43,10 +43,10 @@ export function refOf(frame: Record<string, unknown>): string | null {
 }
 
 /** One readable line from a zod error: the first issue's path and message. */
-export function schemaError(error: z.ZodError): string {
+export function schemaError(error: z.ZodError, subject = 'frame'): string {
   const issue = error.issues[0];
-  if (!issue) return 'frame does not match the schema';
-  const path = issue.path.length > 0 ? issue.path.join('.') : 'frame';
+  if (!issue) return `${subject} does not match the schema`;
+  const path = issue.path.length > 0 ? issue.path.join('.') : subject;
   return `${path}: ${issue.message}`.slice(0, 200);
 }
 

@@ -119,8 +119,9 @@ export const pingSchema = z.strictObject({
 export type PingFrame = z.infer<typeof pingSchema>;
 
 // Frames the gateway sends. They are schemas too so docs and client code share one definition.
+// Loose objects: a client must tolerate fields a newer gateway adds.
 
-export const challengeSchema = z.strictObject({
+export const challengeSchema = z.looseObject({
   type: z.literal('CHALLENGE'),
   protocol: z.literal(PROTOCOL_VERSION),
   gateway: z.string(),
@@ -129,7 +130,7 @@ export const challengeSchema = z.strictObject({
 });
 export type ChallengeFrame = z.infer<typeof challengeSchema>;
 
-export const registeredSchema = z.strictObject({
+export const registeredSchema = z.looseObject({
   type: z.literal('REGISTERED'),
   did: z.string(),
   session: z.string(),
@@ -143,21 +144,21 @@ export const agentInfoSchema = z.object({
   meta: z.record(z.string(), z.unknown()),
   connected_at: z.string(),
 });
-export const agentsSchema = z.strictObject({
+export const agentsSchema = z.looseObject({
   type: z.literal('AGENTS'),
   ref: z.string().nullable(),
   agents: z.array(agentInfoSchema),
 });
 export type AgentsFrame = z.infer<typeof agentsSchema>;
 
-export const pongSchema = z.strictObject({
+export const pongSchema = z.looseObject({
   type: z.literal('PONG'),
   ref: z.string().nullable(),
   ts: z.number().int(),
 });
 export type PongFrame = z.infer<typeof pongSchema>;
 
-export const errorSchema = z.strictObject({
+export const errorSchema = z.looseObject({
   type: z.literal('ERROR'),
   code: z.string(),
   message: z.string(),

@@ -8,13 +8,13 @@
 
 /** Something that can receive a routed frame (a registered session). */
 export interface DeliveryTarget {
-  /** Sends the frame's original bytes as one text frame. */
-  deliver(data: Buffer): void;
+  /** Sends the frame's original bytes as one text frame (a string when it came from another node). */
+  deliver(data: Buffer | string): void;
 }
 
 export interface Bus {
   /** Delivers to `to`; false when no such agent is online. */
-  deliver(to: string, data: Buffer): boolean;
+  deliver(to: string, data: Buffer | string): boolean;
   has(did: string): boolean;
 }
 
@@ -43,7 +43,7 @@ export class LocalBus implements Bus {
     return this.targets.has(did);
   }
 
-  deliver(to: string, data: Buffer): boolean {
+  deliver(to: string, data: Buffer | string): boolean {
     const target = this.targets.get(to);
     if (!target) return false;
     target.deliver(data);

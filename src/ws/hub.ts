@@ -1,22 +1,28 @@
 /**
- * The node's shared connection state: every open session, the registry, the local bus, the replay
- * cache, and the timers that belong to them (heartbeat pings, the idle sweeper).
+ * The node's shared connection state: every open session, the local registry and bus, the
+ * presence (cluster-wide view), the replay cache, and the timers that belong to them (heartbeat
+ * pings, the idle sweeper, and in cluster mode the Redis heartbeat).
  *
  * One Hub per app: nothing here is module-global, so several gateways can run in one process.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { Cluster } from '../cluster/cluster.js';
 import type { Config } from '../config.js';
 import { CloseCode } from '../errors.js';
 import { createMetrics, type GatewayMetrics } from '../metrics.js';
 import type { AgentsFrame } from '../protocol/frames.js';
 import { ReplayCache } from '../identity/replay-cache.js';
 import type { AgentRecord, AgentRegistry } from '../registry/agent-registry.js';
+import { MemoryPresence } from '../registry/memory-presence.js';
+import type { Presence } from '../registry/presence.js';
 import { Sweeper } from '../registry/sweeper.js';
 import { LocalBus } from '../routing/local-bus.js';
+import type { RemoteResult } from '../routing/redis-bus.js';
 import type { Session } from './session.js';
 
 export interface HubOptions {
   config: Config;
+  /** This node's own agents. */
   registry: AgentRegistry;
   /** Collect Node process metrics in this hub's prom-client registry. */
   processMetrics: boolean;
@@ -27,6 +33,10 @@ export interface HubOptions {
 export class Hub {
   readonly config: Config;
   readonly registry: AgentRegistry;
+  /** Who is online across the deployment: the local registry, or Redis in cluster mode. */
+  readonly presence: Presence;
+  /** Set in cluster mode (REDIS_URL). */
+  readonly cluster: Cluster | undefined;
   readonly metrics: GatewayMetrics;
   readonly log: FastifyBaseLogger;
   readonly now: () => number;
@@ -60,10 +70,28 @@ export class Hub {
       now: this.now,
       onSwept: (record) => this.onSwept(record),
     });
+    if (this.config.redisUrl) {
+      this.cluster = new Cluster({
+        redisUrl: this.config.redisUrl,
+        prefix: this.config.redisKeyPrefix,
+        heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+        log: this.log,
+        localAgents: () => this.registry.idleSince(Number.POSITIVE_INFINITY),
+        onFrame: (to, data) => this.onRemoteFrame(to, data),
+        onKick: (did, session) => this.closeIfOwner(did, session),
+        onRefresh: (record, result) => {
+          if (result === 'replaced') this.closeIfOwner(record.did, record.session);
+          else this.announce(record);
+        },
+      });
+      this.presence = this.cluster.presence;
+    } else {
+      this.presence = new MemoryPresence(this.registry);
+    }
   }
 
-  /** Starts the heartbeat pings and the sweeper (both unref'd). */
-  start(): void {
+  /** Starts the heartbeat pings, the sweeper (both unref'd) and, in cluster mode, Redis. */
+  async start(): Promise<void> {
     this.stop();
     this.heartbeat = setInterval(() => {
       for (const session of this.sessions) session.ping();
@@ -71,6 +99,10 @@ export class Hub {
     this.heartbeat.unref();
     // Sweep often enough that an idle agent is unlisted within a second of its timeout.
     this.sweeper.start(Math.max(50, Math.min(1000, Math.floor(this.config.agentTimeoutMs / 4))));
+    if (this.cluster) {
+      await this.cluster.start();
+      this.log.info({ node: this.cluster.nodeId }, 'cluster mode: presence and routing through Redis');
+    }
   }
 
   stop(): void {
@@ -79,15 +111,26 @@ export class Hub {
     this.sweeper.stop();
   }
 
+  /** Leaves the cluster (unlists this node's agents at once) and closes Redis connections. */
+  async shutdown(): Promise<void> {
+    this.stop();
+    await this.cluster?.stop();
+  }
+
+  /** Ready for traffic: not draining and, in cluster mode, Redis reachable. */
+  get ready(): boolean {
+    return !this.draining && (this.cluster === undefined || this.cluster.status === 'ready');
+  }
+
   /** Runs one sweep now (the timer does this periodically). */
   sweep(): AgentRecord[] {
     return this.sweeper.sweep();
   }
 
   /**
-   * True when registering `did` would exceed MAX_AGENTS. Checked at REGISTER rather than at
-   * connect so that an agent already online can always replace its own session (reconnect after a
-   * half-open connection) even when the gateway is full.
+   * True when registering `did` would exceed MAX_AGENTS on this node. Checked at REGISTER rather
+   * than at connect so that an agent already online can always replace its own session
+   * (reconnect after a half-open connection) even when the gateway is full.
    */
   isFull(did: string): boolean {
     if (this.registry.get(did)) return false;
@@ -95,25 +138,33 @@ export class Hub {
   }
 
   /**
-   * Lists `session` as the owner of its DID. A previous session of the same DID is detached and
-   * closed with 4409 (one session per DID).
+   * Lists `session` as the owner of its DID. A previous session of the same DID is closed with
+   * 4409: here at once, or on another node through the cluster bus.
    */
   register(session: Session, record: AgentRecord): void {
     const previous = this.bus.attach(record.did, session) as Session | undefined;
     this.registry.put(record);
     if (previous && previous !== session) previous.close(CloseCode.REPLACED);
+    this.announce(record);
   }
 
-  /** Unlists `session`'s DID if that session still owns it. */
+  /** Unlists `session`'s DID if that session still owns it (locally and in presence). */
   unregister(session: Session): void {
     if (session.did === undefined) return;
     this.bus.detach(session.did, session);
     this.registry.remove(session.did, session.id);
+    this.presence.withdraw(session.did, session.id).catch((err: Error) => this.logPresenceError('withdraw', err));
   }
 
-  /** DISCOVER: agents with the capability (all when undefined), ordered by DID. */
-  discover(capability: string | undefined, limit: number): AgentsFrame['agents'] {
-    return this.registry.list({ capability, limit }).agents.map((a) => ({
+  /** Delivers to an agent on another node; null when there is no other node (single-node mode). */
+  deliverRemote(to: string, data: Buffer): Promise<RemoteResult> | null {
+    return this.cluster ? this.cluster.deliver(to, data) : null;
+  }
+
+  /** DISCOVER: agents with the capability (all when undefined) across the deployment, by DID. */
+  async discover(capability: string | undefined, limit: number): Promise<AgentsFrame['agents']> {
+    const page = await this.presence.list({ capability, limit });
+    return page.agents.map((a) => ({
       did: a.did,
       meta: a.meta,
       connected_at: new Date(a.connectedAt).toISOString(),
@@ -125,11 +176,50 @@ export class Hub {
     for (const session of this.sessions) session.close(code);
   }
 
+  /**
+   * Shutdown: closes every connection with 1001 and waits for the closing handshakes; peers still
+   * connected after `graceMs` are terminated, so a silent client cannot hold the process.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    this.closeAll(CloseCode.GOING_AWAY);
+    const deadline = Date.now() + graceMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const session of this.sessions) session.terminate();
+  }
+
+  private announce(record: AgentRecord): void {
+    this.presence
+      .announce(record)
+      .then((replaced) => {
+        if (!replaced || !this.cluster) return;
+        this.log.info({ did: record.did, node: replaced.node }, 'session replaced on another node');
+        return this.cluster.bus.kick(replaced.node, record.did, replaced.session);
+      })
+      .catch((err: Error) => this.logPresenceError('announce', err));
+  }
+
+  private onRemoteFrame(to: string, data: string): void {
+    if (!this.bus.deliver(to, data)) {
+      this.log.debug({ to }, 'frame from another node for an agent no longer here: dropped');
+    }
+  }
+
+  /** Closes the local session of `did` with 4409 if it is `session` (replaced elsewhere). */
+  private closeIfOwner(did: string, session: string): void {
+    const local = this.bus.get(did) as Session | undefined;
+    if (local && local.id === session) local.close(CloseCode.REPLACED);
+  }
+
   private onSwept(record: AgentRecord): void {
     const session = this.bus.get(record.did) as Session | undefined;
     if (!session || session.id !== record.session) return;
-    this.bus.detach(record.did, session);
     this.log.info({ did: record.did, remote: session.remoteAddress, idle_ms: this.now() - record.lastSeen }, 'agent swept (inactive)');
     session.close(CloseCode.INACTIVE);
+  }
+
+  private logPresenceError(op: string, err: Error): void {
+    // During a Redis outage the heartbeat re-announces local agents once Redis is back.
+    this.log.debug({ op, err: err.message }, 'presence update failed');
   }
 }

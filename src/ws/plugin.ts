@@ -3,9 +3,23 @@
  */
 import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
-import { CloseCode } from '../errors.js';
 import type { Hub } from './hub.js';
 import { Session } from './session.js';
+
+/** How long shutdown waits for agents to answer the 1001 close before terminating them. */
+const CLOSE_GRACE_MS = 3000;
+
+/** The close code ws sent for a receiver error (its error codes are documented in ws/lib/errors). */
+function wsCloseCode(error: Error): number {
+  switch ((error as { code?: string }).code) {
+    case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
+      return 1009;
+    case 'WS_ERR_INVALID_UTF8':
+      return 1007;
+    default:
+      return 1002;
+  }
+}
 
 export const wsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) => {
   await app.register(websocket, {
@@ -15,11 +29,19 @@ export const wsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) =
       // Compression stays off: it costs CPU per frame and opens the door to zip bombs.
       perMessageDeflate: false,
     },
-    // On app.close(): every agent gets 1001 (PROTOCOL.md §6) before the server stops.
+    // On app.close(): every agent gets 1001 (PROTOCOL.md §6) before the server stops; peers that
+    // do not answer the closing handshake within CLOSE_GRACE_MS are cut off.
     preClose: function (done) {
       hub.draining = true;
-      hub.closeAll(CloseCode.GOING_AWAY);
-      this.websocketServer.close(() => done());
+      void hub.drain(CLOSE_GRACE_MS).then(() => this.websocketServer.close(() => done()));
+    },
+    // Socket-level faults: ws has already closed the connection (1009 too large, 1007 invalid
+    // UTF-8, 1002 protocol error). These are the client's doing, so they are not error-level lines.
+    errorHandler: (error, socket, request) => {
+      const code = wsCloseCode(error);
+      hub.metrics.closes.inc({ code: String(code) });
+      request.log.info({ remote: request.ip, code, reason: error.message }, 'websocket closed on protocol error');
+      socket.terminate();
     },
   });
 

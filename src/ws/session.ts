@@ -26,7 +26,8 @@ type State = 'auth' | 'open' | 'closed';
  */
 interface Step {
   ready: boolean;
-  run: () => void;
+  /** May return a promise (cross-node delivery, cluster discovery): later steps wait for it. */
+  run: () => void | Promise<void>;
 }
 
 /** Past this many steps awaiting verification the socket stops reading (TCP back-pressure). */
@@ -46,6 +47,8 @@ export class Session implements DeliveryTarget {
   private authTimer: NodeJS.Timeout | undefined;
   /** Outcomes not yet applied; empty in the common case of no verification in flight. */
   private readonly steps: Step[] = [];
+  /** True while an asynchronous step runs; the queue resumes when it settles. */
+  private stepRunning = false;
 
   constructor(
     private readonly hub: Hub,
@@ -79,8 +82,14 @@ export class Session implements DeliveryTarget {
     this.authTimer.unref();
   }
 
+  /** Drops the TCP connection without a closing handshake (shutdown of an unresponsive peer). */
+  terminate(): void {
+    this.state = 'closed';
+    this.ws.terminate();
+  }
+
   /** Sends a routed frame's original bytes (DeliveryTarget). */
-  deliver(data: Buffer): void {
+  deliver(data: Buffer | string): void {
     if (this.state === 'open' && this.ws.readyState === this.ws.OPEN) this.ws.send(data, { binary: false });
   }
 
@@ -125,7 +134,7 @@ export class Session implements DeliveryTarget {
       this.runStep(() => this.onAuthFrame(data, isBinary));
       return;
     }
-    let outcome: (() => void) | null;
+    let outcome: Step['run'] | null;
     try {
       outcome = this.onFrame(data, isBinary);
     } catch (err) {
@@ -134,29 +143,42 @@ export class Session implements DeliveryTarget {
       };
     }
     if (outcome === null) return; // queued for verification
-    if (this.steps.length === 0) this.runStep(outcome);
-    else this.steps.push({ ready: true, run: outcome });
+    this.steps.push({ ready: true, run: outcome });
+    this.flush();
   }
 
-  /** Runs one outcome; nothing it throws escapes the session. */
-  private runStep(run: () => void): void {
+  /** Runs one outcome; nothing it throws or rejects with escapes the session. */
+  private runStep(run: Step['run']): Promise<void> | undefined {
     try {
-      run();
+      const result = run();
+      if (result) return result.catch((err: unknown) => this.onStepError(err));
     } catch (err) {
-      if (err instanceof ProtocolError) {
-        this.fail(err);
-      } else {
-        // A bug, not bad input: report it without losing the session.
-        this.hub.log.error({ err, did: this.did }, 'frame handling failed');
-        this.sendError('BAD_FRAME', null, 'frame could not be processed');
-      }
+      this.onStepError(err);
+    }
+    return undefined;
+  }
+
+  private onStepError(err: unknown): void {
+    if (err instanceof ProtocolError) {
+      this.fail(err);
+    } else {
+      // A bug, not bad input: report it without losing the session.
+      this.hub.log.error({ err, did: this.did }, 'frame handling failed');
+      this.sendError('BAD_FRAME', null, 'frame could not be processed');
     }
   }
 
-  /** Applies every ready outcome at the head of the queue; resumes reading once it has drained. */
+  /** Applies ready outcomes in order; an asynchronous one holds the rest until it settles. */
   private flush(): void {
-    while (this.steps.length > 0 && (this.steps[0] as Step).ready) {
-      this.runStep((this.steps.shift() as Step).run);
+    while (!this.stepRunning && this.steps.length > 0 && (this.steps[0] as Step).ready) {
+      const pending = this.runStep((this.steps.shift() as Step).run);
+      if (pending) {
+        this.stepRunning = true;
+        void pending.then(() => {
+          this.stepRunning = false;
+          this.flush();
+        });
+      }
     }
     if (this.ws.isPaused && this.steps.length <= RESUME_PENDING_STEPS && this.state !== 'closed') this.ws.resume();
   }
@@ -182,10 +204,23 @@ export class Session implements DeliveryTarget {
     });
   }
 
-  /** Replay check, then delivery of the original bytes (PROTOCOL.md §4). */
-  private route(signal: PreparedSignal, verified: boolean, data: Buffer): void {
+  /**
+   * Replay check, then delivery of the original bytes (PROTOCOL.md §4): at once to a local
+   * target, or through the cluster bus (asynchronous) to the node holding a remote one.
+   */
+  private route(signal: PreparedSignal, verified: boolean, data: Buffer): void | Promise<void> {
     admitSignal(signal, verified, this.hub.replay, this.hub.config.clockSkewMs);
-    if (!this.hub.bus.deliver(signal.to, data)) throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
+    if (this.hub.bus.deliver(signal.to, data)) return this.routed(signal);
+    const remote = this.hub.deliverRemote(signal.to, data);
+    if (!remote) throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
+    return remote.then((result) => {
+      if (result === 'delivered') return this.routed(signal);
+      if (result === 'unavailable') throw new ProtocolError('UNAVAILABLE', signal.id);
+      throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
+    });
+  }
+
+  private routed(signal: PreparedSignal): void {
     this.hub.metrics.framesRouted.inc({ type: signal.type });
     if (this.hub.debug) {
       this.hub.log.debug({ did: this.did, to: signal.to, type: signal.type, id: signal.id }, 'frame routed');
@@ -264,8 +299,10 @@ export class Session implements DeliveryTarget {
         const parsed = discoverSchema.safeParse(frame);
         if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
         const { id, capability, limit } = parsed.data;
-        return () =>
-          this.send({ type: 'AGENTS', ref: id ?? null, agents: this.hub.discover(capability, limit ?? DISCOVER_DEFAULT_LIMIT) });
+        return async () => {
+          const agents = await this.hub.discover(capability, limit ?? DISCOVER_DEFAULT_LIMIT);
+          this.send({ type: 'AGENTS', ref: id ?? null, agents });
+        };
       }
       case 'PING': {
         const parsed = pingSchema.safeParse(frame);

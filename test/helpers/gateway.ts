@@ -52,3 +52,18 @@ export async function get(gw: TestGateway, path: string, headers: Record<string,
   }
   return { status: res.status, body, headers: res.headers };
 }
+
+/** Polls `check` every 25 ms until it returns true; fails after `timeoutMs`. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Waits until GET /ready answers 200 (in cluster mode: Redis connected). */
+export async function waitReady(gw: TestGateway): Promise<void> {
+  await eventually(async () => (await get(gw, '/ready')).status === 200, 10_000, 'gateway ready');
+}

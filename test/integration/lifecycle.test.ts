@@ -1,6 +1,6 @@
 /** Heartbeat, the idle sweeper, isolation of gateways in one process, and shutdown (1001). */
 import { afterEach, describe, expect, it } from 'vitest';
-import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { eventually, get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestAgent } from '../helpers/agent.js';
 
 const gateways: TestGateway[] = [];
@@ -102,4 +102,19 @@ describe('shutdown', () => {
     // The listener is gone: the client sees an abnormal close (connection refused).
     expect(await late.connect(gw.wsUrl)).toMatchObject({ code: 1006 });
   });
+
+  it('reports draining on /health and /ready during shutdown, and cuts off a peer that ignores the close', async () => {
+    const gw = await startGateway();
+    const stuck = new TestAgent();
+    await stuck.register(gw.wsUrl);
+    // The client stops reading: it never sees the 1001 close frame, so it never answers it.
+    (stuck.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const closing = gw.app.close();
+    await eventually(() => gw.app.hub.draining, 2000, 'draining');
+    expect(await get(gw, '/health')).toMatchObject({ status: 503, body: { status: 'draining' } });
+    expect(await get(gw, '/ready')).toMatchObject({ status: 503, body: { ready: false, status: 'draining' } });
+    await closing; // resolves after the grace period although the peer never answered
+    expect(gw.app.hub.sessions.size).toBe(0);
+  });
 });
+

@@ -1,6 +1,6 @@
 /** Frame size (1009), per-session rate limit (RATE_LIMITED, 4429), and isolation between agents. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { eventually, get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestAgent } from '../helpers/agent.js';
 
 let gw: TestGateway | undefined;
@@ -31,6 +31,7 @@ describe('MAX_FRAME_BYTES', () => {
     expect(await b.next()).toEqual(near);
     a.send(a.signal('OFFER', b.did, { sdp: 'x'.repeat(4096) }));
     expect(await a.closed).toMatchObject({ code: 1009 });
+    await eventually(async () => (await get(gw as TestGateway, '/metrics')).body.includes('aiconexus_closes_total{code="1009"} 1'), 2000, '1009 counted');
     const f = c.signal('OFFER', b.did, { sdp: 'v=0' });
     c.send(f);
     expect(await b.next()).toEqual(f);

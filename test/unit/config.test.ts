@@ -50,6 +50,8 @@ describe('loadConfig defaults (PROTOCOL.md §8)', () => {
       rateBurst: 200,
       adminToken: undefined,
       redisUrl: undefined,
+      redisKeyPrefix: 'aiconexus:',
+      workers: 1,
     });
   });
 
@@ -96,6 +98,9 @@ describe('loadConfig parses every variable', () => {
       RATE_LIMIT: '5',
       RATE_BURST: '9',
       ADMIN_TOKEN: 'a-very-long-admin-token',
+      REDIS_URL: 'redis://127.0.0.1:6390',
+      REDIS_KEY_PREFIX: 'eu:',
+      GATEWAY_WORKERS: '2',
     });
     expect(c).toEqual({
       logLevel: 'debug',
@@ -111,7 +116,9 @@ describe('loadConfig parses every variable', () => {
       rateLimit: 5,
       rateBurst: 9,
       adminToken: 'a-very-long-admin-token',
-      redisUrl: undefined,
+      redisUrl: 'redis://127.0.0.1:6390',
+      redisKeyPrefix: 'eu:',
+      workers: 2,
     });
   });
 
@@ -170,8 +177,21 @@ describe('loadConfig rejects invalid values', () => {
     expect(badNames(configError({ ADMIN_TOKEN: '0123456789abcde' }))).toEqual(['ADMIN_TOKEN']);
   });
 
-  it('rejects REDIS_URL (cluster mode is not available yet)', () => {
-    expect(badNames(configError({ REDIS_URL: 'redis://localhost:6379' }))).toEqual(['REDIS_URL']);
+  it('accepts a redis:// or rediss:// REDIS_URL and rejects anything else', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://localhost:6379' }).redisUrl).toBe('redis://localhost:6379');
+    expect(loadConfig({ REDIS_URL: 'rediss://u:p@h:6380/1' }).redisUrl).toBe('rediss://u:p@h:6380/1');
+    expect(badNames(configError({ REDIS_URL: 'http://localhost:6379' }))).toEqual(['REDIS_URL']);
+  });
+
+  it('requires REDIS_URL for more than one worker', () => {
+    expect(loadConfig({ GATEWAY_WORKERS: '2', REDIS_URL: 'redis://h:1' }).workers).toBe(2);
+    expect(badNames(configError({ GATEWAY_WORKERS: '2' }))).toEqual(['GATEWAY_WORKERS']);
+    expect(badNames(configError({ GATEWAY_WORKERS: '0' }))).toEqual(['GATEWAY_WORKERS']);
+  });
+
+  it('validates REDIS_KEY_PREFIX', () => {
+    expect(loadConfig({ REDIS_KEY_PREFIX: 'prod:gw:' }).redisKeyPrefix).toBe('prod:gw:');
+    expect(badNames(configError({ REDIS_KEY_PREFIX: 'has space' }))).toEqual(['REDIS_KEY_PREFIX']);
   });
 
   it('names every bad variable in one error', () => {
@@ -187,7 +207,7 @@ describe('loadConfig rejects invalid values', () => {
       RATE_LIMIT: '2.0',
       RATE_BURST: 'lots',
       ADMIN_TOKEN: 'short',
-      REDIS_URL: 'redis://cache:6379',
+      REDIS_URL: 'cache:6379',
       // valid ones must not be reported
       GATEWAY_HOST: '::1',
       GATEWAY_ID: 'gw',
@@ -203,7 +223,7 @@ describe('loadConfig rejects invalid values', () => {
 
   it('never echoes ADMIN_TOKEN or REDIS_URL values in the message or problems', () => {
     const token = 'tok-SECRET-9';
-    const url = 'redis://user:hunter2-SECRET@redis.internal:6379/0';
+    const url = 'tcp://user:hunter2-SECRET@redis.internal:6379/0';
     const err = configError({ ADMIN_TOKEN: token, REDIS_URL: url, GATEWAY_PORT: 'nope' });
     expect(badNames(err)).toEqual(['ADMIN_TOKEN', 'GATEWAY_PORT', 'REDIS_URL']);
     const text = err.message + '\n' + err.problems.join('\n') + '\n' + String(err.stack);

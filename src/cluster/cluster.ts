@@ -1,0 +1,156 @@
+/**
+ * Cluster mode: this node's Redis connections, presence, bus, and their timers.
+ *
+ * Client library: ioredis. It re-subscribes by itself after a reconnect (`autoResubscribe`),
+ * caches Lua scripts as EVALSHA commands (`defineCommand`), pipelines commands in order on one
+ * connection (which keeps per-pair frame order), and is what the Socket.IO Redis adapter and
+ * BullMQ run on. Commands fail fast while Redis is away (`enableOfflineQueue: false`) so a frame
+ * for another node gets UNAVAILABLE at once instead of waiting in a queue.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { FastifyBaseLogger } from 'fastify';
+import { RedisPresence } from '../registry/redis-presence.js';
+import { RedisBus, type RemoteResult } from '../routing/redis-bus.js';
+import type { AgentRecord } from '../registry/agent-registry.js';
+import type { RefreshResult } from '../registry/presence.js';
+
+export type ClusterStatus = 'connecting' | 'ready' | 'unavailable' | 'closed';
+
+export interface ClusterOptions {
+  redisUrl: string;
+  prefix: string;
+  heartbeatIntervalMs: number;
+  log: FastifyBaseLogger;
+  /** The node's own agents, for heartbeat refreshes and re-announcing after an outage. */
+  localAgents: () => AgentRecord[];
+  onFrame: (to: string, data: string) => void;
+  onKick: (did: string, session: string) => void;
+  /** Heartbeat findings about local agents that are not 'ok'. */
+  onRefresh: (record: AgentRecord, result: Exclude<RefreshResult, 'ok'>) => void;
+}
+
+/** A unique id for this process: host, pid and randomness (several workers share a host). */
+export function newNodeId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+export class Cluster {
+  readonly nodeId = newNodeId();
+  readonly presence: RedisPresence;
+  readonly bus: RedisBus;
+  status: ClusterStatus = 'connecting';
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private lastErrorLog = 0;
+
+  constructor(private readonly opts: ClusterOptions) {
+    const common = {
+      lazyConnect: true,
+      connectionName: `aiconexus-${this.nodeId}`,
+      // Keep retrying forever, at most every 2 s: the gateway keeps serving local agents meanwhile.
+      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      maxRetriesPerRequest: 1,
+    };
+    this.pub = new Redis(opts.redisUrl, { ...common, enableOfflineQueue: false });
+    this.sub = new Redis(opts.redisUrl, { ...common, autoResubscribe: true });
+    const hb = opts.heartbeatIntervalMs;
+    this.presence = new RedisPresence({
+      redis: this.pub,
+      nodeId: this.nodeId,
+      prefix: opts.prefix,
+      // Ticks come every hb/2: a node that misses ticks for 1.5 hb is dead, and the reaper
+      // (also every hb/2) unlists its agents, so they vanish from every view within 2 hb.
+      nodeTtlMs: Math.ceil(hb * 1.5),
+      agentTtlMs: Math.max(hb * 3, 10_000),
+    });
+    this.bus = new RedisBus({
+      pub: this.pub,
+      sub: this.sub,
+      presence: this.presence,
+      nodeId: this.nodeId,
+      prefix: opts.prefix,
+      onFrame: opts.onFrame,
+      onKick: opts.onKick,
+    });
+    for (const [name, client] of [['pub', this.pub], ['sub', this.sub]] as const) {
+      client.on('error', (err: Error) => this.logError(name, err));
+      client.on('ready', () => this.onStatusChange());
+      client.on('close', () => this.onStatusChange());
+      client.on('end', () => this.onStatusChange());
+    }
+  }
+
+  /** Connects (without failing start-up when Redis is down: it keeps retrying) and starts ticking. */
+  async start(): Promise<void> {
+    // Neither call is awaited: with Redis down the node starts anyway (not ready) and keeps retrying.
+    this.bus.start().catch((err: Error) => this.logError('subscribe', err));
+    this.pub.connect().catch(() => {});
+    this.timer = setInterval(() => void this.tick(), Math.max(50, Math.floor(this.opts.heartbeatIntervalMs / 2)));
+    this.timer.unref();
+  }
+
+  /** Delivers to an agent on another node. */
+  deliver(to: string, data: Buffer): Promise<RemoteResult> {
+    return this.bus.deliver(to, data);
+  }
+
+  get redisStatus(): string {
+    return this.pub.status;
+  }
+
+  /** Leaves the cluster: this node's agents are unlisted at once, connections closed. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.status = 'closed';
+    if (this.pub.status === 'ready') await this.presence.leave().catch(() => {});
+    this.pub.disconnect();
+    this.sub.disconnect();
+  }
+
+  /** Heartbeat: node liveness, agent refresh (re-announce lost entries), reaping dead nodes. */
+  async tick(): Promise<void> {
+    if (this.ticking || this.pub.status !== 'ready') return;
+    this.ticking = true;
+    try {
+      const local = this.opts.localAgents();
+      const results = await this.presence.refresh(local);
+      for (const record of local) {
+        const result = results.get(record.did);
+        if (result && result !== 'ok') this.opts.onRefresh(record, result);
+      }
+      await this.presence.reap();
+    } catch (err) {
+      this.logError('tick', err as Error);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private onStatusChange(): void {
+    if (this.status === 'closed') return;
+    const ready = this.pub.status === 'ready' && this.sub.status === 'ready';
+    const next: ClusterStatus = ready ? 'ready' : 'unavailable';
+    if (next === this.status) return;
+    const previous = this.status;
+    this.status = next;
+    if (next === 'ready') {
+      this.opts.log.info({ node: this.nodeId, previous }, 'cluster bus ready');
+      // After an outage: re-publish presence of every local agent (refresh re-announces lost ones).
+      void this.tick();
+    } else {
+      this.opts.log.warn({ node: this.nodeId }, 'cluster bus unavailable: cross-node frames get UNAVAILABLE');
+    }
+  }
+
+  private logError(source: string, err: Error): void {
+    const now = Date.now();
+    if (now - this.lastErrorLog < 5000) return; // one line per 5 s while Redis is down
+    this.lastErrorLog = now;
+    this.opts.log.warn({ source, err: err.message, node: this.nodeId }, 'redis error');
+  }
+}

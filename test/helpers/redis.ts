@@ -1,0 +1,68 @@
+/**
+ * A real redis-server for cluster tests, on a free loopback port, with no persistence.
+ * `.ci/run` installs the Debian package when it is missing; tests fail loudly without it.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
+
+export interface TestRedis {
+  port: number;
+  url: string;
+  /** Stops the server (SIGKILL when `hard`). */
+  stop(hard?: boolean): Promise<void>;
+  /** Starts it again on the same port (empty: no persistence). */
+  start(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+function assertInstalled(): void {
+  const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new Error('redis-server is not installed: `apt-get install -y redis-server` (bash .ci/run does this)');
+  }
+}
+
+async function waitForPort(port: number, up: boolean): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ port, host: '127.0.0.1' });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open === up) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`redis on port ${port} did not ${up ? 'start' : 'stop'}`);
+}
+
+/** Starts redis-server; call stop() in afterAll. */
+export async function startRedis(): Promise<TestRedis> {
+  assertInstalled();
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+      stdio: 'ignore',
+    });
+    await waitForPort(port, true);
+  };
+  const stop = async (hard = false) => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child?.once('exit', r));
+    child.kill(hard ? 'SIGKILL' : 'SIGTERM');
+    await exited;
+    await waitForPort(port, false);
+  };
+  await start();
+  return { port, url: `redis://127.0.0.1:${port}`, stop, start };
+}
