@@ -1,9 +1,13 @@
 /**
  * Process entry: load config → build the app → listen → close gracefully on SIGTERM/SIGINT.
+ * With GATEWAY_WORKERS > 1 this process becomes a supervisor of that many workers (node:cluster)
+ * that share the port and route to each other through Redis (see src/workers.ts).
  */
+import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { superviseWorkers } from './workers.js';
 
 /** Upper bound for a graceful shutdown; past it the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -19,23 +23,31 @@ try {
   throw err;
 }
 
-const app = await buildApp(config);
+if (config.workers > 1 && cluster.isPrimary) {
+  superviseWorkers(config, SHUTDOWN_GRACE_MS);
+} else {
+  await serve(config);
+}
 
-closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
-  if (err) app.log.error({ err }, 'fatal error, shutting down');
-  else app.log.info({ signal }, 'shutting down: draining connections');
-  // /health and /ready answer 503 from here on; preClose then closes every agent with 1001.
-  app.hub.draining = true;
-  await app.close();
-  app.log.info('shutdown complete');
-});
+async function serve(config: Config): Promise<void> {
+  const app = await buildApp(config);
 
-try {
-  await app.listen({ host: config.host, port: config.port });
-  app.log.info({ url: `ws://${config.host}:${config.port}/ws` }, 'gateway ready');
-} catch (err) {
-  const code = (err as NodeJS.ErrnoException).code;
-  const hint = code === 'EADDRINUSE' ? ` (port ${config.port} is in use: set GATEWAY_PORT)` : '';
-  app.log.fatal({ err }, `cannot listen on ${config.host}:${config.port}${hint}`);
-  process.exit(1);
+  closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'fatal error, shutting down');
+    else app.log.info({ signal }, 'shutting down: draining connections');
+    // /health and /ready answer 503 from here on; preClose then closes every agent with 1001.
+    app.hub.draining = true;
+    await app.close();
+    app.log.info('shutdown complete');
+  });
+
+  try {
+    await app.listen({ host: config.host, port: config.port });
+    app.log.info({ url: `ws://${config.host}:${config.port}/ws` }, 'gateway ready');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'EADDRINUSE' ? ` (port ${config.port} is in use: set GATEWAY_PORT)` : '';
+    app.log.fatal({ err }, `cannot listen on ${config.host}:${config.port}${hint}`);
+    process.exit(1);
+  }
 }
