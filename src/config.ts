@@ -66,6 +66,19 @@ const envSchema = z.object({
     z.string().max(64).regex(/^[A-Za-z0-9._:-]+$/, 'must be 1-64 of [A-Za-z0-9._:-]').default('aiconexus:'),
   ),
   GATEWAY_WORKERS: positiveInt(1, 64),
+  MAX_BUFFERED_BYTES: positiveInt(1_048_576),
+  MAX_CONNECTIONS_PER_IP: positiveInt(256),
+  CONNECT_RATE_LIMIT: positiveInt(120),
+  ALLOWED_ORIGINS: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
+      .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o)), 'must be a comma-separated list of origins like https://app.example.com')
+      .optional(),
+  ),
+  TRUST_PROXY: z.preprocess(unsetIfEmpty, z.enum(['true', 'false']).default('false')),
+  API_DOCS: z.preprocess(unsetIfEmpty, z.enum(['true', 'false']).default('false')),
 });
 
 /** Variables whose values are never echoed in error messages. */
@@ -102,6 +115,18 @@ export interface Config {
   readonly redisKeyPrefix: string;
   /** Worker processes sharing the port (node:cluster); more than 1 requires REDIS_URL. */
   readonly workers: number;
+  /** Bytes a socket may have queued for sending; past it a slow reader is closed with 4413. */
+  readonly maxBufferedBytes: number;
+  /** Open WebSocket connections allowed from one IP address. */
+  readonly maxConnectionsPerIp: number;
+  /** WebSocket upgrades allowed per IP address per minute. */
+  readonly connectRateLimit: number;
+  /** Browser origins allowed to connect (Origin header); undefined = any. */
+  readonly allowedOrigins: readonly string[] | undefined;
+  /** Trust X-Forwarded-For from a reverse proxy for the client address. */
+  readonly trustProxy: boolean;
+  /** Serve the OpenAPI document and UI at /docs. */
+  readonly apiDocs: boolean;
 }
 
 /** Start-up configuration error naming every bad variable. */
@@ -149,6 +174,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     workers: e.GATEWAY_WORKERS,
+    maxBufferedBytes: e.MAX_BUFFERED_BYTES,
+    maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+    connectRateLimit: e.CONNECT_RATE_LIMIT,
+    allowedOrigins: e.ALLOWED_ORIGINS,
+    trustProxy: e.TRUST_PROXY === 'true',
+    apiDocs: e.API_DOCS === 'true',
   });
 }
 

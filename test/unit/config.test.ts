@@ -52,6 +52,12 @@ describe('loadConfig defaults (PROTOCOL.md §8)', () => {
       redisUrl: undefined,
       redisKeyPrefix: 'aiconexus:',
       workers: 1,
+      maxBufferedBytes: 1_048_576,
+      maxConnectionsPerIp: 256,
+      connectRateLimit: 120,
+      allowedOrigins: undefined,
+      trustProxy: false,
+      apiDocs: false,
     });
   });
 
@@ -101,6 +107,12 @@ describe('loadConfig parses every variable', () => {
       REDIS_URL: 'redis://127.0.0.1:6390',
       REDIS_KEY_PREFIX: 'eu:',
       GATEWAY_WORKERS: '2',
+      MAX_BUFFERED_BYTES: '4096',
+      MAX_CONNECTIONS_PER_IP: '3',
+      CONNECT_RATE_LIMIT: '7',
+      ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000',
+      TRUST_PROXY: 'true',
+      API_DOCS: 'true',
     });
     expect(c).toEqual({
       logLevel: 'debug',
@@ -119,6 +131,12 @@ describe('loadConfig parses every variable', () => {
       redisUrl: 'redis://127.0.0.1:6390',
       redisKeyPrefix: 'eu:',
       workers: 2,
+      maxBufferedBytes: 4096,
+      maxConnectionsPerIp: 3,
+      connectRateLimit: 7,
+      allowedOrigins: ['https://a.example', 'http://localhost:3000'],
+      trustProxy: true,
+      apiDocs: true,
     });
   });
 
@@ -187,6 +205,12 @@ describe('loadConfig rejects invalid values', () => {
     expect(loadConfig({ GATEWAY_WORKERS: '2', REDIS_URL: 'redis://h:1' }).workers).toBe(2);
     expect(badNames(configError({ GATEWAY_WORKERS: '2' }))).toEqual(['GATEWAY_WORKERS']);
     expect(badNames(configError({ GATEWAY_WORKERS: '0' }))).toEqual(['GATEWAY_WORKERS']);
+  });
+
+  it('rejects ALLOWED_ORIGINS entries that are not origins, and booleans other than true/false', () => {
+    expect(badNames(configError({ ALLOWED_ORIGINS: 'https://ok.example,not an origin' }))).toEqual(['ALLOWED_ORIGINS']);
+    expect(badNames(configError({ ALLOWED_ORIGINS: 'https://a.example/path' }))).toEqual(['ALLOWED_ORIGINS']);
+    expect(badNames(configError({ TRUST_PROXY: 'yes', API_DOCS: '1' }))).toEqual(['API_DOCS', 'TRUST_PROXY']);
   });
 
   it('validates REDIS_KEY_PREFIX', () => {
