@@ -50,6 +50,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // While closing, /health and /ready answer from their routes (503 with status "draining")
     // instead of Fastify's generic 503.
     return503OnClosing: false,
+    // Behind a reverse proxy, take the client address from X-Forwarded-For (TRUST_PROXY=true).
+    trustProxy: config.trustProxy,
   });
   const now = opts.now ?? Date.now;
   const registry = opts.registry ?? new MemoryRegistry();

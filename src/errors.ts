@@ -23,6 +23,11 @@ export const CloseCode = {
   RATE_ABUSE: 4429,
   /** MAX_AGENTS already registered. */
   FULL: 4503,
+  /**
+   * An addition to PROTOCOL.md §6: the agent does not read what is sent to it and its socket
+   * holds more than MAX_BUFFERED_BYTES unsent; it is closed so it cannot grow the gateway's memory.
+   */
+  SLOW_CONSUMER: 4413,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -36,6 +41,7 @@ export const closeReasons: Record<CloseCode, string> = {
   [CloseCode.REPLACED]: 'session replaced',
   [CloseCode.RATE_ABUSE]: 'rate limit abuse',
   [CloseCode.FULL]: 'gateway full',
+  [CloseCode.SLOW_CONSUMER]: 'slow consumer',
 };
 
 interface ErrorSpec {

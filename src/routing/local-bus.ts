@@ -8,8 +8,11 @@
 
 /** Something that can receive a routed frame (a registered session). */
 export interface DeliveryTarget {
-  /** Sends the frame's original bytes as one text frame (a string when it came from another node). */
-  deliver(data: Buffer | string): void;
+  /**
+   * Sends the frame's original bytes as one text frame (a string when it came from another node).
+   * Returns false when the target cannot take it (closing, or closed as a slow consumer).
+   */
+  deliver(data: Buffer | string): boolean;
 }
 
 export interface Bus {
@@ -45,9 +48,7 @@ export class LocalBus implements Bus {
 
   deliver(to: string, data: Buffer | string): boolean {
     const target = this.targets.get(to);
-    if (!target) return false;
-    target.deliver(data);
-    return true;
+    return target !== undefined && target.deliver(data);
   }
 
   get size(): number {

@@ -1,8 +1,10 @@
 /**
  * The /ws route: @fastify/websocket on `ws`, one {@link Session} per connection.
  */
+import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
+import { Admission } from './admission.js';
 import type { Hub } from './hub.js';
 import { Session } from './session.js';
 
@@ -45,8 +47,29 @@ export const wsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) =
     },
   });
 
-  app.get('/ws', { websocket: true }, (socket, req) => {
-    // Listeners are attached synchronously inside the Session constructor.
-    new Session(hub, socket, req.ip);
-  });
+  // Upgrades per IP per minute (CONNECT_RATE_LIMIT): a refused upgrade gets HTTP 429.
+  await app.register(rateLimit, { global: false });
+  const admission = new Admission(hub.config.maxConnectionsPerIp, hub.config.allowedOrigins);
+
+  app.get(
+    '/ws',
+    {
+      websocket: true,
+      config: { rateLimit: { max: hub.config.connectRateLimit, timeWindow: 60_000 } },
+      // Runs before the upgrade: a refused client gets an HTTP error, not a WebSocket.
+      preValidation: async (req, reply) => {
+        const refusal = admission.check(req.ip, req.headers.origin);
+        if (refusal) {
+          req.log.info({ remote: req.ip, reason: refusal.error }, 'websocket upgrade refused');
+          return reply.code(refusal.status).send({ error: refusal.error, message: refusal.message });
+        }
+      },
+    },
+    (socket, req) => {
+      const release = admission.acquire(req.ip);
+      socket.once('close', release);
+      // Listeners are attached synchronously inside the Session constructor.
+      new Session(hub, socket, req.ip);
+    },
+  );
 };

@@ -88,9 +88,23 @@ export class Session implements DeliveryTarget {
     this.ws.terminate();
   }
 
-  /** Sends a routed frame's original bytes (DeliveryTarget). */
-  deliver(data: Buffer | string): void {
-    if (this.state === 'open' && this.ws.readyState === this.ws.OPEN) this.ws.send(data, { binary: false });
+  /**
+   * Sends a routed frame's original bytes (DeliveryTarget). A target that does not read cannot
+   * grow the gateway's memory past MAX_BUFFERED_BYTES: it is closed with 4413 instead, unlisted at
+   * once, and the frame is reported as undeliverable (AGENT_NOT_FOUND to the sender).
+   */
+  deliver(data: Buffer | string): boolean {
+    if (this.state !== 'open' || this.ws.readyState !== this.ws.OPEN) return false;
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (this.ws.bufferedAmount + size > this.hub.config.maxBufferedBytes) {
+      this.hub.log.warn({ did: this.did, remote: this.remoteAddress, buffered: this.ws.bufferedAmount }, 'closing slow consumer');
+      this.close(CloseCode.SLOW_CONSUMER);
+      // Its queued bytes are not going anywhere: free them soon even if it never reads the close.
+      setTimeout(() => this.ws.terminate(), 1000).unref();
+      return false;
+    }
+    this.ws.send(data, { binary: false });
+    return true;
   }
 
   /** Heartbeat: a WebSocket ping; the pong (or any frame) counts as activity. */

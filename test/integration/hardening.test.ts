@@ -1,0 +1,146 @@
+/** Slow readers (MAX_BUFFERED_BYTES), per-IP caps, upgrade rate, origins, compression off. */
+import WebSocket from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { eventually, get, startGateway, type Json, type TestGateway } from '../helpers/gateway.js';
+import { spawnGateway, waitFor200 } from '../helpers/process.js';
+import { freePort } from '../helpers/redis.js';
+import { TestAgent } from '../helpers/agent.js';
+
+let gw: TestGateway | undefined;
+const open: TestAgent[] = [];
+afterEach(async () => {
+  for (const a of open.splice(0)) a.close();
+  await gw?.close();
+  gw = undefined;
+});
+
+/** Attempts an upgrade; resolves with the HTTP status of a refusal, or 101 when it opened. */
+function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('error', () => {});
+  });
+}
+
+describe('slow readers (MAX_BUFFERED_BYTES)', () => {
+  it('closes a target that does not read once its unsent bytes pass the cap; gateway RSS stays bounded', async () => {
+    // The gateway runs in its own process so its RSS is measured apart from the test's clients.
+    const gp = spawnGateway({ GATEWAY_PORT: String(await freePort()), MAX_BUFFERED_BYTES: String(256 * 1024), RATE_LIMIT: '10000', RATE_BURST: '10000', LOG_LEVEL: 'warn' });
+    try {
+      await waitFor200(gp);
+      const sender = new TestAgent();
+      const reader = new TestAgent();
+      const bystander = new TestAgent();
+      open.push(sender, reader, bystander);
+      for (const a of [sender, reader, bystander]) await a.register(gp.wsUrl);
+      // The reader stops reading its socket: what the gateway sends it piles up.
+      (reader.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      const rssBefore = rssOf(gp.child.pid as number);
+      const sdp = 'x'.repeat(30_000);
+      const frames = 3000; // ~90 MB aimed at a reader that never reads
+      for (let i = 0; i < frames; i++) {
+        sender.send(sender.signal('OFFER', reader.did, { sdp }));
+        if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+      }
+      // The sender learns the target is gone; the reader is unlisted.
+      await eventually(() => sender.inbox.some((f) => f.type === 'ERROR' && f.code === 'AGENT_NOT_FOUND'), 30_000, 'AGENT_NOT_FOUND');
+      // Let the gateway work through everything the sender queued.
+      await eventually(() => sender.ws.bufferedAmount === 0, 30_000, 'sender drained');
+      const pingId = 'after-flood';
+      sender.send({ type: 'PING', id: pingId });
+      await eventually(() => sender.inbox.some((f) => f.ref === pingId), 30_000, 'flood processed');
+      const grewMb = (rssOf(gp.child.pid as number) - rssBefore) / 1e6;
+      console.log(`[slow reader] ${(frames * 30_000) / 1e6} MB aimed at a non-reading agent; gateway RSS grew ${grewMb.toFixed(1)} MB`);
+      // Without the cap every byte would stay queued for the reader (≥ 90 MB); with it, what
+      // remains is garbage from parsing the flood, well under half of what was sent.
+      expect(grewMb).toBeLessThan((frames * 30_000) / 2e6);
+      const agents = (await (await fetch(`${gp.httpUrl}/agents`)).json()) as Json;
+      expect(agents.agents.map((x: { did: string }) => x.did)).not.toContain(reader.did);
+      expect(await (await fetch(`${gp.httpUrl}/metrics`)).text()).toContain('aiconexus_closes_total{code="4413"} 1');
+      // Everyone else keeps routing.
+      const f = bystander.signal('OFFER', sender.did, { sdp: 'v=0' });
+      bystander.send(f);
+      await eventually(() => sender.inbox.some((x) => x.id === f.id), 10_000, 'bystander frame');
+    } finally {
+      gp.child.kill('SIGKILL');
+    }
+  });
+});
+
+function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+  return kb * 1024;
+}
+
+describe('connection admission', () => {
+  it('caps open connections per IP (HTTP 429 before the upgrade) and frees the slot on close', async () => {
+    gw = await startGateway({ maxConnectionsPerIp: 3 });
+    const conns = [new TestAgent(), new TestAgent(), new TestAgent()];
+    open.push(...conns);
+    for (const a of conns) await a.connect(gw.wsUrl);
+    expect(await upgradeStatus(gw.wsUrl)).toBe(429);
+    conns[0]?.close();
+    await conns[0]?.closed;
+    await eventually(async () => (await upgradeStatus(gw!.wsUrl)) === 101, 5000, 'slot freed');
+  });
+
+  it('limits upgrades per IP per minute (CONNECT_RATE_LIMIT)', async () => {
+    gw = await startGateway({ connectRateLimit: 4 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push(await upgradeStatus(gw.wsUrl));
+    expect(statuses).toEqual([101, 101, 101, 101, 429, 429]);
+    // Plain HTTP routes are not affected.
+    expect((await get(gw, '/health')).status).toBe(200);
+  });
+
+  it('refuses browser origins outside ALLOWED_ORIGINS with 403; clients without Origin are admitted', async () => {
+    gw = await startGateway({ allowedOrigins: ['https://app.example'] });
+    expect(await upgradeStatus(gw.wsUrl, { origin: 'https://evil.example' })).toBe(403);
+    expect(await upgradeStatus(gw.wsUrl, { origin: 'https://app.example' })).toBe(101);
+    expect(await upgradeStatus(gw.wsUrl)).toBe(101);
+  });
+
+  it('does not negotiate permessage-deflate even when the client offers it', async () => {
+    gw = await startGateway();
+    const ws = new WebSocket(gw.wsUrl, { perMessageDeflate: true });
+    await new Promise((r) => ws.once('open', r));
+    expect(ws.extensions).toBe('');
+    ws.close();
+  });
+
+  it('survives a handshake flood: refused past the rate, bad REGISTERs closed 4401, others keep routing', async () => {
+    gw = await startGateway({ connectRateLimit: 50 });
+    const [a, b] = [new TestAgent(), new TestAgent()];
+    open.push(a, b);
+    await a.register(gw.wsUrl);
+    await b.register(gw.wsUrl);
+    const outcomes = await Promise.all(
+      Array.from({ length: 150 }, async () => {
+        const flooder = new TestAgent();
+        const first = await flooder.connect(gw!.wsUrl);
+        if (!('type' in first)) return `refused:${first.code}`;
+        flooder.send(flooder.registerFrame(undefined, { aud: 'wrong' }));
+        return `closed:${(await flooder.closed).code}`;
+      }),
+    );
+    const counts: Record<string, number> = {};
+    for (const o of outcomes) counts[o] = (counts[o] ?? 0) + 1;
+    // 2 upgrades were used by a and b: 48 more are admitted (and rejected at REGISTER), 102 refused.
+    expect(counts).toEqual({ 'closed:4401': 48, 'refused:1006': 102 });
+    const f = a.signal('OFFER', b.did, { sdp: 'v=0' });
+    a.send(f);
+    expect(await b.next()).toEqual(f);
+  });
+});
+
