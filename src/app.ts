@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { agentsRoutes } from './http/agents.js';
+import { apiDocs } from './http/docs.js';
 import { healthRoutes } from './http/health.js';
 import { metricsRoutes } from './http/metrics.js';
 import { loggerOptions } from './logger.js';
@@ -59,6 +60,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.decorate('hub', hub);
 
   const startedAt = now();
+  // OpenAPI + UI at /docs only when API_DOCS=true; first, so it sees every route registered below.
+  if (config.apiDocs) await app.register(apiDocs, { version: VERSION });
   await app.register(healthRoutes, { hub, version: VERSION, startedAt });
   await app.register(agentsRoutes, { hub });
   await app.register(metricsRoutes, { metrics: hub.metrics });

@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { CAPABILITY_PATTERN, DISCOVER_DEFAULT_LIMIT, DISCOVER_MAX_LIMIT } from '../protocol/frames.js';
 import { schemaError } from '../protocol/codec.js';
 import type { Hub } from '../ws/hub.js';
+import { errorReply } from './schemas.js';
+
+const MAX_CURSOR_CHARS = 200;
 
 const querySchema = z.strictObject({
   capability: z.string().regex(CAPABILITY_PATTERN, 'capability must be 1-64 of [a-z0-9._:-]').optional(),
@@ -17,8 +20,50 @@ const querySchema = z.strictObject({
     .transform(Number)
     .pipe(z.number().int().min(1).max(DISCOVER_MAX_LIMIT, `limit must be an integer 1-${DISCOVER_MAX_LIMIT}`))
     .optional(),
-  cursor: z.string().max(200).optional(),
+  cursor: z.string().max(MAX_CURSOR_CHARS).optional(),
 });
+
+/**
+ * The query as JSON Schema, for the OpenAPI document only: the route validates with `querySchema`
+ * (zod) itself so a bad value keeps its `{error: 'bad_request', message}` 400, and Ajv must not
+ * coerce values or strip unknown parameters (an unknown parameter is a 400 too).
+ */
+const queryDoc = {
+  type: 'object',
+  properties: {
+    capability: { type: 'string', pattern: CAPABILITY_PATTERN.source, description: 'Only agents whose `meta.capabilities` contains this value.' },
+    limit: { type: 'integer', minimum: 1, maximum: DISCOVER_MAX_LIMIT, default: DISCOVER_DEFAULT_LIMIT, description: 'Page size.' },
+    cursor: { type: 'string', maxLength: MAX_CURSOR_CHARS, description: 'The `next_cursor` of the previous page (opaque).' },
+  },
+  additionalProperties: false,
+} as const;
+
+const agentsBody = {
+  type: 'object',
+  properties: {
+    count: { type: 'integer', description: 'Total number of matching agents (all pages).' },
+    agents: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          did: { type: 'string', description: 'did:key of the agent.' },
+          meta: { type: 'object', additionalProperties: true, description: 'The `meta` of its REGISTER (`name`, `capabilities`, extra fields).' },
+          connected_at: { type: 'string', format: 'date-time' },
+          last_seen: { type: 'string', format: 'date-time' },
+        },
+        required: ['did', 'meta', 'connected_at', 'last_seen'],
+        additionalProperties: true,
+      },
+    },
+    next_cursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next page; null on the last page.' },
+  },
+  required: ['count', 'agents', 'next_cursor'],
+  additionalProperties: true,
+} as const;
+
+/** Documentation only: every value passes, `querySchema` in the handler is the validator. */
+const describeOnly = () => () => true;
 
 /** The cursor is the last DID of the previous page, base64url-encoded so clients treat it as opaque. */
 const encodeCursor = (did: string) => Buffer.from(did, 'utf8').toString('base64url');
@@ -34,7 +79,22 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
   const token = hub.config.adminToken;
   const expected = token === undefined ? undefined : digest(`Bearer ${token}`);
 
-  app.get('/agents', async (req, reply) => {
+  const schema = {
+    summary: 'List the registered agents',
+    description: `Filtered by capability, paginated by an opaque cursor (PROTOCOL.md §7). ${
+      expected ? 'Requires `Authorization: Bearer <ADMIN_TOKEN>`.' : 'Open: ADMIN_TOKEN is not set on this gateway.'
+    }`,
+    tags: ['agents'],
+    querystring: queryDoc,
+    ...(expected ? { security: [{ bearerAuth: [] }] } : {}),
+    response: {
+      200: { ...agentsBody, description: 'One page of agents.' },
+      400: errorReply('A bad query value (`error: "bad_request"`).'),
+      401: errorReply('Missing or wrong bearer token (`error: "unauthorized"`); only when ADMIN_TOKEN is set.'),
+    },
+  };
+
+  app.get('/agents', { schema, validatorCompiler: describeOnly }, async (req, reply) => {
     if (expected) {
       const given = req.headers.authorization;
       // Compare digests so the comparison is constant-time whatever the header's length.

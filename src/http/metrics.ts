@@ -2,8 +2,18 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { GatewayMetrics } from '../metrics.js';
 
+/** Documentation only: a string body with a text content type is sent as is, never serialized. */
+const metricsSchema = {
+  summary: 'Prometheus metrics',
+  description: 'Prometheus text exposition format (`aiconexus_*` series, plus Node process metrics unless disabled).',
+  tags: ['operations'],
+  response: {
+    200: { description: 'Metrics in Prometheus text format.', content: { 'text/plain': { schema: { type: 'string' } } } },
+  },
+};
+
 export const metricsRoutes: FastifyPluginAsync<{ metrics: GatewayMetrics }> = async (app, { metrics }) => {
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { schema: metricsSchema }, async (_req, reply) => {
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });
