@@ -51,11 +51,16 @@ export type SignalFrame = OfferFrame | AnswerFrame | IceFrame | ByeFrame;
 /** One entry of an AGENTS answer. */
 export type AgentInfo = AgentsFrame['agents'][number];
 
+/*
+ * Payload types have no index signature so that RTCSessionDescription / RTCIceCandidate instances
+ * (browser or werift) are accepted as they are: payloads are sent through a JSON round-trip, which
+ * uses their toJSON(). Extra fields in an object literal need a cast or a variable.
+ */
+
 /** OFFER / ANSWER payload: an RTCSessionDescriptionInit-like object (`sdp` ≤ 32768 chars). */
 export interface SdpPayload {
   sdp: string;
   type?: string;
-  [extra: string]: unknown;
 }
 /** ICE payload: an RTCIceCandidateInit-like object (`candidate: ""` = end of candidates). */
 export interface IcePayload {
@@ -63,12 +68,10 @@ export interface IcePayload {
   sdpMid?: string | null;
   sdpMLineIndex?: number | null;
   usernameFragment?: string | null;
-  [extra: string]: unknown;
 }
 /** BYE payload. */
 export interface ByePayload {
   reason?: string;
-  [extra: string]: unknown;
 }
 
 export interface GatewayClientOptions {
@@ -347,7 +350,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
    * (NOT_CONNECTED, INVALID_ARGUMENT) synchronously; the gateway's verdict, when it rejects the
    * frame, arrives later as an 'error' event whose `ref` is the returned frame's id.
    */
-  signal(type: SignalingType, to: string, payload: Record<string, unknown>): SignalFrame {
+  signal(type: SignalingType, to: string, payload: object): SignalFrame {
     if (!SIGNALING_TYPES.includes(type)) throw new ClientError('INVALID_ARGUMENT', `not a signaling type: ${String(type)}`);
     if (typeof to !== 'string' || !isDidKey(to)) throw new ClientError('INVALID_ARGUMENT', `"to" is not an Ed25519 did:key: ${String(to)}`);
     let json: Record<string, unknown>;

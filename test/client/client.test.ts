@@ -119,7 +119,8 @@ describe('signaling', () => {
     const bLog = record(b);
 
     const gotOffer = nextEvent(b, 'offer');
-    const offer = a.offer(b.did, { type: 'offer', sdp: 'v=0\r\n', extra: { 'ü': [1, 2.5, null] } });
+    const withExtras = { type: 'offer', sdp: 'v=0\r\n', extra: { 'ü': [1, 2.5, null] } };
+    const offer = a.offer(b.did, withExtras);
     expect(offer).toMatchObject({ type: 'OFFER', from: a.did, to: b.did, payload: { sdp: 'v=0\r\n' } });
     expect(offer.id).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(await gotOffer).toEqual(offer);
