@@ -49,7 +49,9 @@ export function superviseWorkers(config: Config, graceMs: number): void {
     stopping = true;
     log.info({ signal }, 'shutting down workers');
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    for (const w of workers) w.process.kill('SIGTERM');
+    // Ctrl-C in a terminal already reached every worker (same process group): forwarding it again
+    // would count as a second signal and cut their drain short. SIGTERM (containers) is forwarded.
+    if (signal === 'SIGTERM') for (const w of workers) w.process.kill('SIGTERM');
     const force = setTimeout(() => {
       log.error('workers did not stop in time; exiting');
       process.exit(1);

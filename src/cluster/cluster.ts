@@ -19,6 +19,8 @@ import type { RefreshResult } from '../registry/presence.js';
 export type ClusterStatus = 'connecting' | 'ready' | 'unavailable' | 'closed';
 
 export interface ClusterOptions {
+  /** This node's id (see {@link newNodeId}). */
+  nodeId: string;
   redisUrl: string;
   prefix: string;
   heartbeatIntervalMs: number;
@@ -37,7 +39,7 @@ export function newNodeId(): string {
 }
 
 export class Cluster {
-  readonly nodeId = newNodeId();
+  readonly nodeId: string;
   readonly presence: RedisPresence;
   readonly bus: RedisBus;
   status: ClusterStatus = 'connecting';
@@ -48,6 +50,7 @@ export class Cluster {
   private lastErrorLog = 0;
 
   constructor(private readonly opts: ClusterOptions) {
+    this.nodeId = opts.nodeId;
     const common = {
       lazyConnect: true,
       connectionName: `aiconexus-${this.nodeId}`,
@@ -142,7 +145,8 @@ export class Cluster {
       this.opts.log.info({ node: this.nodeId, previous }, 'cluster bus ready');
       // After an outage: re-publish presence of every local agent (refresh re-announces lost ones).
       void this.tick();
-    } else {
+    } else if (previous === 'ready') {
+      // Not at start-up, where the two connections come up one after the other.
       this.opts.log.warn({ node: this.nodeId }, 'cluster bus unavailable: cross-node frames get UNAVAILABLE');
     }
   }

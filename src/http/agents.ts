@@ -91,6 +91,7 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
       200: { ...agentsBody, description: 'One page of agents.' },
       400: errorReply('A bad query value (`error: "bad_request"`).'),
       401: errorReply('Missing or wrong bearer token (`error: "unauthorized"`); only when ADMIN_TOKEN is set.'),
+      503: errorReply('Cluster mode only: the cluster-wide presence (Redis) is unreachable (`error: "unavailable"`).'),
     },
   };
 
@@ -114,7 +115,13 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
       if (decoded === null) return reply.code(400).send({ error: 'bad_request', message: 'cursor is not a cursor this gateway issued' });
       after = decoded;
     }
-    const page = await hub.presence.list({ capability, limit: limit ?? DISCOVER_DEFAULT_LIMIT, after });
+    let page;
+    try {
+      page = await hub.presence.list({ capability, limit: limit ?? DISCOVER_DEFAULT_LIMIT, after });
+    } catch (err) {
+      req.log.warn({ err: (err as Error).message }, 'GET /agents: presence unavailable');
+      return reply.code(503).send({ error: 'unavailable', message: 'cluster presence (Redis) is unavailable; retry later' });
+    }
     return {
       count: page.count,
       agents: page.agents.map((a) => ({

@@ -6,7 +6,7 @@
  * One Hub per app: nothing here is module-global, so several gateways can run in one process.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { Cluster } from '../cluster/cluster.js';
+import { Cluster, newNodeId } from '../cluster/cluster.js';
 import type { Config } from '../config.js';
 import { CloseCode } from '../errors.js';
 import { createMetrics, type GatewayMetrics } from '../metrics.js';
@@ -60,7 +60,9 @@ export class Hub {
       connectionCount: () => this.sessions.size,
       defaults: opts.processMetrics,
     });
-    this.log = opts.log;
+    // In cluster mode every line says which node wrote it.
+    const nodeId = this.config.redisUrl ? newNodeId() : undefined;
+    this.log = nodeId ? opts.log.child({ node: nodeId }) : opts.log;
     this.now = opts.now;
     this.debug = opts.config.logLevel === 'debug' || opts.config.logLevel === 'trace';
     this.replay = new ReplayCache(opts.now);
@@ -70,8 +72,9 @@ export class Hub {
       now: this.now,
       onSwept: (record) => this.onSwept(record),
     });
-    if (this.config.redisUrl) {
+    if (this.config.redisUrl && nodeId) {
       this.cluster = new Cluster({
+        nodeId,
         redisUrl: this.config.redisUrl,
         prefix: this.config.redisKeyPrefix,
         heartbeatIntervalMs: this.config.heartbeatIntervalMs,

@@ -314,7 +314,13 @@ export class Session implements DeliveryTarget {
         if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
         const { id, capability, limit } = parsed.data;
         return async () => {
-          const agents = await this.hub.discover(capability, limit ?? DISCOVER_DEFAULT_LIMIT);
+          let agents;
+          try {
+            agents = await this.hub.discover(capability, limit ?? DISCOVER_DEFAULT_LIMIT);
+          } catch {
+            // Cluster mode with Redis away: the cluster-wide list cannot be read.
+            throw new ProtocolError('UNAVAILABLE', id ?? null, 'cluster presence unavailable; retry DISCOVER later');
+          }
           this.send({ type: 'AGENTS', ref: id ?? null, agents });
         };
       }

@@ -129,6 +129,9 @@ describe('Redis outage', () => {
       const near = a.signal('OFFER', local.did, { sdp: 'v=0' });
       a.send(near);
       expect(await local.next()).toEqual(near);
+      a.send({ type: 'DISCOVER', id: 'during-outage' });
+      expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'UNAVAILABLE', ref: 'during-outage' });
+      expect(await get(g1, '/agents')).toMatchObject({ status: 503, body: { error: 'unavailable' } });
 
       // Redis comes back empty: nodes reconnect, re-subscribe and re-publish their agents.
       await redis.start();
