@@ -56,7 +56,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   const now = opts.now ?? Date.now;
   const registry = opts.registry ?? new MemoryRegistry();
-  const hub = new Hub({ config, registry, log: app.log, now, processMetrics: opts.processMetrics ?? true });
+  // Cluster mode: load the cluster module (and ioredis) only when REDIS_URL is set.
+  const clusterModule = config.redisUrl ? await import('./cluster/cluster.js') : undefined;
+  const hub = new Hub({
+    config,
+    registry,
+    log: app.log,
+    now,
+    processMetrics: opts.processMetrics ?? true,
+    ...(clusterModule
+      ? { cluster: { create: (o) => new clusterModule.Cluster(o), newNodeId: clusterModule.newNodeId } }
+      : {}),
+  });
   app.decorate('hub', hub);
 
   const startedAt = now();

@@ -6,7 +6,7 @@
  * One Hub per app: nothing here is module-global, so several gateways can run in one process.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { Cluster, newNodeId } from '../cluster/cluster.js';
+import type { Cluster, ClusterOptions } from '../cluster/cluster.js';
 import type { Config } from '../config.js';
 import { CloseCode } from '../errors.js';
 import { createMetrics, type GatewayMetrics } from '../metrics.js';
@@ -28,6 +28,11 @@ export interface HubOptions {
   processMetrics: boolean;
   log: FastifyBaseLogger;
   now: () => number;
+  /**
+   * Cluster mode only (REDIS_URL): builds this node's {@link Cluster}. Passed in by buildApp, which
+   * loads the cluster module (and ioredis, ~25 MB of code) only when it is needed.
+   */
+  cluster?: { create: (opts: ClusterOptions) => Cluster; newNodeId: () => string };
 }
 
 export class Hub {
@@ -61,7 +66,7 @@ export class Hub {
       defaults: opts.processMetrics,
     });
     // In cluster mode every line says which node wrote it.
-    const nodeId = this.config.redisUrl ? newNodeId() : undefined;
+    const nodeId = opts.cluster?.newNodeId();
     this.log = nodeId ? opts.log.child({ node: nodeId }) : opts.log;
     this.now = opts.now;
     this.debug = opts.config.logLevel === 'debug' || opts.config.logLevel === 'trace';
@@ -72,10 +77,11 @@ export class Hub {
       now: this.now,
       onSwept: (record) => this.onSwept(record),
     });
-    if (this.config.redisUrl && nodeId) {
-      this.cluster = new Cluster({
+    const redisUrl = this.config.redisUrl;
+    if (opts.cluster && nodeId && redisUrl) {
+      this.cluster = opts.cluster.create({
         nodeId,
-        redisUrl: this.config.redisUrl,
+        redisUrl,
         prefix: this.config.redisKeyPrefix,
         heartbeatIntervalMs: this.config.heartbeatIntervalMs,
         log: this.log,
