@@ -3,11 +3,10 @@
  *
  * Signatures are verified with node:crypto (OpenSSL): ~12× faster here than @noble/ed25519, and
  * each agent's KeyObject is built once at REGISTER and kept for the session. OpenSSL accepts
- * small-order public keys, so keys are vetted once with @noble/ed25519's strict decoder (canonical
- * y < p, point on the curve) and its small-order test before a KeyObject is made.
+ * small-order public keys, so keys are vetted once (canonical y < p, not a small-order point)
+ * before a KeyObject is made.
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { Point } from '@noble/ed25519';
 import { publicKeyFromDid } from './did-key.js';
 
 /** A registered agent's verification key, built once per session. */
@@ -31,15 +30,43 @@ export function importAgentKey(did: string): AgentKey | null {
   return { did, publicKey, keyObject };
 }
 
-/** True when the 32 bytes are a canonical encoding of a curve point that is not of small order. */
+/**
+ * The y-coordinates (little-endian, sign bit cleared) of Ed25519's 8 small-order points, and the
+ * two non-canonical encodings y = p and y = p + 1 that fit in 255 bits — libsodium's blocklist
+ * (ge25519_has_small_order). Comparing with the sign bit masked also covers every x-sign variant.
+ * test/unit/verify.test.ts derives the points independently with @noble/ed25519.
+ */
+const SMALL_ORDER_Y = [
+  '0000000000000000000000000000000000000000000000000000000000000000', // order 4 (x = ±sqrt(-1))
+  '0100000000000000000000000000000000000000000000000000000000000000', // identity (order 1)
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05', // order 8
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', // order 8
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p − 1 (order 2)
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p (≡ 0, non-canonical)
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p + 1 (≡ 1, non-canonical)
+].map((h) => Buffer.from(h, 'hex'));
+
+/**
+ * True when the 32 bytes are a canonical encoding (y < p) of a point that is not of small order.
+ * Byte comparisons only (about a microsecond): decompressing the point would cost ~190 µs per
+ * handshake. A y that is not on the curve passes here but can never verify a signature.
+ */
 export function isAcceptablePublicKey(publicKey: Uint8Array): boolean {
-  try {
-    // zip215 = false: RFC 8032 strict decoding, which rejects y >= p.
-    const point = Point.fromBytes(publicKey, false);
-    return !point.isSmallOrder();
-  } catch {
-    return false;
-  }
+  if (publicKey.length !== 32) return false;
+  if (!isCanonicalY(publicKey)) return false;
+  return !SMALL_ORDER_Y.some((y) => equalsIgnoringSign(publicKey, y));
+}
+
+/** y (the low 255 bits) < p = 2^255 − 19. */
+function isCanonicalY(k: Uint8Array): boolean {
+  if (((k[31] as number) & 0x7f) !== 0x7f) return true;
+  for (let i = 30; i >= 1; i--) if (k[i] !== 0xff) return true;
+  return (k[0] as number) < 0xed;
+}
+
+function equalsIgnoringSign(k: Uint8Array, y: Uint8Array): boolean {
+  for (let i = 0; i < 31; i++) if (k[i] !== y[i]) return false;
+  return ((k[31] as number) & 0x7f) === y[31];
 }
 
 /** 86 base64url characters; the last carries 2 bits, so only A, Q, g, w are canonical. */

@@ -1,0 +1,90 @@
+/**
+ * Baseline: the simplest relay that still does the gateway's essential per-frame work, on one
+ * thread with a bare `ws` WebSocketServer (no Fastify, no schemas, no rate limiter, no replay
+ * cache, no metrics):
+ *
+ *   JSON.parse → JCS canonical bytes (src/protocol/canonical.ts) → Ed25519 verify inline with
+ *   node:crypto (KeyObject cached per connection) → forward the original bytes to the target.
+ *
+ * It speaks the real handshake (CHALLENGE → signed REGISTER → REGISTERED), so the same load
+ * generator drives it and the gateway. The throughput ratio gateway ÷ this relay says what the
+ * gateway's design buys (or costs) over "parse, verify inline, forward".
+ *
+ * Same IPC contract as bench/server.ts: `ready` with the port, `stats`, `stop`.
+ */
+import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { publicKeyFromDid } from '../src/identity/did-key.js';
+import { signedBytes } from '../src/protocol/canonical.js';
+import { serveServerCommands, toParent } from './lib/ipc.js';
+
+const GATEWAY_ID = 'baseline-relay';
+const agents = new Map<string, WebSocket>();
+
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 65536, perMessageDeflate: false });
+
+function sendError(ws: WebSocket, code: string, ref: unknown): void {
+  ws.send(JSON.stringify({ type: 'ERROR', code, message: code, ref: typeof ref === 'string' ? ref : null }));
+}
+
+function keyOfDid(did: unknown): KeyObject | null {
+  if (typeof did !== 'string') return null;
+  const raw = publicKeyFromDid(did);
+  if (!raw) return null;
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+}
+
+wss.on('connection', (ws) => {
+  const nonce = randomBytes(32).toString('base64url');
+  let did: string | undefined;
+  let key: KeyObject | undefined;
+  ws.on('error', () => {});
+  ws.on('close', () => {
+    if (did !== undefined && agents.get(did) === ws) agents.delete(did);
+  });
+  ws.on('message', (data: Buffer) => {
+    let frame: Record<string, unknown>;
+    try {
+      frame = JSON.parse(data.toString()) as Record<string, unknown>;
+    } catch {
+      return sendError(ws, 'BAD_FRAME', null);
+    }
+    if (frame === null || typeof frame !== 'object' || typeof frame.sig !== 'string') return sendError(ws, 'BAD_FRAME', null);
+    const sig = Buffer.from(frame.sig, 'base64url');
+
+    if (key === undefined) {
+      // Simplified REGISTER: the nonce and the signature by the DID's key.
+      const candidate = frame.type === 'REGISTER' && frame.nonce === nonce ? keyOfDid(frame.did) : null;
+      if (!candidate || !verify(null, signedBytes(frame), candidate, sig)) {
+        sendError(ws, 'AUTH_FAILED', null);
+        return ws.close(4401);
+      }
+      key = candidate;
+      did = frame.did as string;
+      agents.get(did)?.close(4409);
+      agents.set(did, ws);
+      ws.send(JSON.stringify({ type: 'REGISTERED', did, session: randomBytes(12).toString('base64url'), heartbeat_ms: 30000, agent_timeout_ms: 300000 }));
+      return;
+    }
+
+    if (frame.from !== did) return sendError(ws, 'SENDER_MISMATCH', frame.id);
+    if (!verify(null, signedBytes(frame), key, sig)) return sendError(ws, 'BAD_SIGNATURE', frame.id);
+    const target = agents.get(frame.to as string);
+    if (!target) return sendError(ws, 'AGENT_NOT_FOUND', frame.id);
+    target.send(data, { binary: false });
+  });
+  ws.send(JSON.stringify({ type: 'CHALLENGE', protocol: 'aiconexus/1', gateway: GATEWAY_ID, nonce, expires_in_ms: 10000 }));
+});
+
+wss.on('listening', () => {
+  const address = wss.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  serveServerCommands(
+    () => new Promise<void>((resolve) => {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close(() => resolve());
+    }),
+    () => wss.clients.size,
+  );
+  toParent({ type: 'ready', port: address.port, pid: process.pid });
+});

@@ -1,0 +1,101 @@
+/**
+ * The IPC vocabulary between the orchestrator (bench/run.ts) and its child processes, and the
+ * child-side helpers. Every child is forked with an IPC channel; it exits when the channel closes,
+ * so no child outlives the orchestrator.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+/** What a server child (bench/server.ts, bench/baseline-relay.ts) reports about itself. */
+export interface ProcessStats {
+  /** process.memoryUsage(), bytes. */
+  memory: NodeJS.MemoryUsage;
+  /** process.cpuUsage(), microseconds since start. */
+  cpu: NodeJS.CpuUsage;
+  /** performance.eventLoopUtilization(), cumulative since start (ms). */
+  elu: { idle: number; active: number };
+  /** performance.now() of the child at the time of the snapshot (ms). */
+  at: number;
+  /** Open connections the child holds, when it knows. */
+  connections?: number;
+  /** RSS split from /proc/self/smaps_rollup (Linux): anonymous memory vs file-backed pages (mostly the node binary's code). */
+  rssSplit?: { anonymous: number; file: number; privateBytes: number };
+}
+
+/** Anonymous / file-backed / private resident bytes from /proc/self/smaps_rollup, when available. */
+function rssSplit(): ProcessStats['rssSplit'] {
+  try {
+    const text = readFileSync('/proc/self/smaps_rollup', 'utf8');
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+    const rss = kb('Rss');
+    const anonymous = kb('Anonymous');
+    return { anonymous, file: rss - anonymous, privateBytes: kb('Private_Clean') + kb('Private_Dirty') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A message from a child: `type` names it, other fields are the payload. */
+export type ChildMessage = { type: string } & Record<string, unknown>;
+
+/** Sends a message to the orchestrator (no-op when the process was not forked). */
+export function toParent(msg: ChildMessage): void {
+  process.send?.(msg);
+}
+
+/** Calls `handler` for each orchestrator message; exits the process when the channel closes. */
+export function fromParent(handler: (msg: { cmd: string } & Record<string, unknown>) => void): void {
+  process.on('message', (msg) => handler(msg as { cmd: string } & Record<string, unknown>));
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** A snapshot of this process's memory, CPU and event-loop use; runs a full GC first when asked (needs --expose-gc). */
+export function processStats(gc: boolean, connections?: number): ProcessStats {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (gc && collect) {
+    collect();
+    collect();
+  }
+  const elu = performance.eventLoopUtilization();
+  return {
+    memory: process.memoryUsage(),
+    cpu: process.cpuUsage(),
+    elu: { idle: elu.idle, active: elu.active },
+    at: performance.now(),
+    connections,
+    rssSplit: gc ? rssSplit() : undefined,
+  };
+}
+
+/**
+ * Serves the server-child commands: `stats` (optionally after a GC) and `stop` (graceful close,
+ * then exit so that --cpu-prof writes its profile).
+ */
+export function serveServerCommands(stop: () => Promise<void>, connections: () => number): void {
+  fromParent((msg) => {
+    if (msg.cmd === 'stats') {
+      toParent({ type: 'stats', stats: processStats(msg.gc === true, connections()) });
+    } else if (msg.cmd === 'stop') {
+      const done = () => {
+        toParent({ type: 'stopped' });
+        setTimeout(() => process.exit(0), 20).unref();
+      };
+      stop().then(done, done);
+      // Bounded: exit even if a graceful close hangs.
+      setTimeout(() => process.exit(0), 5000).unref();
+    }
+  });
+}
+
+/** CPU % of one process over the interval between two snapshots (100 % = one core busy). */
+export function cpuPercent(a: ProcessStats, b: ProcessStats): number {
+  const cpuUs = b.cpu.user + b.cpu.system - (a.cpu.user + a.cpu.system);
+  return (cpuUs / 1000 / (b.at - a.at)) * 100;
+}
+
+/** Event-loop utilisation (0..1) over the interval between two snapshots. */
+export function eluBetween(a: ProcessStats, b: ProcessStats): number {
+  const active = b.elu.active - a.elu.active;
+  const idle = b.elu.idle - a.elu.idle;
+  return active + idle > 0 ? active / (active + idle) : NaN;
+}

@@ -1,0 +1,484 @@
+/**
+ * The load generator, in its own process (started by bench/run.ts). One task per process:
+ *
+ * - throughput: agents in pairs, each sending to its partner with at most `window` frames in flight
+ *   per sender (frame k is sent once the partner has received frame k − window). A count-based
+ *   warm-up estimates the rate, then `rate × duration × 3` frames are pre-signed and the measured
+ *   phase runs for `duration`. Reports frames delivered (verified and routed by the server) per second.
+ * - latency: open-loop pacing at fixed rates across all senders (a 1 ms timer sends every frame
+ *   that is due; frames go round-robin over the senders); the same process sends and receives, so
+ *   sender→receiver latency is the difference of two performance.now() readings.
+ * - idle: connects and registers agents, reports `ready`, and holds them until `close`.
+ * - handshake: registrations (connect → CHALLENGE → signed REGISTER → REGISTERED) with bounded
+ *   concurrency over a fixed count.
+ *
+ * Frames are pre-signed before the clock starts (on the libuv threadpool; the orchestrator sets
+ * UV_THREADPOOL_SIZE to the number of cores), with unique ids, so the clock measures the server
+ * and not the client's signing. Phase marks (`{type:'mark'}`) let the orchestrator sample the
+ * server's CPU over exactly the measured window.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  newAgentKeys,
+  registerAgent,
+  signalingFrame,
+  signFramesAsync,
+  wirePrefix,
+  type AgentConn,
+  type AgentKeys,
+  type FrameKind,
+} from './lib/agent.js';
+import { fromParent, toParent } from './lib/ipc.js';
+import { mapLimit, sleep, summarize } from './lib/stats.js';
+
+const TEXT = { binary: false } as const;
+const CONNECT_CONCURRENCY = 100;
+let conns: AgentConn[] = [];
+let unexpectedCloses = 0;
+
+function mark(name: string): void {
+  toParent({ type: 'mark', name, at: performance.now() });
+}
+
+async function connectAll(url: string, keys: AgentKeys[], concurrency = CONNECT_CONCURRENCY): Promise<{ ms: number; failures: string[] }> {
+  const started = performance.now();
+  const failures: string[] = [];
+  let ok = 0;
+  // Progress for the orchestrator's log (and for diagnosing a stalled connect phase).
+  const progress = setInterval(() => toParent({ type: 'progress', registered: ok, failed: failures.length, of: keys.length }), 2000);
+  const result = await mapLimit(keys, concurrency, (k) =>
+    registerAgent(url, k).then(
+      (c) => {
+        ok++;
+        return c;
+      },
+      (err: Error) => {
+        failures.push(err.message);
+        return null;
+      },
+    ),
+  );
+  clearInterval(progress);
+  conns = result.filter((c): c is AgentConn => c !== null);
+  for (const c of conns) c.ws.on('close', () => unexpectedCloses++);
+  return { ms: performance.now() - started, failures };
+}
+
+function closeAll(): void {
+  for (const c of conns) {
+    c.ws.removeAllListeners('close');
+    c.ws.terminate();
+  }
+  conns = [];
+}
+
+function countError(errors: Record<string, number>, data: Buffer): void {
+  let code = 'UNPARSEABLE';
+  try {
+    const frame = JSON.parse(data.toString()) as { type?: string; code?: string };
+    code = frame.type === 'ERROR' ? String(frame.code) : `unexpected ${String(frame.type)}`;
+  } catch {
+    // counted as UNPARSEABLE
+  }
+  errors[code] = (errors[code] ?? 0) + 1;
+}
+
+/** `true` when `data` starts with `prefix` (a delivered signaling frame rather than an ERROR). */
+const startsWith = (data: Buffer, prefix: Buffer) => data.length > prefix.length && data.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+
+// ---------------------------------------------------------------------------------------------
+// throughput
+
+interface ThroughputParams {
+  url: string;
+  agents: number;
+  window: number;
+  durationMs: number;
+  warmupFrames: number;
+  frame: FrameKind;
+}
+
+interface Flow {
+  /** Sender connection (index i); its receiver is i ^ 1. */
+  sender: AgentConn;
+  receiverDid: string;
+  frames: Buffer[];
+  next: number;
+  /** Frames the receiver got, plus frames answered with an ERROR (both free a window slot). */
+  consumed: number;
+}
+
+async function throughput(p: ThroughputParams) {
+  const keys = Array.from({ length: p.agents - (p.agents % 2) }, newAgentKeys);
+  const connect = await connectAll(p.url, keys);
+  if (conns.length !== keys.length) throw new Error(`only ${conns.length}/${keys.length} agents registered: ${connect.failures[0]}`);
+  const n = conns.length;
+  const flows: Flow[] = conns.map((c, i) => ({ sender: c, receiverDid: (conns[i ^ 1] as AgentConn).keys.did, frames: [], next: 0, consumed: 0 }));
+  const prefix = wirePrefix(p.frame);
+  const errors: Record<string, number> = {};
+  let delivered = 0;
+  let stopped = true;
+  let exhaustedAt: number | undefined;
+  let exhaustedDelivered = 0;
+  let lastDeliveryAt = 0;
+
+  const pump = (f: Flow) => {
+    while (!stopped && f.next - f.consumed < p.window) {
+      if (f.next >= f.frames.length) {
+        if (exhaustedAt === undefined) {
+          exhaustedAt = performance.now();
+          exhaustedDelivered = delivered;
+        }
+        return;
+      }
+      f.sender.ws.send(f.frames[f.next++] as Buffer, TEXT);
+    }
+  };
+  conns.forEach((c, i) => {
+    c.onData = (data) => {
+      if (startsWith(data, prefix)) {
+        delivered++;
+        lastDeliveryAt = performance.now();
+        const f = flows[i ^ 1] as Flow;
+        f.consumed++;
+        pump(f);
+      } else {
+        countError(errors, data);
+        const f = flows[i] as Flow;
+        f.consumed++;
+        pump(f);
+      }
+    };
+  });
+
+  let idSeq = 0;
+  const presign = async (perFlow: number) => {
+    const started = performance.now();
+    const texts = await signFramesAsync(perFlow * n, (k) => {
+      const f = flows[k % n] as Flow;
+      return { keys: f.sender.keys, frame: signalingFrame(p.frame, `t${idSeq + k}`, f.sender.keys.did, f.receiverDid, Date.now()) };
+    });
+    idSeq += perFlow * n;
+    for (const f of flows) {
+      f.frames = [];
+      f.next = 0;
+      f.consumed = 0;
+    }
+    texts.forEach((t, k) => (flows[k % n] as Flow).frames.push(Buffer.from(t)));
+    return performance.now() - started;
+  };
+  const allConsumed = () => flows.every((f) => f.consumed >= f.next);
+  const waitUntil = async (cond: () => boolean, timeoutMs: number) => {
+    const deadline = performance.now() + timeoutMs;
+    while (!cond() && performance.now() < deadline) await sleep(10);
+    return cond();
+  };
+
+  // Warm-up: a fixed number of frames, run to completion; gives JIT time and a rate estimate.
+  const warmPerFlow = Math.max(2 * p.window, Math.ceil(p.warmupFrames / n));
+  const warmSignMs = await presign(warmPerFlow);
+  delivered = 0;
+  exhaustedAt = undefined;
+  stopped = false;
+  const warmStart = performance.now();
+  flows.forEach(pump);
+  const warmDone = await waitUntil(() => flows.every((f) => f.next >= f.frames.length) && allConsumed(), 120_000);
+  stopped = true;
+  if (!warmDone) throw new Error(`warm-up did not complete: ${delivered}/${warmPerFlow * n} delivered, errors ${JSON.stringify(errors)}`);
+  const warmRate = (delivered / (lastDeliveryAt - warmStart)) * 1000;
+
+  // Measured phase: enough frames for the estimated rate × duration, three times over (the warm-up
+  // runs cold and underestimates), capped at 60,000 frames/s.
+  const cap = Math.max(1, Math.floor((60_000 * p.durationMs) / 1000 / n));
+  const perFlow = Math.min(cap, Math.ceil((warmRate * (p.durationMs / 1000) * 3) / n) + p.window);
+  const signMs = await presign(perFlow);
+  await sleep(200);
+  delivered = 0;
+  exhaustedAt = undefined;
+  const errorsBefore = { ...errors };
+  const cpu0 = process.cpuUsage();
+  mark('main-start');
+  stopped = false;
+  const start = performance.now();
+  flows.forEach(pump);
+  await sleep(p.durationMs);
+  const end = performance.now();
+  const deliveredAtEnd = delivered;
+  mark('main-end');
+  const cpu = process.cpuUsage(cpu0);
+  stopped = true;
+  const drained = await waitUntil(allConsumed, 10_000);
+
+  const windowEnd = exhaustedAt ?? end;
+  const counted = exhaustedAt === undefined ? deliveredAtEnd : exhaustedDelivered;
+  const sent = flows.reduce((s, f) => s + f.next, 0);
+  const received = delivered;
+  return {
+    agents: n,
+    flows: n,
+    window: p.window,
+    frame: p.frame,
+    frameBytes: flows[0]?.frames[0]?.length ?? 0,
+    connectMs: connect.ms,
+    warmup: { frames: warmPerFlow * n, rate: warmRate, signMs: warmSignMs },
+    presigned: perFlow * n,
+    signMs,
+    measuredMs: windowEnd - start,
+    delivered: counted,
+    framesPerSecond: (counted / (windowEnd - start)) * 1000,
+    poolExhausted: exhaustedAt !== undefined,
+    sent,
+    receivedIncludingDrain: received,
+    lost: drained ? sent - received - errorTotal(errors, errorsBefore) : undefined,
+    drained,
+    errors: diffErrors(errors, errorsBefore),
+    warmupErrors: errorsBefore,
+    unexpectedCloses,
+    loadgenCpuPercent: ((cpu.user + cpu.system) / 1000 / (end - start)) * 100,
+  };
+}
+
+function diffErrors(now: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(now)) if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+const errorTotal = (now: Record<string, number>, before: Record<string, number>) =>
+  Object.values(diffErrors(now, before)).reduce((s, v) => s + v, 0);
+
+// ---------------------------------------------------------------------------------------------
+// latency
+
+interface LatencyParams {
+  url: string;
+  agents: number;
+  rates: number[];
+  durationMs: number;
+  warmupMs: number;
+  frame: FrameKind;
+}
+
+const ID_MARK = Buffer.from('"id":"L');
+/** A rate is abandoned as saturated once this many ms of offered frames are queued… */
+const SATURATION_MS = 2000;
+/** …or once one frame has waited this long. */
+const MAX_WAIT_MS = 5000;
+
+/** The number after `"id":"L` in a frame we sent, or -1. */
+function frameSeq(data: Buffer): number {
+  const at = data.indexOf(ID_MARK);
+  if (at < 0) return -1;
+  let v = 0;
+  for (let k = at + ID_MARK.length; k < data.length; k++) {
+    const c = data[k] as number;
+    if (c < 48 || c > 57) return v;
+    v = v * 10 + (c - 48);
+  }
+  return -1;
+}
+
+async function latency(p: LatencyParams) {
+  const keys = Array.from({ length: p.agents - (p.agents % 2) }, newAgentKeys);
+  const connect = await connectAll(p.url, keys);
+  if (conns.length !== keys.length) throw new Error(`only ${conns.length}/${keys.length} agents registered: ${connect.failures[0]}`);
+  const n = conns.length;
+  const prefix = wirePrefix(p.frame);
+  const results = [];
+  let base = 0;
+  let frameBytes = 0;
+  for (const rate of p.rates) {
+    const warm = Math.round((rate * p.warmupMs) / 1000);
+    const total = warm + Math.round((rate * p.durationMs) / 1000);
+    const signStarted = performance.now();
+    const texts = await signFramesAsync(total, (i) => {
+      const s = conns[i % n] as AgentConn;
+      const r = conns[(i % n) ^ 1] as AgentConn;
+      return { keys: s.keys, frame: signalingFrame(p.frame, `L${base + i}`, s.keys.did, r.keys.did, Date.now()) };
+    });
+    const frames = texts.map((t) => Buffer.from(t));
+    frameBytes = frames[0]?.length ?? 0;
+    const signMs = performance.now() - signStarted;
+    const sendAt = new Float64Array(total).fill(NaN);
+    const recvAt = new Float64Array(total).fill(NaN);
+    /** 1 once frame j was delivered or answered with an ERROR. */
+    const answered = new Uint8Array(total);
+    const errors: Record<string, number> = {};
+    let received = 0;
+    let errored = 0;
+    const offset = base;
+    for (const c of conns) {
+      c.onData = (data) => {
+        const now = performance.now();
+        if (startsWith(data, prefix)) {
+          const j = frameSeq(data) - offset;
+          if (j >= 0 && j < total) {
+            recvAt[j] = now;
+            answered[j] = 1;
+          }
+          received++;
+        } else {
+          const ref = /"ref":"L(\d+)"/.exec(data.toString());
+          const j = ref ? Number(ref[1]) - offset : -1;
+          if (j >= 0 && j < total) answered[j] = 1;
+          countError(errors, data);
+          errored++;
+        }
+      };
+    }
+    await sleep(100);
+
+    const interval = 1000 / rate;
+    const start = performance.now() + 5;
+    const cpu0 = process.cpuUsage();
+    mark(`rate-${rate}-start`);
+    // Overload: more than SATURATION_MS worth of frames are queued, or one frame has waited
+    // MAX_WAIT_MS. The server cannot keep up with the offered rate and latency would only measure a
+    // growing queue, so sending stops (bounded run time) and the rate is reported as saturated.
+    let sent = 0;
+    let oldest = 0;
+    let saturatedAt: number | undefined;
+    await new Promise<void>((resolve) => {
+      let lastCheck = 0;
+      const tick = () => {
+        const now = performance.now();
+        const due = Math.min(total, Math.floor((now - start) / interval) + 1);
+        while (sent < due) {
+          sendAt[sent] = performance.now();
+          (conns[sent % n] as AgentConn).ws.send(frames[sent] as Buffer, TEXT);
+          sent++;
+        }
+        if (sent >= total) return resolve();
+        if (now - lastCheck > 50) {
+          lastCheck = now;
+          while (oldest < sent && answered[oldest] === 1) oldest++;
+          const backlog = sent - received - errored;
+          if (backlog > (rate * SATURATION_MS) / 1000 || (oldest < sent && now - (sendAt[oldest] as number) > MAX_WAIT_MS)) {
+            saturatedAt = now;
+            return resolve();
+          }
+        }
+        // A 1 ms timer, not a busy loop: on a 2-core machine a spinning load generator would take a
+        // core from the server. Frames due within the same millisecond go out together.
+        setTimeout(tick, Math.max(1, Math.floor(start + sent * interval - performance.now())));
+      };
+      tick();
+    });
+    const sendEnd = performance.now();
+    mark(`rate-${rate}-end`);
+    const cpu = process.cpuUsage(cpu0);
+    // Drain: until everything sent is answered, or no progress for 2 s (bounded at 30 s).
+    const drainDeadline = performance.now() + 30_000;
+    let progress = -1;
+    let progressAt = performance.now();
+    while (received + errored < sent && performance.now() < drainDeadline && performance.now() - progressAt < 2000) {
+      if (received + errored !== progress) {
+        progress = received + errored;
+        progressAt = performance.now();
+      }
+      await sleep(10);
+    }
+    const measuredStart = start + warm * interval;
+    // Measured frames delivered while sending was on (the delivered rate while the load was offered).
+    let inWindow = 0;
+    for (let j = warm; j < sent; j++) if ((recvAt[j] as number) <= sendEnd) inWindow++;
+
+    const lat: number[] = [];
+    const corrected: number[] = [];
+    const lag: number[] = [];
+    for (let j = warm; j < sent; j++) {
+      const sched = start + j * interval;
+      lag.push((sendAt[j] as number) - sched);
+      if (!Number.isNaN(recvAt[j] as number)) {
+        lat.push((recvAt[j] as number) - (sendAt[j] as number));
+        corrected.push((recvAt[j] as number) - sched);
+      }
+    }
+    const measuredSent = Math.max(0, sent - warm);
+    results.push({
+      rate,
+      frames: measuredSent,
+      warmupFrames: warm,
+      signMs,
+      // Stopped early, or delivered clearly less than was sent during the window.
+      saturated: saturatedAt !== undefined || inWindow < 0.95 * (sent - warm),
+      stoppedAfterMs: saturatedAt === undefined ? undefined : saturatedAt - start,
+      achievedSendRate: measuredSent > 0 ? (measuredSent / (sendEnd - measuredStart)) * 1000 : NaN,
+      // Frames received while sending, per second of the measured window (below the offered rate when saturated).
+      deliveredRate: sendEnd > measuredStart ? (inWindow / (sendEnd - measuredStart)) * 1000 : NaN,
+      received: lat.length,
+      lost: sent - warm - lat.length - Object.values(errors).reduce((s, v) => s + v, 0),
+      errors,
+      latencyMs: summarize(lat),
+      fromScheduleMs: summarize(corrected),
+      senderLagMs: summarize(lag),
+      loadgenCpuPercent: ((cpu.user + cpu.system) / 1000 / (sendEnd - start)) * 100,
+    });
+    base += total;
+    if (rate !== p.rates[p.rates.length - 1]) await sleep(500);
+  }
+  return { agents: n, frame: p.frame, frameBytes, connectMs: connect.ms, unexpectedCloses, rates: results };
+}
+
+// ---------------------------------------------------------------------------------------------
+// idle (capacity) and handshake
+
+async function idle(p: { url: string; agents: number; concurrency: number }) {
+  const keys = Array.from({ length: p.agents }, newAgentKeys);
+  const connect = await connectAll(p.url, keys, p.concurrency);
+  return { agents: p.agents, connected: conns.length, failed: connect.failures.length, firstFailure: connect.failures[0], connectMs: connect.ms };
+}
+
+async function handshake(p: { url: string; count: number; concurrency: number }) {
+  const keys = Array.from({ length: p.count }, newAgentKeys);
+  const times: number[] = [];
+  const failures: string[] = [];
+  const opened: AgentConn[] = [];
+  await sleep(100);
+  const cpu0 = process.cpuUsage();
+  mark('main-start');
+  const started = performance.now();
+  await mapLimit(keys, p.concurrency, async (k) => {
+    const t = performance.now();
+    try {
+      opened.push(await registerAgent(p.url, k));
+      times.push(performance.now() - t);
+    } catch (err) {
+      failures.push((err as Error).message);
+    }
+  });
+  const elapsed = performance.now() - started;
+  mark('main-end');
+  const cpu = process.cpuUsage(cpu0);
+  conns = opened;
+  return {
+    count: p.count,
+    concurrency: p.concurrency,
+    registered: opened.length,
+    failed: failures.length,
+    firstFailure: failures[0],
+    elapsedMs: elapsed,
+    perSecond: (opened.length / elapsed) * 1000,
+    handshakeMs: summarize(times),
+    loadgenCpuPercent: ((cpu.user + cpu.system) / 1000 / elapsed) * 100,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const tasks: Record<string, (p: never) => Promise<unknown>> = { throughput, latency, idle, handshake };
+
+fromParent((msg) => {
+  if (msg.cmd === 'run') {
+    const task = tasks[String(msg.task)];
+    if (!task) return toParent({ type: 'error', message: `unknown task ${String(msg.task)}` });
+    task(msg.params as never).then(
+      (result) => toParent({ type: 'result', result }),
+      (err: Error) => toParent({ type: 'error', message: err.stack ?? err.message }),
+    );
+  } else if (msg.cmd === 'close' || msg.cmd === 'stop') {
+    closeAll();
+    toParent({ type: 'closed' });
+    if (msg.cmd === 'stop') setTimeout(() => process.exit(0), 50);
+  }
+});
+toParent({ type: 'ready' });

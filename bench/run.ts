@@ -1,0 +1,680 @@
+/**
+ * `npm run bench`: the gateway's benchmark suite (issue 5). Everything runs on 127.0.0.1, in child
+ * processes it starts and stops itself: the gateway (bench/server.ts) or the baseline relay
+ * (bench/baseline-relay.ts) in one process, the load generator (bench/loadgen.ts) in others.
+ *
+ *   npm run bench                                   every scenario, full size (< 5 min)
+ *   npm run bench -- --only throughput,latency      a selection (names below; `baselines` = ceiling,relay)
+ *   npm run bench:smoke                             tiny sizes, ~10-15 s (CI: keeps the suite from rotting)
+ *   npm run bench -- --duration 20 --agents 19000   longer throughput/latency phases; more idle agents
+ *   npm run bench -- --only relay,throughput --cpu-prof    + a CPU profile of the gateway under load
+ *
+ * Scenarios, in run order: ceiling, relay, throughput, latency, handshake, capacity.
+ * Each prints a section when it ends and writes bench/results/<scenario>-<stamp>.json; the run
+ * ends with one table of figures, ratios to the baselines, and the targets (pass/miss, never an
+ * assertion). Exit status 1 only when a scenario failed to run or the server answered frames with
+ * protocol errors (the suite is broken, not slow).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { killAllChildren, runtime, startChild, statsOf, type Child } from './lib/child.js';
+import { compileForBench, ROOT } from './lib/compile.js';
+import { cpuPercent, eluBetween, type ProcessStats } from './lib/ipc.js';
+import { topSelfTime } from './lib/profile.js';
+import { fmtInt, fmtKB, fmtMB, fmtMs, fmtRatio, sleep, summarize, table, type LatencySummary } from './lib/stats.js';
+
+// ---------------------------------------------------------------------------------------------
+// options
+
+const SCENARIOS = ['ceiling', 'relay', 'throughput', 'latency', 'handshake', 'capacity'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const USAGE = `usage: npm run bench -- [options]
+  --only a,b        scenarios: ${SCENARIOS.join(', ')} (baselines = ceiling,relay); default all
+  --smoke           tiny sizes (~10-15 s), for CI
+  --duration S      seconds of each measured throughput phase and of each latency rate (default 10; smoke 1/2)
+  --agents N        idle agents for capacity (default 10000, max 19000; smoke 200)
+  --rates a,b,c     latency rates in frames/s (default 2500,5000,10000; smoke 500)
+  --pairs-agents N  agents for throughput/relay, in pairs (default 1000; smoke 20)
+  --window W        in-flight frames per sender in throughput (default 4)
+  --handshakes N    registrations in the handshake scenario (default 5000; smoke 100)
+  --concurrency C   handshakes in flight (default 50; smoke 10)
+  --frame ice|offer frame kind: a ~0.4 KB ICE candidate (default) or a ~1.7 KB OFFER
+  --cpu-prof        write a CPU profile of the gateway (throughput, latency, handshake) to bench/results/
+  --gateway-flags=F extra node flags for the gateway process, e.g. --gateway-flags=--max-semi-space-size=1
+  --tsx             run children under tsx instead of the transpiled tree (adds ~30 MB RSS)
+  --verbose         echo every child's output`;
+
+function parseArgs(argv: string[]) {
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}\n${USAGE}`);
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    const next = argv[i + 1];
+    if (inline !== undefined) flags.set(name, inline);
+    else if (next !== undefined && !next.startsWith('--')) flags.set(name, (i++, next));
+    else flags.set(name, true);
+  }
+  const known = new Set(['only', 'smoke', 'duration', 'agents', 'rates', 'pairs-agents', 'window', 'handshakes', 'concurrency', 'frame', 'cpu-prof', 'gateway-flags', 'tsx', 'verbose', 'help']);
+  for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
+  if (flags.has('help')) {
+    process.stdout.write(USAGE + '\n');
+    process.exit(0);
+  }
+  const num = (name: string, fallback: number, min: number, max: number) => {
+    const v = flags.get(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in ${min}..${max}`);
+    return n;
+  };
+  const smoke = flags.has('smoke');
+  const only = flags.get('only');
+  let selected: Scenario[] = [...SCENARIOS];
+  if (typeof only === 'string') {
+    const names = only.split(',').flatMap((s) => (s.trim() === 'baselines' ? ['ceiling', 'relay'] : [s.trim()]));
+    for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`unknown scenario "${n}"\n${USAGE}`);
+    selected = SCENARIOS.filter((s) => names.includes(s));
+  }
+  const frame = flags.get('frame') ?? 'ice';
+  if (frame !== 'ice' && frame !== 'offer') throw new Error('--frame must be ice or offer');
+  const ratesArg = flags.get('rates');
+  const rates = typeof ratesArg === 'string' ? ratesArg.split(',').map(Number) : smoke ? [500] : [2500, 5000, 10000];
+  if (rates.some((r) => !Number.isFinite(r) || r < 1 || r > 50_000)) throw new Error('--rates must be numbers in 1..50000');
+  const duration = flags.has('duration') ? num('duration', 10, 0.5, 120) : undefined;
+  return {
+    smoke,
+    selected,
+    frame: frame as 'ice' | 'offer',
+    throughput: {
+      agents: num('pairs-agents', smoke ? 20 : 1000, 2, 5000),
+      durationMs: (duration ?? (smoke ? 1 : 10)) * 1000,
+      window: num('window', 4, 1, 64),
+      warmupFrames: smoke ? 400 : 20_000,
+    },
+    latency: { agents: smoke ? 20 : 100, rates, durationMs: (duration ?? (smoke ? 2 : 10)) * 1000, warmupMs: smoke ? 200 : 1000 },
+    capacity: { agents: num('agents', smoke ? 200 : 10_000, 2, 19_000), healthRequests: smoke ? 50 : 200 },
+    handshake: { count: num('handshakes', smoke ? 100 : 5000, 1, 19_000), concurrency: num('concurrency', smoke ? 10 : 50, 1, 1000) },
+    ceilingMs: smoke ? 250 : 2000,
+    cpuProf: flags.has('cpu-prof'),
+    gatewayFlags: typeof flags.get('gateway-flags') === 'string' ? String(flags.get('gateway-flags')).split(/\s+/).filter(Boolean) : [],
+    tsx: flags.has('tsx'),
+    verbose: flags.has('verbose'),
+  };
+}
+
+type Options = ReturnType<typeof parseArgs>;
+
+// ---------------------------------------------------------------------------------------------
+// environment
+
+const RESULTS = join(ROOT, 'bench', 'results');
+const CORES = availableParallelism();
+const STAMP = new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+function machine() {
+  const dirty = git(['status', '--porcelain', '--', 'src']);
+  return {
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: CORES,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    uncommittedSrc: dirty === '' ? [] : dirty.split('\n').map((l) => l.trim()),
+    loadavg: loadavg(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// process helpers
+
+/** Children started by the running scenario; stopped when it ends, whatever happens. */
+let scenarioChildren: Child[] = [];
+
+async function startServer(kind: 'server' | 'baseline-relay', opts: Options, profileAs?: string) {
+  const flags = ['--expose-gc', ...(kind === 'server' ? opts.gatewayFlags : [])];
+  let profile: string | undefined;
+  if (opts.cpuProf && profileAs && kind === 'server') {
+    profile = `gateway-${profileAs}-${STAMP}.cpuprofile.json`;
+    flags.push('--cpu-prof', `--cpu-prof-dir=${RESULTS}`, `--cpu-prof-name=${profile}`);
+  }
+  const child = startChild(kind, { label: kind === 'server' ? 'gateway' : 'relay', nodeFlags: flags });
+  scenarioChildren.push(child);
+  const ready = await child.waitFor<{ type: 'ready'; port: number; config?: unknown; uvThreadpoolSize?: string }>('ready', 30_000);
+  return { child, port: ready.port, url: `ws://127.0.0.1:${ready.port}/ws`, ready, profile: profile && join(RESULTS, profile) };
+}
+
+/** In --verbose mode, echoes a load generator's connect progress. */
+function logProgress(child: Child, msg: { type: string } & Record<string, unknown>): void {
+  if (runtime.verbose && msg.type === 'progress') {
+    process.stderr.write(`[${child.label}] registered ${String(msg.registered)}/${String(msg.of)}, failed ${String(msg.failed)}\n`);
+  }
+}
+
+async function startLoadgen(label = 'loadgen'): Promise<Child> {
+  // UV_THREADPOOL_SIZE = cores: pre-signing runs on the threadpool, on every core.
+  const child = startChild('loadgen', { label, env: { UV_THREADPOOL_SIZE: String(CORES) } });
+  child.onMessage = (msg) => logProgress(child, msg);
+  scenarioChildren.push(child);
+  await child.waitFor('ready', 30_000);
+  return child;
+}
+
+async function runTask<T>(loadgen: Child, task: string, params: Record<string, unknown>, timeoutMs: number): Promise<T> {
+  const reply = await loadgen.request<{ type: string; result?: T; message?: string }>({ cmd: 'run', task, params }, ['result', 'error'], timeoutMs);
+  if (reply.type === 'error') throw new Error(`${loadgen.label}: ${reply.message}`);
+  return reply.result as T;
+}
+
+/** Samples the server's stats whenever the load generator marks a phase boundary. */
+function trackMarks(loadgen: Child, server: Child): Map<string, Promise<ProcessStats>> {
+  const marks = new Map<string, Promise<ProcessStats>>();
+  loadgen.onMessage = (msg) => {
+    logProgress(loadgen, msg);
+    if (msg.type === 'mark') {
+      const p = statsOf(server);
+      p.catch(() => {});
+      marks.set(String(msg.name), p);
+    }
+  };
+  return marks;
+}
+
+async function serverUse(marks: Map<string, Promise<ProcessStats>>, start: string, end: string) {
+  const a = await marks.get(start);
+  const b = await marks.get(end);
+  if (!a || !b) return { cpuPercent: NaN, eventLoopUtilization: NaN };
+  return { cpuPercent: cpuPercent(a, b), eventLoopUtilization: eluBetween(a, b) };
+}
+
+/** Sequential GET /health over one keep-alive connection; latency per request in ms. */
+async function healthLatency(port: number, count: number): Promise<{ latency: LatencySummary; lastBody: Record<string, unknown> }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const times: number[] = [];
+  let lastBody: Record<string, unknown> = {};
+  try {
+    for (let i = 0; i < count; i++) {
+      const t = performance.now();
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/health', agent, timeout: 10_000 }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        });
+        req.on('timeout', () => req.destroy(new Error('/health timed out')));
+        req.on('error', reject);
+        req.end();
+      });
+      times.push(performance.now() - t);
+      if (status !== 200) throw new Error(`/health answered ${status}: ${body.slice(0, 200)}`);
+      lastBody = JSON.parse(body) as Record<string, unknown>;
+    }
+  } finally {
+    agent.destroy();
+  }
+  return { latency: summarize(times), lastBody };
+}
+
+// ---------------------------------------------------------------------------------------------
+// scenarios
+
+interface ThroughputResult {
+  agents: number;
+  window: number;
+  frameBytes: number;
+  framesPerSecond: number;
+  measuredMs: number;
+  delivered: number;
+  poolExhausted: boolean;
+  errors: Record<string, number>;
+  warmupErrors: Record<string, number>;
+  lost: number | undefined;
+  unexpectedCloses: number;
+  loadgenCpuPercent: number;
+  warmup: { frames: number; rate: number };
+  presigned: number;
+  signMs: number;
+}
+
+interface LatencyRate {
+  rate: number;
+  saturated: boolean;
+  stoppedAfterMs?: number;
+  frames: number;
+  achievedSendRate: number;
+  deliveredRate: number;
+  received: number;
+  lost: number;
+  errors: Record<string, number>;
+  latencyMs: LatencySummary;
+  fromScheduleMs: LatencySummary;
+  senderLagMs: LatencySummary;
+  loadgenCpuPercent: number;
+  server?: { cpuPercent: number; eventLoopUtilization: number };
+}
+
+interface CeilingResult {
+  messageBytes: number;
+  cores: number;
+  uvThreadpoolSize: number;
+  sync: { perSecond: number };
+  async: { perSecond: number };
+}
+
+interface CapacityResult {
+  agents: number;
+  connected: number;
+  connectMs: number;
+  idle: NodeJS.MemoryUsage;
+  loaded: NodeJS.MemoryUsage;
+  idleRssSplit: ProcessStats['rssSplit'];
+  loadedRssSplit: ProcessStats['rssSplit'];
+  rssPerAgent: number;
+  heapPerAgent: number;
+  externalPerAgent: number;
+  healthIdleMs: LatencySummary;
+  healthLoadedMs: LatencySummary;
+  healthConnectedAgents: unknown;
+  loadgenProcesses: number;
+}
+
+interface HandshakeResult {
+  count: number;
+  concurrency: number;
+  registered: number;
+  failed: number;
+  firstFailure?: string;
+  perSecond: number;
+  handshakeMs: LatencySummary;
+  loadgenCpuPercent: number;
+  server?: { cpuPercent: number; eventLoopUtilization: number };
+}
+
+/** Everything measured in this run, by scenario (absent when not selected or failed). */
+const results: {
+  ceiling?: CeilingResult;
+  relay?: ThroughputResult & { server: { cpuPercent: number; eventLoopUtilization: number } };
+  throughput?: ThroughputResult & { server: { cpuPercent: number; eventLoopUtilization: number } };
+  latency?: { agents: number; rates: LatencyRate[] };
+  handshake?: HandshakeResult;
+  capacity?: CapacityResult;
+} = {};
+const failures: { scenario: Scenario; message: string }[] = [];
+const invalid: string[] = [];
+const profiles: string[] = [];
+
+async function ceiling(opts: Options): Promise<CeilingResult> {
+  const child = startChild('verify-ceiling', { label: 'ceiling', env: { UV_THREADPOOL_SIZE: String(CORES) } });
+  scenarioChildren.push(child);
+  await child.waitFor('ready', 30_000);
+  const reply = await child.request<{ type: string; message?: string } & CeilingResult>(
+    { cmd: 'run', durationMs: opts.ceilingMs, kind: opts.frame },
+    ['result', 'error'],
+    60_000,
+  );
+  if (reply.type === 'error') throw new Error(reply.message);
+  const { messageBytes, cores, uvThreadpoolSize, sync, async } = reply;
+  section('Raw node:crypto Ed25519 verify ceiling', [
+    `message ${messageBytes} B (JCS of a signed ${opts.frame.toUpperCase()} frame), KeyObject cached`,
+    `1 core, sync:                 ${fmtInt(sync.perSecond)} verifies/s`,
+    `${uvThreadpoolSize} threadpool threads, async: ${fmtInt(async.perSecond)} verifies/s (${cores} cores)`,
+  ]);
+  return { messageBytes, cores, uvThreadpoolSize, sync, async };
+}
+
+async function throughputAgainst(kind: 'server' | 'baseline-relay', opts: Options) {
+  const [server, loadgen] = await Promise.all([startServer(kind, opts, 'throughput'), startLoadgen()]);
+  const marks = trackMarks(loadgen, server.child);
+  const p = opts.throughput;
+  const r = await runTask<ThroughputResult>(
+    loadgen,
+    'throughput',
+    { url: server.url, agents: p.agents, window: p.window, durationMs: p.durationMs, warmupFrames: p.warmupFrames, frame: opts.frame },
+    p.durationMs + 240_000,
+  );
+  const use = await serverUse(marks, 'main-start', 'main-end');
+  await loadgen.stop();
+  await server.child.stop();
+  if (server.profile) profiles.push(server.profile);
+  const name = kind === 'server' ? 'Gateway' : 'Baseline relay (bare ws, inline verify)';
+  const errs = Object.keys(r.errors).length + Object.keys(r.warmupErrors).length;
+  if (errs > 0) invalid.push(`${kind === 'server' ? 'throughput' : 'relay'}: the server answered with errors ${JSON.stringify({ ...r.warmupErrors, ...r.errors })}`);
+  section(`${name} throughput: ${r.agents} agents in ${r.agents / 2} pairs, both directions, window ${r.window}`, [
+    `verified frames delivered: ${fmtInt(r.framesPerSecond)}/s over ${(r.measuredMs / 1000).toFixed(1)} s (${fmtInt(r.delivered)} frames of ${r.frameBytes} B)` +
+      (r.poolExhausted ? '  [pre-signed pool ran out: window shortened]' : ''),
+    `server CPU ${fmtInt(use.cpuPercent)}% (100% = one core), event-loop utilisation ${(use.eventLoopUtilization * 100).toFixed(0)}%; load generator CPU ${fmtInt(r.loadgenCpuPercent)}%`,
+    `warm-up ${fmtInt(r.warmup.frames)} frames at ${fmtInt(r.warmup.rate)}/s; ${fmtInt(r.presigned)} frames pre-signed in ${(r.signMs / 1000).toFixed(1)} s; ` +
+      `errors ${errs === 0 ? 'none' : JSON.stringify(r.errors)}; lost ${r.lost ?? 'n/a (not drained)'}; unexpected closes ${r.unexpectedCloses}`,
+  ]);
+  return { ...r, server: use };
+}
+
+/**
+ * The server could not keep up with the offered rate (it delivered < 95 % of it, or the backlog
+ * grew past 2 s of frames and the load generator stopped that rate early): latency then measures a
+ * growing queue, not the gateway.
+ */
+const overloaded = (x: LatencyRate) => x.saturated;
+
+async function latency(opts: Options) {
+  const [server, loadgen] = await Promise.all([startServer('server', opts, 'latency'), startLoadgen()]);
+  const marks = trackMarks(loadgen, server.child);
+  const p = opts.latency;
+  const totalS = p.rates.length * ((p.durationMs + p.warmupMs) / 1000 + 10);
+  const r = await runTask<{ agents: number; rates: LatencyRate[] }>(
+    loadgen,
+    'latency',
+    { url: server.url, agents: p.agents, rates: p.rates, durationMs: p.durationMs, warmupMs: p.warmupMs, frame: opts.frame },
+    totalS * 1000 + 120_000,
+  );
+  for (const rate of r.rates) rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
+  await loadgen.stop();
+  await server.child.stop();
+  if (server.profile) profiles.push(server.profile);
+  const lines = [
+    `open loop across ${r.agents} agents (${r.agents / 2} pairs, both directions), ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up; latency = receive − send, ms`,
+    '',
+    ...table(
+      ['rate/s', 'sent/s', 'delivered/s', 'p50', 'p90', 'p99', 'p99.9', 'max', 'p99 from schedule', 'sender lag p99', 'server CPU', 'loadgen CPU', 'lost', 'errors'],
+      r.rates.map((x) => [
+        fmtInt(x.rate),
+        fmtInt(x.achievedSendRate),
+        fmtInt(x.deliveredRate) + (overloaded(x) ? ` (saturated${x.stoppedAfterMs === undefined ? '' : `, stopped at ${(x.stoppedAfterMs / 1000).toFixed(1)} s`})` : ''),
+        fmtMs(x.latencyMs.p50),
+        fmtMs(x.latencyMs.p90),
+        fmtMs(x.latencyMs.p99),
+        fmtMs(x.latencyMs.p999),
+        fmtMs(x.latencyMs.max),
+        fmtMs(x.fromScheduleMs.p99),
+        fmtMs(x.senderLagMs.p99),
+        `${fmtInt(x.server?.cpuPercent)}%`,
+        `${fmtInt(x.loadgenCpuPercent)}%`,
+        fmtInt(x.lost),
+        Object.keys(x.errors).length === 0 ? 'none' : JSON.stringify(x.errors),
+      ]),
+    ).split('\n'),
+  ];
+  for (const x of r.rates) if (Object.keys(x.errors).length > 0) invalid.push(`latency @${x.rate}/s: errors ${JSON.stringify(x.errors)}`);
+  const late = r.rates.filter((x) => x.senderLagMs.p99 > 5);
+  if (late.length > 0) {
+    lines.push(
+      '',
+      `note: the load generator fell behind its own schedule at ${late.map((x) => `${fmtInt(x.rate)}/s (sender lag p99 ${fmtMs(x.senderLagMs.p99)} ms)`).join(', ')}:`,
+      '      it was starved of CPU, so those figures include machine contention, not only the gateway.',
+    );
+  }
+  section('Gateway latency at fixed rates', lines);
+  return r;
+}
+
+async function handshake(opts: Options): Promise<HandshakeResult> {
+  const [server, loadgen] = await Promise.all([startServer('server', opts, 'handshake'), startLoadgen()]);
+  const marks = trackMarks(loadgen, server.child);
+  const p = opts.handshake;
+  const r = await runTask<HandshakeResult>(loadgen, 'handshake', { url: server.url, count: p.count, concurrency: p.concurrency }, 180_000);
+  r.server = await serverUse(marks, 'main-start', 'main-end');
+  await loadgen.stop();
+  await server.child.stop();
+  if (server.profile) profiles.push(server.profile);
+  if (r.failed > 0) invalid.push(`handshake: ${r.failed} registrations failed (${r.firstFailure})`);
+  section(`Gateway handshakes: ${fmtInt(r.count)} registrations, ${r.concurrency} in flight, connections kept open`, [
+    `registrations: ${fmtInt(r.perSecond)}/s (${r.registered} ok, ${r.failed} failed); handshake p50 ${fmtMs(r.handshakeMs.p50)} ms, p99 ${fmtMs(r.handshakeMs.p99)} ms`,
+    `server CPU ${fmtInt(r.server.cpuPercent)}%, event-loop utilisation ${(r.server.eventLoopUtilization * 100).toFixed(0)}%; load generator CPU ${fmtInt(r.loadgenCpuPercent)}% (connect + sign REGISTER on the client side)`,
+  ]);
+  return r;
+}
+
+async function capacity(opts: Options): Promise<CapacityResult> {
+  const n = opts.capacity.agents;
+  const settle = opts.smoke ? 200 : 1000;
+  const server = await startServer('server', opts);
+  await sleep(settle);
+  await statsOf(server.child, true);
+  await sleep(settle / 2);
+  const idleStats = await statsOf(server.child, true);
+  const idle = idleStats.memory;
+  const healthIdle = await healthLatency(server.port, opts.capacity.healthRequests);
+
+  // One process holds at most ~20,000 files: at most 9,000 client sockets per load generator.
+  const parts = Math.ceil(n / 9000);
+  const loadgens = await Promise.all(Array.from({ length: parts }, (_, i) => startLoadgen(`loadgen-${i + 1}`)));
+  const started = performance.now();
+  const shares = loadgens.map((_, i) => Math.floor(n / parts) + (i < n % parts ? 1 : 0));
+  const outcomes = await Promise.all(
+    loadgens.map((lg, i) =>
+      runTask<{ connected: number; failed: number; firstFailure?: string }>(
+        lg,
+        'idle',
+        { url: server.url, agents: shares[i], concurrency: Math.max(10, Math.floor(100 / parts)) },
+        300_000,
+      ),
+    ),
+  );
+  const connectMs = performance.now() - started;
+  const connected = outcomes.reduce((s, r) => s + r.connected, 0);
+  const failed = outcomes.reduce((s, r) => s + r.failed, 0);
+  if (failed > 0) invalid.push(`capacity: ${failed} agents failed to register (${outcomes.find((r) => r.firstFailure)?.firstFailure})`);
+
+  await sleep(2 * settle);
+  await statsOf(server.child, true);
+  await sleep(settle);
+  const loadedStats = await statsOf(server.child, true);
+  const loaded = loadedStats.memory;
+  const healthLoaded = await healthLatency(server.port, opts.capacity.healthRequests);
+  await Promise.all(loadgens.map((lg) => lg.request({ cmd: 'close' }, 'closed', 60_000)));
+  await Promise.all(loadgens.map((lg) => lg.stop()));
+  await server.child.stop();
+
+  const per = (k: 'rss' | 'heapUsed' | 'external') => (loaded[k] - idle[k]) / Math.max(1, connected);
+  const r: CapacityResult = {
+    agents: n,
+    connected,
+    connectMs,
+    idle,
+    loaded,
+    idleRssSplit: idleStats.rssSplit,
+    loadedRssSplit: loadedStats.rssSplit,
+    rssPerAgent: per('rss'),
+    heapPerAgent: per('heapUsed'),
+    externalPerAgent: per('external'),
+    healthIdleMs: healthIdle.latency,
+    healthLoadedMs: healthLoaded.latency,
+    healthConnectedAgents: healthLoaded.lastBody.connected_agents,
+    loadgenProcesses: parts,
+  };
+  const split = (x: ProcessStats['rssSplit']) => (x ? ` (anonymous ${fmtMB(x.anonymous)} + file-backed ${fmtMB(x.file)}; private ${fmtMB(x.privateBytes)})` : '');
+  section(`Gateway capacity: ${fmtInt(n)} authenticated idle agents (${parts} load-generator process${parts > 1 ? 'es' : ''})`, [
+    `idle process (after GC): RSS ${fmtMB(idle.rss)}${split(idleStats.rssSplit)}, heap used ${fmtMB(idle.heapUsed)} of ${fmtMB(idle.heapTotal)}` +
+      `${runtime.mode === 'tsx' ? '  [--tsx: includes ~30 MB of tsx loader]' : ''}`,
+    `with ${fmtInt(connected)} agents (after GC): RSS ${fmtMB(loaded.rss)}${split(loadedStats.rssSplit)}, heap used ${fmtMB(loaded.heapUsed)}, ` +
+      `external ${fmtMB(loaded.external)}; connected in ${(connectMs / 1000).toFixed(1)} s`,
+    `per agent: RSS ${fmtKB(r.rssPerAgent)}, heap ${fmtKB(r.heapPerAgent)}, external ${fmtKB(r.externalPerAgent)}`,
+    `/health (${opts.capacity.healthRequests} sequential requests, keep-alive): idle p50 ${fmtMs(r.healthIdleMs.p50)} / p99 ${fmtMs(r.healthIdleMs.p99)} ms; ` +
+      `at load p50 ${fmtMs(r.healthLoadedMs.p50)} / p99 ${fmtMs(r.healthLoadedMs.p99)} ms (connected_agents ${String(r.healthConnectedAgents)})`,
+  ]);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// output
+
+function section(title: string, lines: string[]): void {
+  process.stdout.write(`\n== ${title}\n${lines.map((l) => `   ${l}`).join('\n')}\n`);
+}
+
+function writeResult(scenario: string, opts: Options, result: unknown, meta: Record<string, unknown>): string {
+  mkdirSync(RESULTS, { recursive: true });
+  const file = join(RESULTS, `${scenario}-${STAMP}.json`);
+  writeFileSync(file, JSON.stringify({ scenario, stamp: STAMP, smoke: opts.smoke, runtime: runtime.mode, machine: meta, options: opts, result }, null, 2) + '\n');
+  return file;
+}
+
+function status(ok: boolean | undefined, atTargetSize: boolean): string {
+  if (ok === undefined) return '';
+  return `${ok ? 'pass' : 'miss'}${atTargetSize ? '' : '*'}`;
+}
+
+function summaryTable(): { text: string; rows: Record<string, string>[] } {
+  const rows: string[][] = [];
+  const add = (metric: string, value: string, target = '', st: string = '') => rows.push([metric, value, target, st]);
+  const { ceiling: c, relay, throughput: gw, latency: lat, handshake: hs, capacity: cap } = results;
+
+  if (c) {
+    add('Verify ceiling, 1 core sync (node:crypto)', `${fmtInt(c.sync.perSecond)} verifies/s`, 'baseline');
+    add(`Verify ceiling, ${c.cores} cores async (threadpool ${c.uvThreadpoolSize})`, `${fmtInt(c.async.perSecond)} verifies/s`, 'baseline');
+  }
+  if (relay) add(`Inline-verify relay, ${relay.agents} agents`, `${fmtInt(relay.framesPerSecond)} frames/s`, 'baseline');
+  if (gw) {
+    const full = gw.agents >= 1000;
+    add(`Gateway throughput, ${gw.agents} agents`, `${fmtInt(gw.framesPerSecond)} frames/s`);
+    if (relay) {
+      const ratio = gw.framesPerSecond / relay.framesPerSecond;
+      add('  ÷ inline-verify relay', fmtRatio(ratio), '≥ 1.60×', status(ratio >= 1.6, full));
+    }
+    if (c) {
+      add('  ÷ 1-core verify ceiling', fmtRatio(gw.framesPerSecond / c.sync.perSecond), 'context');
+      add(`  ÷ ${c.cores}-core verify ceiling`, fmtRatio(gw.framesPerSecond / c.async.perSecond), 'context');
+    }
+    add('  gateway CPU during the run', `${fmtInt(gw.server.cpuPercent)}% (100% = 1 core)`, 'context');
+  }
+  if (relay && c) add('Relay ÷ 1-core verify ceiling', fmtRatio(relay.framesPerSecond / c.sync.perSecond), 'context');
+  if (lat) {
+    for (const x of lat.rates) {
+      const l = x.latencyMs;
+      const value = overloaded(x)
+        ? `saturated: ${fmtInt(x.deliveredRate)}/s delivered of ${fmtInt(x.achievedSendRate)}/s offered`
+        : `${fmtMs(l.p50)} / ${fmtMs(l.p99)} / ${fmtMs(l.p999)} ms${x.senderLagMs.p99 > 5 ? ' (load generator starved)' : ''}`;
+      if (x.rate === 5000) {
+        add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, 'p50 ≤ 1.5, p99 ≤ 5 ms', status(!x.saturated && l.p50 <= 1.5 && l.p99 <= 5, true));
+      } else {
+        add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, x.rate < 5000 && !lat.rates.some((r) => r.rate === 5000) ? 'target is at 5,000/s' : '');
+      }
+    }
+  }
+  if (cap) {
+    const full = cap.agents >= 10_000;
+    add('Idle process RSS (after GC)', fmtMB(cap.idle.rss), '≤ 60 MB', status(cap.idle.rss <= 60e6, true));
+    add(`RSS per idle agent @${fmtInt(cap.connected)}`, fmtKB(cap.rssPerAgent), '≤ 16 KB @10k', status(cap.rssPerAgent <= 16e3, full));
+    add(`  heap per idle agent`, fmtKB(cap.heapPerAgent), 'context');
+    add(`/health @${fmtInt(cap.connected)} agents p50 / p99`, `${fmtMs(cap.healthLoadedMs.p50)} / ${fmtMs(cap.healthLoadedMs.p99)} ms`, 'context');
+  }
+  if (hs) {
+    const full = hs.count >= 1000;
+    add(`Registrations/s (${hs.concurrency} in flight)`, `${fmtInt(hs.perSecond)}/s`, '≥ 3,000/s', status(hs.perSecond >= 3000, full));
+  }
+  const header = ['metric', 'value', 'target', 'status'];
+  return { text: table(header, rows), rows: rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? '']))) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// main
+
+async function main(): Promise<number> {
+  const opts = parseArgs(process.argv.slice(2));
+  runtime.mode = opts.tsx ? 'tsx' : 'compiled';
+  runtime.verbose = opts.verbose;
+  const meta = machine();
+  const startedAt = performance.now();
+  process.stdout.write(
+    `AIConexus gateway benchmark (${opts.smoke ? 'smoke' : 'full'}): ${opts.selected.join(', ')}\n` +
+      `node ${meta.node} · ${meta.cpu} · ${meta.cores} cores · ${meta.memoryGiB} GiB · commit ${meta.commit}` +
+      `${meta.uncommittedSrc.length ? ` + uncommitted src/ changes (${meta.uncommittedSrc.length} files)` : ''} · load average ${meta.loadavg.map((l) => l.toFixed(2)).join(' ')}\n`,
+  );
+  if (opts.gatewayFlags.length > 0) process.stdout.write(`gateway node flags: ${opts.gatewayFlags.join(' ')}\n`);
+  if (!opts.tsx) {
+    const built = await compileForBench();
+    process.stdout.write(
+      `children run on plain node from ${built.files} transpiled files (${built.reused ? 'unchanged since the last run' : `${(built.ms / 1000).toFixed(1)} s`})\n`,
+    );
+  }
+
+  const run: Record<Scenario, () => Promise<unknown>> = {
+    ceiling: async () => (results.ceiling = await ceiling(opts)),
+    relay: async () => (results.relay = await throughputAgainst('baseline-relay', opts)),
+    throughput: async () => (results.throughput = await throughputAgainst('server', opts)),
+    latency: async () => (results.latency = await latency(opts)),
+    handshake: async () => (results.handshake = await handshake(opts)),
+    capacity: async () => (results.capacity = await capacity(opts)),
+  };
+  for (const scenario of opts.selected) {
+    const loadBefore = loadavg();
+    const scenarioStart = performance.now();
+    scenarioChildren = [];
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        run[scenario](),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${scenario} did not finish within 10 minutes`)), 600_000);
+        }),
+      ]);
+      const elapsedS = (performance.now() - scenarioStart) / 1000;
+      writeResult(scenario, opts, result, { ...meta, loadavgBefore: loadBefore, loadavgAfter: loadavg(), elapsedS });
+      process.stdout.write(`   (${scenario}: ${elapsedS.toFixed(1)} s; load average ${loadBefore[0]?.toFixed(2)} → ${loadavg()[0]?.toFixed(2)})\n`);
+    } catch (err) {
+      failures.push({ scenario, message: (err as Error).message });
+      process.stdout.write(`\n== ${scenario}: FAILED\n   ${(err as Error).message.split('\n').join('\n   ')}\n`);
+    } finally {
+      clearTimeout(timer);
+      await Promise.all(scenarioChildren.map((c) => c.stop(3000).catch(() => {})));
+    }
+  }
+
+  for (const file of profiles) {
+    try {
+      const top = topSelfTime(file, 15);
+      section(`CPU profile of the gateway: ${file}`, [
+        `${(top.busyMs / 1000).toFixed(1)} s busy of ${(top.totalMs / 1000).toFixed(1)} s; top self time (% of busy):`,
+        ...table(['self ms', '%', 'function', 'where'], top.rows.map((r) => [r.selfMs.toFixed(0), r.percent.toFixed(1), r.name, r.where])).split('\n'),
+      ]);
+    } catch (err) {
+      process.stdout.write(`\n(cannot read profile ${file}: ${(err as Error).message})\n`);
+    }
+  }
+
+  const summary = summaryTable();
+  const elapsed = (performance.now() - startedAt) / 1000;
+  process.stdout.write(`\n== Summary (${opts.smoke ? 'smoke sizes' : 'full sizes'}; ${elapsed.toFixed(0)} s; load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')})\n\n`);
+  process.stdout.write(summary.text + '\n');
+  if (summary.text.includes('*')) process.stdout.write('\n* measured below the size the target is defined at (smoke or a smaller --agents / --handshakes)\n');
+  process.stdout.write('\nTargets are shown, never asserted; CPU figures are noisy when other work shares the machine.\n');
+  for (const msg of invalid) process.stdout.write(`INVALID: ${msg}\n`);
+  for (const f of failures) process.stdout.write(`FAILED: ${f.scenario}\n`);
+  const file = writeResult('summary', opts, { table: summary.rows, failures, invalid, elapsedS: elapsed }, { ...meta, loadavgAfter: loadavg() });
+  process.stdout.write(`results: ${join('bench', 'results')}/*-${STAMP}.json (summary: ${file.slice(ROOT.length)})\n`);
+  return failures.length > 0 || invalid.length > 0 ? 1 : 0;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAllChildren();
+    process.exit(130);
+  });
+}
+
+main().then(
+  (code) => {
+    killAllChildren();
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    killAllChildren();
+    process.stderr.write(`${err.message}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,47 @@
+/**
+ * The gateway under test, in its own process: buildApp(configWith({...})) listening on 127.0.0.1,
+ * port 0. Reports `{type:'ready', port}` over IPC, answers `stats` (process.memoryUsage, CPU,
+ * event-loop use; optionally after a full GC, which needs --expose-gc) and `stop`.
+ *
+ * Bench-only settings, and why:
+ * - RATE_LIMIT / RATE_BURST 1,000,000: the per-agent limiter must not drop load-generator frames
+ *   (the limiter still runs on every frame, so its cost is measured).
+ * - MAX_AGENTS 100,000, MAX_CONNECTIONS_PER_IP 100,000, CONNECT_RATE_LIMIT 10,000,000/min: every
+ *   load-generator connection comes from 127.0.0.1, and the capacity and handshake scenarios open
+ *   up to 19,000 of them within seconds (the per-IP checks still run on every upgrade).
+ * - CLOCK_SKEW 3,600 s: frames are signed before the clock starts (signing is not what is being
+ *   measured), up to a minute before they are sent. The freshness check still runs on every frame.
+ *   The replay cache keeps every id of the run either way (runs are shorter than the default 30 s
+ *   window plus the send time), so its memory behaviour is the same as with the default.
+ * - LOG_LEVEL warn: no per-connection info lines (production runs at info; see docs/performance.md).
+ * Everything else is the default Config.
+ */
+import { buildApp } from '../src/app.js';
+import { configWith } from '../src/config.js';
+import { serveServerCommands, toParent } from './lib/ipc.js';
+
+const config = configWith({
+  host: '127.0.0.1',
+  port: 0,
+  logLevel: 'warn',
+  rateLimit: 1_000_000,
+  rateBurst: 1_000_000,
+  maxAgents: 100_000,
+  maxConnectionsPerIp: 100_000,
+  connectRateLimit: 10_000_000,
+  clockSkewMs: 3_600_000,
+});
+
+const app = await buildApp(config);
+await app.listen({ host: config.host, port: 0 });
+const address = app.server.address();
+if (address === null || typeof address === 'string') throw new Error('no TCP address');
+
+serveServerCommands(() => app.close(), () => app.hub.sessions.size);
+toParent({
+  type: 'ready',
+  port: address.port,
+  pid: process.pid,
+  config: { ...config, adminToken: undefined },
+  uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? 'default (4)',
+});
