@@ -21,7 +21,13 @@ export interface RegisterContext {
 
 /** Checks a REGISTER frame; returns it with the agent's key, or throws AUTH_FAILED. */
 export function checkRegister(frame: Record<string, unknown>, ctx: RegisterContext): { frame: RegisterFrame; key: AgentKey } {
-  const parsed = registerSchema.safeParse(frame);
+  let parsed;
+  try {
+    parsed = registerSchema.safeParse(frame);
+  } catch {
+    // The meta size check serialises meta: nesting too deep to serialise ends here.
+    throw new ProtocolError('AUTH_FAILED', null, 'bad REGISTER: meta cannot be serialised');
+  }
   if (!parsed.success) throw new ProtocolError('AUTH_FAILED', null, `bad REGISTER: ${schemaError(parsed.error)}`);
   const reg = parsed.data;
   if (reg.nonce !== ctx.nonce) throw new ProtocolError('AUTH_FAILED', null, 'nonce is not this connection\'s challenge');
@@ -29,7 +35,13 @@ export function checkRegister(frame: Record<string, unknown>, ctx: RegisterConte
   if (Math.abs(ctx.now - reg.ts) > ctx.clockSkewMs) throw new ProtocolError('AUTH_FAILED', null, 'ts is outside the allowed clock skew');
   const key = importAgentKey(reg.did);
   if (!key) throw new ProtocolError('AUTH_FAILED', null, 'did is not a valid Ed25519 did:key');
-  if (!verifyFrame(key, frame, reg.sig, ctx.verifyMetrics)) throw new ProtocolError('AUTH_FAILED', null, 'signature does not verify');
+  let message: Uint8Array;
+  try {
+    message = signedBytes(frame);
+  } catch {
+    throw new ProtocolError('AUTH_FAILED', null, 'REGISTER has no canonical JSON form (non-finite number or nesting too deep)');
+  }
+  if (!verifyRegister(key, message, reg.sig, ctx.verifyMetrics)) throw new ProtocolError('AUTH_FAILED', null, 'signature does not verify');
   return { frame: reg, key };
 }
 
@@ -64,7 +76,18 @@ export function prepareSignal(type: SignalingType, frame: Record<string, unknown
   const { id, from, to, ts, sig } = parsed.data;
   if (from !== ctx.did) throw new ProtocolError('SENDER_MISMATCH', id);
   if (Math.abs(ctx.now - ts) > ctx.clockSkewMs) throw new ProtocolError('STALE', id);
-  return { type, id, from, to, ts, message: signedBytes(frame), signature: decodeSignature(sig) };
+  // A frame without a JCS form (a number beyond double range such as 1e400, nesting too deep to
+  // serialise) cannot have been signed: BAD_FRAME, with its id.
+  return { type, id, from, to, ts, message: canonicalBytes(frame, id), signature: decodeSignature(sig) };
+}
+
+/** signedBytes, with a frame that has no canonical form reported as BAD_FRAME. */
+function canonicalBytes(frame: Record<string, unknown>, ref: string | null): Uint8Array {
+  try {
+    return signedBytes(frame);
+  } catch {
+    throw new ProtocolError('BAD_FRAME', ref, 'frame has no canonical JSON form (non-finite number or nesting too deep)');
+  }
 }
 
 /**
@@ -77,11 +100,11 @@ export function admitSignal(signal: PreparedSignal, verified: boolean, replay: R
 }
 
 /** Synchronous verification of a REGISTER frame's signature. */
-function verifyFrame(key: AgentKey, frame: Record<string, unknown>, sig: string, histogram?: Histogram): boolean {
+function verifyRegister(key: AgentKey, message: Uint8Array, sig: string, histogram?: Histogram): boolean {
   const signature = decodeSignature(sig);
   if (!signature) return false;
   const end = histogram?.startTimer();
-  const ok = verifySignature(key, signedBytes(frame), signature);
+  const ok = verifySignature(key, message, signature);
   end?.();
   return ok;
 }

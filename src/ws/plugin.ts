@@ -43,7 +43,9 @@ export const wsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) =
       const code = wsCloseCode(error);
       hub.metrics.closes.inc({ code: String(code) });
       request.log.info({ remote: request.ip, code, reason: error.message }, 'websocket closed on protocol error');
-      socket.terminate();
+      // Not at once: a client still sending (a large oversize frame) would get a TCP reset and
+      // lose the 1009 close frame. ws has stopped reading; the socket goes within a second.
+      setTimeout(() => socket.terminate(), 1000).unref();
     },
   });
 

@@ -175,6 +175,10 @@ export class Session implements DeliveryTarget {
   private onStepError(err: unknown): void {
     if (err instanceof ProtocolError) {
       this.fail(err);
+    } else if (this.state === 'auth') {
+      // Whatever went wrong with a REGISTER, the protocol's answer is AUTH_FAILED + 4401.
+      this.hub.log.warn({ err, remote: this.remoteAddress }, 'REGISTER handling failed');
+      this.fail(new ProtocolError('AUTH_FAILED', null, 'REGISTER could not be processed'));
     } else {
       // A bug, not bad input: report it without losing the session.
       this.hub.log.error({ err, did: this.did }, 'frame handling failed');
