@@ -7,10 +7,14 @@
  *   phase runs for `duration`. Reports frames delivered (verified and routed by the server) per second.
  * - latency: open-loop pacing at fixed rates across all senders (a 1 ms timer sends every frame
  *   that is due; frames go round-robin over the senders); the same process sends and receives, so
- *   sender→receiver latency is the difference of two performance.now() readings.
+ *   sender→receiver latency is the difference of two performance.now() readings. Options for the
+ *   cluster scenario: receivers on another gateway node (`receiverUrl`), one direction only (`oneWay`).
  * - idle: connects and registers agents, reports `ready`, and holds them until `close`.
  * - handshake: registrations (connect → CHALLENGE → signed REGISTER → REGISTERED) with bounded
  *   concurrency over a fixed count.
+ *
+ * In cluster mode (`cluster: {redisUrl, prefix}`), throughput and latency wait until every agent is
+ * listed in Redis presence before sending, and report how the pairs are spread over the nodes.
  *
  * Frames are pre-signed before the clock starts (on the libuv threadpool; the orchestrator sets
  * UV_THREADPOOL_SIZE to the number of cores), with unique ids, so the clock measures the server
@@ -40,14 +44,19 @@ function mark(name: string): void {
   toParent({ type: 'mark', name, at: performance.now() });
 }
 
-async function connectAll(url: string, keys: AgentKeys[], concurrency = CONNECT_CONCURRENCY): Promise<{ ms: number; failures: string[] }> {
+/** Connects and registers every key (agent i at `url`, or at `url(i)`), `concurrency` handshakes in flight. */
+async function connectAll(
+  url: string | ((i: number) => string),
+  keys: AgentKeys[],
+  concurrency = CONNECT_CONCURRENCY,
+): Promise<{ ms: number; failures: string[] }> {
   const started = performance.now();
   const failures: string[] = [];
   let ok = 0;
   // Progress for the orchestrator's log (and for diagnosing a stalled connect phase).
   const progress = setInterval(() => toParent({ type: 'progress', registered: ok, failed: failures.length, of: keys.length }), 2000);
-  const result = await mapLimit(keys, concurrency, (k) =>
-    registerAgent(url, k).then(
+  const result = await mapLimit(keys, concurrency, (k, i) =>
+    registerAgent(typeof url === 'string' ? url : url(i), k).then(
       (c) => {
         ok++;
         return c;
@@ -86,6 +95,73 @@ function countError(errors: Record<string, number>, data: Buffer): void {
 /** `true` when `data` starts with `prefix` (a delivered signaling frame rather than an ERROR). */
 const startsWith = (data: Buffer, prefix: Buffer) => data.length > prefix.length && data.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 
+/** Cluster mode: the Redis the gateway nodes share, and their key prefix. */
+interface ClusterParams {
+  redisUrl: string;
+  prefix: string;
+}
+
+/**
+ * Cluster mode: waits until every DID is listed in Redis presence (a node announces an agent
+ * asynchronously, after REGISTERED: a frame sent to it from another node before that would get
+ * AGENT_NOT_FOUND), and returns the node each one is on, read from the `agent:<did>` hashes.
+ */
+async function awaitPresence(cluster: ClusterParams, dids: string[], timeoutMs = 15_000): Promise<{ nodeOf: string[]; waitedMs: number }> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(cluster.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const started = performance.now();
+  try {
+    await redis.connect();
+    for (;;) {
+      const pipeline = redis.pipeline();
+      for (const did of dids) pipeline.hget(`${cluster.prefix}agent:${did}`, 'node');
+      const rows = (await pipeline.exec()) ?? [];
+      const nodeOf = rows.map(([err, v]) => (err || typeof v !== 'string' ? '' : v));
+      const missing = nodeOf.filter((n) => n === '').length;
+      if (missing === 0) return { nodeOf, waitedMs: performance.now() - started };
+      if (performance.now() - started > timeoutMs) throw new Error(`${missing} of ${dids.length} agents not in Redis presence after ${timeoutMs} ms`);
+      await sleep(20);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * An order of the agents (indexes into `nodeOf`) such that about `share` of the pairs (i, i ^ 1)
+ * have their two agents on different nodes: cross-node pairs take one agent from each of the two
+ * fullest nodes, the rest pair up within a node, and odd leftovers pair across nodes.
+ */
+function pairOrder(nodeOf: string[], share: number): number[] {
+  const buckets = new Map<string, number[]>();
+  nodeOf.forEach((n, i) => buckets.set(n, [...(buckets.get(n) ?? []), i]));
+  const lists = [...buckets.values()];
+  const order: number[] = [];
+  const fullest = () => lists.filter((l) => l.length > 0).sort((a, b) => b.length - a.length);
+  let cross = Math.round((share * nodeOf.length) / 2);
+  while (cross-- > 0) {
+    const [a, b] = fullest();
+    if (!a || !b) break;
+    order.push(a.pop() as number, b.pop() as number);
+  }
+  for (const l of lists) while (l.length >= 2) order.push(l.pop() as number, l.pop() as number);
+  for (const l of lists) order.push(...l);
+  return order;
+}
+
+/** How agents in pairs (i, i ^ 1) are spread over cluster nodes. */
+function placement(nodeOf: string[]) {
+  const perNode: Record<string, number> = {};
+  for (const n of nodeOf) perNode[n] = (perNode[n] ?? 0) + 1;
+  let pairs = 0;
+  let crossPairs = 0;
+  for (let i = 0; i + 1 < nodeOf.length; i += 2) {
+    pairs++;
+    if (nodeOf[i] !== nodeOf[i + 1]) crossPairs++;
+  }
+  return { perNode: Object.values(perNode).sort((a, b) => b - a), pairs, crossPairs, crossShare: pairs > 0 ? crossPairs / pairs : NaN };
+}
+
 // ---------------------------------------------------------------------------------------------
 // throughput
 
@@ -96,6 +172,15 @@ interface ThroughputParams {
   durationMs: number;
   warmupFrames: number;
   frame: FrameKind;
+  /** Cluster mode: wait for presence before sending, and report how pairs are spread over nodes. */
+  cluster?: ClusterParams;
+  /**
+   * Cluster mode: re-form the pairs once every agent's node is known, so that this share of them
+   * is cross-node (default: pairs as connected, agent 2k with 2k + 1).
+   */
+  crossShare?: number;
+  /** Frames pre-signed for the measured phase: warm-up rate × duration × this (default 3). */
+  poolFactor?: number;
 }
 
 interface Flow {
@@ -112,6 +197,13 @@ async function throughput(p: ThroughputParams) {
   const keys = Array.from({ length: p.agents - (p.agents % 2) }, newAgentKeys);
   const connect = await connectAll(p.url, keys);
   if (conns.length !== keys.length) throw new Error(`only ${conns.length}/${keys.length} agents registered: ${connect.failures[0]}`);
+  const presence = p.cluster ? await awaitPresence(p.cluster, conns.map((c) => c.keys.did)) : undefined;
+  const asConnected = presence ? placement(presence.nodeOf) : undefined;
+  if (presence && p.crossShare !== undefined) {
+    const order = pairOrder(presence.nodeOf, p.crossShare);
+    conns = order.map((i) => conns[i] as AgentConn);
+    presence.nodeOf = order.map((i) => presence.nodeOf[i] as string);
+  }
   const n = conns.length;
   const flows: Flow[] = conns.map((c, i) => ({ sender: c, receiverDid: (conns[i ^ 1] as AgentConn).keys.did, frames: [], next: 0, consumed: 0 }));
   const prefix = wirePrefix(p.frame);
@@ -120,6 +212,8 @@ async function throughput(p: ThroughputParams) {
   let stopped = true;
   let exhaustedAt: number | undefined;
   let exhaustedDelivered = 0;
+  /** Frames each flow had delivered when the first flow ran out of pre-signed frames. */
+  let exhaustedPerFlow: number[] | undefined;
   let lastDeliveryAt = 0;
 
   const pump = (f: Flow) => {
@@ -128,6 +222,7 @@ async function throughput(p: ThroughputParams) {
         if (exhaustedAt === undefined) {
           exhaustedAt = performance.now();
           exhaustedDelivered = delivered;
+          exhaustedPerFlow = flows.map((x) => x.consumed);
         }
         return;
       }
@@ -190,11 +285,12 @@ async function throughput(p: ThroughputParams) {
   // Measured phase: enough frames for the estimated rate × duration, three times over (the warm-up
   // runs cold and underestimates), capped at 60,000 frames/s.
   const cap = Math.max(1, Math.floor((60_000 * p.durationMs) / 1000 / n));
-  const perFlow = Math.min(cap, Math.ceil((warmRate * (p.durationMs / 1000) * 3) / n) + p.window);
+  const perFlow = Math.min(cap, Math.ceil((warmRate * (p.durationMs / 1000) * (p.poolFactor ?? 3)) / n) + p.window);
   const signMs = await presign(perFlow);
   await sleep(200);
   delivered = 0;
   exhaustedAt = undefined;
+  exhaustedPerFlow = undefined;
   const errorsBefore = { ...errors };
   const cpu0 = process.cpuUsage();
   mark('main-start');
@@ -204,6 +300,7 @@ async function throughput(p: ThroughputParams) {
   await sleep(p.durationMs);
   const end = performance.now();
   const deliveredAtEnd = delivered;
+  const perFlowAtEnd = flows.map((x) => x.consumed);
   mark('main-end');
   const cpu = process.cpuUsage(cpu0);
   stopped = true;
@@ -213,6 +310,20 @@ async function throughput(p: ThroughputParams) {
   const counted = exhaustedAt === undefined ? deliveredAtEnd : exhaustedDelivered;
   const sent = flows.reduce((s, f) => s + f.next, 0);
   const received = delivered;
+  // Cluster mode: frames/s per flow, for flows whose two agents share a node and for the others.
+  let byRoute: { sameNode: { flows: number; perFlowPerSecond: number }; crossNode: { flows: number; perFlowPerSecond: number } } | undefined;
+  if (presence) {
+    const counts = exhaustedPerFlow ?? perFlowAtEnd;
+    const acc = { same: { flows: 0, frames: 0 }, cross: { flows: 0, frames: 0 } };
+    counts.forEach((c, i) => {
+      const k = presence.nodeOf[i] === presence.nodeOf[i ^ 1] ? acc.same : acc.cross;
+      k.flows++;
+      k.frames += c;
+    });
+    const secs = ((exhaustedAt ?? end) - start) / 1000;
+    const rate = (k: { flows: number; frames: number }) => ({ flows: k.flows, perFlowPerSecond: k.flows > 0 ? k.frames / k.flows / secs : NaN });
+    byRoute = { sameNode: rate(acc.same), crossNode: rate(acc.cross) };
+  }
   return {
     agents: n,
     flows: n,
@@ -220,6 +331,8 @@ async function throughput(p: ThroughputParams) {
     frame: p.frame,
     frameBytes: flows[0]?.frames[0]?.length ?? 0,
     connectMs: connect.ms,
+    placement: presence ? { ...placement(presence.nodeOf), presenceWaitMs: presence.waitedMs, asConnected } : undefined,
+    byRoute,
     warmup: { frames: warmPerFlow * n, rate: warmRate, signMs: warmSignMs },
     presigned: perFlow * n,
     signMs,
@@ -256,6 +369,12 @@ interface LatencyParams {
   durationMs: number;
   warmupMs: number;
   frame: FrameKind;
+  /** When set, odd agents (the receivers of pairs (i, i ^ 1)) connect here instead of `url`. */
+  receiverUrl?: string;
+  /** Only even agents send (each to its partner i + 1): one direction per pair. Default both. */
+  oneWay?: boolean;
+  /** Cluster mode: wait for presence before sending, and report how pairs are spread over nodes. */
+  cluster?: ClusterParams;
 }
 
 const ID_MARK = Buffer.from('"id":"L');
@@ -279,9 +398,14 @@ function frameSeq(data: Buffer): number {
 
 async function latency(p: LatencyParams) {
   const keys = Array.from({ length: p.agents - (p.agents % 2) }, newAgentKeys);
-  const connect = await connectAll(p.url, keys);
+  const receiverUrl = p.receiverUrl ?? p.url;
+  const connect = await connectAll((i) => (i % 2 === 1 ? receiverUrl : p.url), keys);
   if (conns.length !== keys.length) throw new Error(`only ${conns.length}/${keys.length} agents registered: ${connect.failures[0]}`);
+  const presence = p.cluster ? await awaitPresence(p.cluster, conns.map((c) => c.keys.did)) : undefined;
   const n = conns.length;
+  // Frame i goes out from sender(i) to its partner, sender(i) ^ 1: round-robin over every agent,
+  // or over the even ones only (one way).
+  const sender = p.oneWay ? (i: number) => 2 * (i % (n / 2)) : (i: number) => i % n;
   const prefix = wirePrefix(p.frame);
   const results = [];
   let base = 0;
@@ -291,8 +415,8 @@ async function latency(p: LatencyParams) {
     const total = warm + Math.round((rate * p.durationMs) / 1000);
     const signStarted = performance.now();
     const texts = await signFramesAsync(total, (i) => {
-      const s = conns[i % n] as AgentConn;
-      const r = conns[(i % n) ^ 1] as AgentConn;
+      const s = conns[sender(i)] as AgentConn;
+      const r = conns[sender(i) ^ 1] as AgentConn;
       return { keys: s.keys, frame: signalingFrame(p.frame, `L${base + i}`, s.keys.did, r.keys.did, Date.now()) };
     });
     const frames = texts.map((t) => Buffer.from(t));
@@ -344,7 +468,7 @@ async function latency(p: LatencyParams) {
         const due = Math.min(total, Math.floor((now - start) / interval) + 1);
         while (sent < due) {
           sendAt[sent] = performance.now();
-          (conns[sent % n] as AgentConn).ws.send(frames[sent] as Buffer, TEXT);
+          (conns[sender(sent)] as AgentConn).ws.send(frames[sent] as Buffer, TEXT);
           sent++;
         }
         if (sent >= total) return resolve();
@@ -416,7 +540,16 @@ async function latency(p: LatencyParams) {
     base += total;
     if (rate !== p.rates[p.rates.length - 1]) await sleep(500);
   }
-  return { agents: n, frame: p.frame, frameBytes, connectMs: connect.ms, unexpectedCloses, rates: results };
+  return {
+    agents: n,
+    frame: p.frame,
+    frameBytes,
+    oneWay: p.oneWay === true,
+    connectMs: connect.ms,
+    placement: presence ? { ...placement(presence.nodeOf), presenceWaitMs: presence.waitedMs } : undefined,
+    unexpectedCloses,
+    rates: results,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

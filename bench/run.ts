@@ -5,11 +5,13 @@
  *
  *   npm run bench                                   every scenario, full size (< 5 min)
  *   npm run bench -- --only throughput,latency      a selection (names below; `baselines` = ceiling,relay)
- *   npm run bench:smoke                             tiny sizes, ~10-15 s (CI: keeps the suite from rotting)
+ *   npm run bench:smoke                             tiny sizes, ~25 s (CI: keeps the suite from rotting)
  *   npm run bench -- --duration 20 --agents 19000   longer throughput/latency phases; more idle agents
  *   npm run bench -- --only relay,throughput --cpu-prof    + a CPU profile of the gateway under load
+ *   npm run bench -- --only cluster                 cluster mode: 2 workers + Redis vs 1 process, cross-node latency
  *
- * Scenarios, in run order: ceiling, relay, throughput, latency, handshake, capacity.
+ * Scenarios, in run order: ceiling, relay, throughput, latency, handshake, capacity, cluster.
+ * `cluster` starts its own redis-server (redis-server must be installed) and stops it at its end.
  * Each prints a section when it ends and writes bench/results/<scenario>-<stamp>.json; the run
  * ends with one table of figures, ratios to the baselines, and the targets (pass/miss, never an
  * assertion). Exit status 1 only when a scenario failed to run or the server answered frames with
@@ -21,6 +23,7 @@ import { Agent, request } from 'node:http';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { killAllChildren, runtime, startChild, statsOf, type Child } from './lib/child.js';
+import { cpuPercentBetween, cpuSample, startRedis, startWorkersGateway, waitReady, type BenchRedis } from './lib/cluster.js';
 import { compileForBench, ROOT } from './lib/compile.js';
 import { cpuPercent, eluBetween, type ProcessStats } from './lib/ipc.js';
 import { topSelfTime } from './lib/profile.js';
@@ -29,13 +32,14 @@ import { fmtInt, fmtKB, fmtMB, fmtMs, fmtRatio, sleep, summarize, table, type La
 // ---------------------------------------------------------------------------------------------
 // options
 
-const SCENARIOS = ['ceiling', 'relay', 'throughput', 'latency', 'handshake', 'capacity'] as const;
+const SCENARIOS = ['ceiling', 'relay', 'throughput', 'latency', 'handshake', 'capacity', 'cluster'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
   --only a,b        scenarios: ${SCENARIOS.join(', ')} (baselines = ceiling,relay); default all
-  --smoke           tiny sizes (~10-15 s), for CI
-  --duration S      seconds of each measured throughput phase and of each latency rate (default 10; smoke 1/2)
+  --smoke           tiny sizes (~25 s), for CI
+  --duration S      seconds of each measured throughput phase and of each latency rate
+                    (default 10, cluster latency 5; smoke 1/2, cluster 0.5/1)
   --agents N        idle agents for capacity (default 10000, max 19000; smoke 200)
   --rates a,b,c     latency rates in frames/s (default 2500,5000,10000; smoke 500)
   --pairs-agents N  agents for throughput/relay, in pairs (default 1000; smoke 20)
@@ -43,6 +47,10 @@ const USAGE = `usage: npm run bench -- [options]
   --handshakes N    registrations in the handshake scenario (default 5000; smoke 100)
   --concurrency C   handshakes in flight (default 50; smoke 10)
   --frame ice|offer frame kind: a ~0.4 KB ICE candidate (default) or a ~1.7 KB OFFER
+  --workers N       cluster: GATEWAY_WORKERS of the multi-process gateway (default 2)
+  --cluster-rate R  cluster: frames/s of the cross-node latency phases (default 1000; smoke 200)
+  --cross-share S   cluster: share of throughput pairs re-formed to be cross-worker, 0..1, or
+                    "as-connected" (default 1 − 1/workers, what random pairing gives: 0.5 with 2)
   --cpu-prof        write a CPU profile of the gateway (throughput, latency, handshake) to bench/results/
   --gateway-flags=F extra node flags for the gateway process, e.g. --gateway-flags=--max-semi-space-size=1
   --tsx             run children under tsx instead of the transpiled tree (adds ~30 MB RSS)
@@ -61,7 +69,10 @@ function parseArgs(argv: string[]) {
     else if (next !== undefined && !next.startsWith('--')) flags.set(name, (i++, next));
     else flags.set(name, true);
   }
-  const known = new Set(['only', 'smoke', 'duration', 'agents', 'rates', 'pairs-agents', 'window', 'handshakes', 'concurrency', 'frame', 'cpu-prof', 'gateway-flags', 'tsx', 'verbose', 'help']);
+  const known = new Set([
+    'only', 'smoke', 'duration', 'agents', 'rates', 'pairs-agents', 'window', 'handshakes', 'concurrency', 'frame',
+    'workers', 'cluster-rate', 'cross-share', 'cpu-prof', 'gateway-flags', 'tsx', 'verbose', 'help',
+  ]);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   if (flags.has('help')) {
     process.stdout.write(USAGE + '\n');
@@ -88,20 +99,38 @@ function parseArgs(argv: string[]) {
   const rates = typeof ratesArg === 'string' ? ratesArg.split(',').map(Number) : smoke ? [500] : [2500, 5000, 10000];
   if (rates.some((r) => !Number.isFinite(r) || r < 1 || r > 50_000)) throw new Error('--rates must be numbers in 1..50000');
   const duration = flags.has('duration') ? num('duration', 10, 0.5, 120) : undefined;
+  const workers = num('workers', 2, 2, 16);
+  const crossShareArg = flags.get('cross-share');
+  let crossShare: number | undefined = 1 - 1 / workers;
+  if (crossShareArg === 'as-connected') crossShare = undefined;
+  else if (crossShareArg !== undefined) crossShare = num('cross-share', crossShare, 0, 1);
+  const throughput = {
+    agents: num('pairs-agents', smoke ? 20 : 1000, 2, 5000),
+    durationMs: (duration ?? (smoke ? 1 : 10)) * 1000,
+    window: num('window', 4, 1, 64),
+    warmupFrames: smoke ? 400 : 20_000,
+  };
   return {
     smoke,
     selected,
     frame: frame as 'ice' | 'offer',
-    throughput: {
-      agents: num('pairs-agents', smoke ? 20 : 1000, 2, 5000),
-      durationMs: (duration ?? (smoke ? 1 : 10)) * 1000,
-      window: num('window', 4, 1, 64),
-      warmupFrames: smoke ? 400 : 20_000,
-    },
+    throughput,
     latency: { agents: smoke ? 20 : 100, rates, durationMs: (duration ?? (smoke ? 2 : 10)) * 1000, warmupMs: smoke ? 200 : 1000 },
     capacity: { agents: num('agents', smoke ? 200 : 10_000, 2, 19_000), healthRequests: smoke ? 50 : 200 },
     handshake: { count: num('handshakes', smoke ? 100 : 5000, 1, 19_000), concurrency: num('concurrency', smoke ? 10 : 50, 1, 1000) },
     ceilingMs: smoke ? 250 : 2000,
+    cluster: {
+      workers,
+      crossShare,
+      // The same sizes as the throughput scenario; half a second measured in smoke runs.
+      throughput: { ...throughput, durationMs: duration === undefined && smoke ? 500 : throughput.durationMs },
+      latency: {
+        agents: smoke ? 10 : 20,
+        rate: num('cluster-rate', smoke ? 200 : 1000, 1, 20_000),
+        durationMs: (duration ?? (smoke ? 1 : 5)) * 1000,
+        warmupMs: smoke ? 100 : 1000,
+      },
+    },
     cpuProf: flags.has('cpu-prof'),
     gatewayFlags: typeof flags.get('gateway-flags') === 'string' ? String(flags.get('gateway-flags')).split(/\s+/).filter(Boolean) : [],
     tsx: flags.has('tsx'),
@@ -145,14 +174,14 @@ function machine() {
 /** Children started by the running scenario; stopped when it ends, whatever happens. */
 let scenarioChildren: Child[] = [];
 
-async function startServer(kind: 'server' | 'baseline-relay', opts: Options, profileAs?: string) {
+async function startServer(kind: 'server' | 'baseline-relay', opts: Options, profileAs?: string, extra: { env?: Record<string, string>; label?: string } = {}) {
   const flags = ['--expose-gc', ...(kind === 'server' ? opts.gatewayFlags : [])];
   let profile: string | undefined;
   if (opts.cpuProf && profileAs && kind === 'server') {
     profile = `gateway-${profileAs}-${STAMP}.cpuprofile.json`;
     flags.push('--cpu-prof', `--cpu-prof-dir=${RESULTS}`, `--cpu-prof-name=${profile}`);
   }
-  const child = startChild(kind, { label: kind === 'server' ? 'gateway' : 'relay', nodeFlags: flags });
+  const child = startChild(kind, { label: extra.label ?? (kind === 'server' ? 'gateway' : 'relay'), nodeFlags: flags, env: extra.env });
   scenarioChildren.push(child);
   const ready = await child.waitFor<{ type: 'ready'; port: number; config?: unknown; uvThreadpoolSize?: string }>('ready', 30_000);
   return { child, port: ready.port, url: `ws://127.0.0.1:${ready.port}/ws`, ready, profile: profile && join(RESULTS, profile) };
@@ -180,13 +209,15 @@ async function runTask<T>(loadgen: Child, task: string, params: Record<string, u
   return reply.result as T;
 }
 
-/** Samples the server's stats whenever the load generator marks a phase boundary. */
-function trackMarks(loadgen: Child, server: Child): Map<string, Promise<ProcessStats>> {
-  const marks = new Map<string, Promise<ProcessStats>>();
+/** Samples the server's stats (or whatever `sample` reads) whenever the load generator marks a phase boundary. */
+function trackMarks(loadgen: Child, server: Child): Map<string, Promise<ProcessStats>>;
+function trackMarks<T>(loadgen: Child, sample: () => Promise<T>): Map<string, Promise<T>>;
+function trackMarks<T>(loadgen: Child, source: Child | (() => Promise<T>)): Map<string, Promise<T | ProcessStats>> {
+  const marks = new Map<string, Promise<T | ProcessStats>>();
   loadgen.onMessage = (msg) => {
     logProgress(loadgen, msg);
     if (msg.type === 'mark') {
-      const p = statsOf(server);
+      const p = typeof source === 'function' ? source() : statsOf(source);
       p.catch(() => {});
       marks.set(String(msg.name), p);
     }
@@ -313,6 +344,7 @@ const results: {
   latency?: { agents: number; rates: LatencyRate[] };
   handshake?: HandshakeResult;
   capacity?: CapacityResult;
+  cluster?: ClusterResult;
 } = {};
 const failures: { scenario: Scenario; message: string }[] = [];
 const invalid: string[] = [];
@@ -510,6 +542,298 @@ async function capacity(opts: Options): Promise<CapacityResult> {
   return r;
 }
 
+/** How agents in pairs were spread over cluster nodes (read back from Redis presence). */
+interface Placement {
+  perNode: number[];
+  pairs: number;
+  crossPairs: number;
+  crossShare: number;
+  presenceWaitMs: number;
+  /** The pairs as connected (agent 2k with 2k + 1), before they were re-formed for --cross-share. */
+  asConnected?: { pairs: number; crossPairs: number; crossShare: number };
+}
+
+interface ClusterLatencyPhase {
+  route: 'same-node' | 'cross-node';
+  rate: LatencyRate;
+  placement?: Placement;
+  /** CPU % (100 % = one core) over the phase: node A, node B, redis-server. */
+  cpu: { nodeA: number; nodeB: number; redis: number };
+}
+
+interface ClusterResult {
+  redisVersion: string;
+  workers: number;
+  single: ThroughputResult & { server: { cpuPercent: number; eventLoopUtilization: number } };
+  multi: ThroughputResult & {
+    placement?: Placement;
+    /** Frames/s per flow, for flows within one worker and across workers. */
+    byRoute?: { sameNode: { flows: number; perFlowPerSecond: number }; crossNode: { flows: number; perFlowPerSecond: number } };
+    /** CPU % over the measured window: supervisor + workers, each part, and redis-server. */
+    cpu: { gateway: number; supervisor: number; workers: number[]; redis: number };
+  };
+  /** multi ÷ single, frames/s. */
+  ratio: number;
+  /** Share of (b)'s delivered frames that went from one worker to another. */
+  crossFrameShare: number;
+  /** Frames delivered per CPU-second: (a) its gateway process; (b) supervisor + workers + redis-server. */
+  framesPerCpuSecond: { single: number; multi: number };
+  /** cores × 100 % ÷ (a)'s CPU %: the ratio (b) would reach using every core at (a)'s CPU cost per frame. */
+  coreBound: number;
+  latency: { agents: number; rate: number; durationMs: number; warmupMs: number; sameNode: ClusterLatencyPhase; crossNode: ClusterLatencyPhase };
+  /** cross − same, ms. */
+  addedHopMs: { p50: number; p99: number };
+  /** Wall time of each part of the scenario, s. */
+  phaseS: Record<string, number>;
+}
+
+/** Bench limits through the environment, for src/server.ts (the same values bench/server.ts sets in its Config). */
+const BENCH_ENV = {
+  LOG_LEVEL: 'warn',
+  RATE_LIMIT: '1000000',
+  RATE_BURST: '1000000',
+  MAX_AGENTS: '100000',
+  MAX_CONNECTIONS_PER_IP: '100000',
+  CONNECT_RATE_LIMIT: '10000000',
+  CLOCK_SKEW: '3600',
+};
+
+/** One closed-loop throughput run on an already running load generator; `sample` is read at the measured window's edges. */
+async function throughputOn<T>(
+  loadgen: Child,
+  opts: Options,
+  url: string,
+  extra: Record<string, unknown>,
+  sample: () => Promise<T>,
+): Promise<{ r: ThroughputResult & { placement?: Placement }; start: T | undefined; end: T | undefined }> {
+  const p = opts.cluster.throughput;
+  const marks = trackMarks(loadgen, sample);
+  const r = await runTask<ThroughputResult & { placement?: Placement }>(
+    loadgen,
+    'throughput',
+    { url, agents: p.agents, window: p.window, durationMs: p.durationMs, warmupFrames: p.warmupFrames, frame: opts.frame, ...extra },
+    p.durationMs + 240_000,
+  );
+  const [start, end] = await Promise.all([marks.get('main-start'), marks.get('main-end')]);
+  await loadgen.request({ cmd: 'close' }, 'closed', 30_000);
+  return { r, start, end };
+}
+
+/** (b): src/server.ts with GATEWAY_WORKERS + REDIS_URL on one port; CPU from /proc of the supervisor, its workers and redis-server. */
+async function workersThroughput(opts: Options, redis: BenchRedis, loadgen: Child): Promise<ClusterResult['multi']> {
+  const prefix = 'bench-workers:';
+  const gw = await startWorkersGateway({ ...BENCH_ENV, REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix }, opts.cluster.workers, opts.gatewayFlags);
+  try {
+    const pids = [gw.supervisorPid, ...gw.workerPids, redis.pid];
+    const { r, start: a, end: b } = await throughputOn(
+      loadgen,
+      opts,
+      gw.url,
+      // Flows within a worker outrun cross-worker ones: a larger pool, so the fast ones do not run out.
+      { cluster: { redisUrl: redis.url, prefix }, crossShare: opts.cluster.crossShare, poolFactor: 5 },
+      async () => cpuSample(pids),
+    );
+    const workers = gw.workerPids.map((_, i) => i + 1);
+    const cpu =
+      a && b
+        ? {
+            gateway: cpuPercentBetween(a, b, [0, ...workers]),
+            supervisor: cpuPercentBetween(a, b, [0]),
+            workers: workers.map((i) => cpuPercentBetween(a, b, [i])),
+            redis: cpuPercentBetween(a, b, [pids.length - 1]),
+          }
+        : { gateway: NaN, supervisor: NaN, workers: [], redis: NaN };
+    return { ...r, cpu };
+  } finally {
+    await gw.stop();
+  }
+}
+
+type Started = Awaited<ReturnType<typeof startServer>>;
+
+/**
+ * Cross-node latency on two single gateway processes (bench/server.ts in cluster mode) sharing
+ * one Redis: senders on node A; receivers on A (same node), then on B (cross node), at one rate.
+ */
+async function crossNodeLatency(opts: Options, redis: BenchRedis, prefix: string, nodeA: Started, nodeB: Started, loadgen: Child): Promise<ClusterResult['latency']> {
+  await Promise.all([waitReady(nodeA.port), waitReady(nodeB.port)]);
+  const marks = trackMarks(loadgen, async () => {
+    const [a, b] = await Promise.all([statsOf(nodeA.child), statsOf(nodeB.child)]);
+    return { a, b, redis: cpuSample([redis.pid]) };
+  });
+  const l = opts.cluster.latency;
+  const phase = async (route: ClusterLatencyPhase['route']): Promise<ClusterLatencyPhase> => {
+    const r = await runTask<{ rates: LatencyRate[]; placement?: Placement }>(
+      loadgen,
+      'latency',
+      {
+        url: nodeA.url,
+        receiverUrl: route === 'same-node' ? nodeA.url : nodeB.url,
+        oneWay: true,
+        agents: l.agents,
+        rates: [l.rate],
+        durationMs: l.durationMs,
+        warmupMs: l.warmupMs,
+        frame: opts.frame,
+        cluster: { redisUrl: redis.url, prefix },
+      },
+      (l.durationMs + l.warmupMs) * 2 + 120_000,
+    );
+    const rate = r.rates[0] as LatencyRate;
+    const [s, e] = await Promise.all([marks.get(`rate-${l.rate}-start`), marks.get(`rate-${l.rate}-end`)]);
+    const cpu = s && e ? { nodeA: cpuPercent(s.a, e.a), nodeB: cpuPercent(s.b, e.b), redis: cpuPercentBetween(s.redis, e.redis, [0]) } : { nodeA: NaN, nodeB: NaN, redis: NaN };
+    await loadgen.request({ cmd: 'close' }, 'closed', 30_000);
+    return { route, rate, placement: r.placement, cpu };
+  };
+  const sameNode = await phase('same-node');
+  await sleep(opts.smoke ? 50 : 500);
+  const crossNode = await phase('cross-node');
+  return { agents: l.agents, rate: l.rate, durationMs: l.durationMs, warmupMs: l.warmupMs, sameNode, crossNode };
+}
+
+function redisVersion(): string {
+  try {
+    return /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : 'n/a');
+
+/** Share of the frames delivered across workers, from the per-route flow rates. */
+function crossFrames(r: ClusterResult['multi']): number {
+  const b = r.byRoute;
+  if (!b) return NaN;
+  const same = b.sameNode.flows * b.sameNode.perFlowPerSecond;
+  const cross = b.crossNode.flows * b.crossNode.perFlowPerSecond;
+  return cross / (same + cross);
+}
+
+/**
+ * (a) one gateway process without Redis vs (b) GATEWAY_WORKERS on one port with Redis, then the
+ * hop latency between two cluster nodes. One redis-server, owned by the scenario and stopped at
+ * its end whatever happens. Process start-up is most of a small run, so the single-process
+ * gateway, nodes A and B (idle, without agents, until the latency part) and the load generator
+ * all start at once; the workers gateway starts after (a) has ended.
+ */
+async function cluster(opts: Options): Promise<ClusterResult> {
+  const t0 = performance.now();
+  const phaseS: Record<string, number> = {};
+  const lap = (name: string, since: number) => (phaseS[name] = (performance.now() - since) / 1000);
+  const redis = await startRedis();
+  try {
+    const prefix = 'bench-nodes:';
+    const env = { BENCH_REDIS_URL: redis.url, BENCH_REDIS_PREFIX: prefix };
+    const [single, nodeA, nodeB, loadgen] = await Promise.all([
+      startServer('server', opts, undefined, { label: 'gateway-1-process' }),
+      startServer('server', opts, undefined, { env, label: 'gateway-A' }),
+      startServer('server', opts, undefined, { env, label: 'gateway-B' }),
+      startLoadgen(),
+    ]);
+    lap('startUp', t0);
+
+    let t = performance.now();
+    const a = await throughputOn(loadgen, opts, single.url, {}, () => statsOf(single.child));
+    await single.child.stop();
+    const singleUse = a.start && a.end ? { cpuPercent: cpuPercent(a.start, a.end), eventLoopUtilization: eluBetween(a.start, a.end) } : { cpuPercent: NaN, eventLoopUtilization: NaN };
+    const one = { ...a.r, server: singleUse };
+    lap('singleProcess', t);
+
+    t = performance.now();
+    const multi = await workersThroughput(opts, redis, loadgen);
+    lap('workers', t);
+
+    t = performance.now();
+    const latency = await crossNodeLatency(opts, redis, prefix, nodeA, nodeB, loadgen);
+    await Promise.all([loadgen.stop(), nodeA.child.stop(), nodeB.child.stop()]);
+    lap('latency', t);
+
+    const w = opts.cluster.workers;
+    for (const [name, r] of [['cluster (1 process)', one], [`cluster (${w} workers)`, multi]] as const) {
+      const errs = { ...r.warmupErrors, ...r.errors };
+      if (Object.keys(errs).length > 0) invalid.push(`${name}: the server answered with errors ${JSON.stringify(errs)}`);
+    }
+    for (const ph of [latency.sameNode, latency.crossNode]) {
+      if (Object.keys(ph.rate.errors).length > 0) invalid.push(`cluster latency ${ph.route}: errors ${JSON.stringify(ph.rate.errors)}`);
+      if (ph.rate.lost > 0) invalid.push(`cluster latency ${ph.route}: ${ph.rate.lost} frames lost`);
+    }
+    const ratio = multi.framesPerSecond / one.framesPerSecond;
+    const framesPerCpuSecond = {
+      single: one.framesPerSecond / (one.server.cpuPercent / 100),
+      multi: multi.framesPerSecond / ((multi.cpu.gateway + multi.cpu.redis) / 100),
+    };
+    const coreBound = (CORES * 100) / one.server.cpuPercent;
+    const crossFrameShare = crossFrames(multi);
+    const added = {
+      p50: latency.crossNode.rate.latencyMs.p50 - latency.sameNode.rate.latencyMs.p50,
+      p99: latency.crossNode.rate.latencyMs.p99 - latency.sameNode.rate.latencyMs.p99,
+    };
+    const tp = opts.cluster.throughput;
+    const pl = multi.placement;
+    const l = latency;
+    const extras = (r: ThroughputResult) =>
+      `errors ${Object.keys(r.errors).length === 0 ? 'none' : JSON.stringify(r.errors)}; lost ${r.lost ?? 'n/a (not drained)'}; ` +
+      `unexpected closes ${r.unexpectedCloses}; load generator CPU ${fmtInt(r.loadgenCpuPercent)}%` +
+      (r.poolExhausted ? '  [pre-signed pool ran out: window shortened]' : '');
+    const latRow = (ph: ClusterLatencyPhase) => {
+      const x = ph.rate;
+      return [
+        ph.route === 'same-node' ? 'A → A (same node)' : 'A → B (cross node)',
+        fmtInt(x.achievedSendRate),
+        fmtInt(x.deliveredRate) + (x.saturated ? ' (saturated)' : ''),
+        fmtMs(x.latencyMs.p50),
+        fmtMs(x.latencyMs.p90),
+        fmtMs(x.latencyMs.p99),
+        fmtMs(x.latencyMs.max),
+        fmtMs(x.senderLagMs.p99),
+        `${fmtInt(ph.cpu.nodeA)}%`,
+        `${fmtInt(ph.cpu.nodeB)}%`,
+        `${fmtInt(ph.cpu.redis)}%`,
+        fmtInt(x.lost),
+        Object.keys(x.errors).length === 0 ? 'none' : JSON.stringify(x.errors),
+      ];
+    };
+    section(`Cluster mode: ${w} workers + Redis on one port vs 1 process; cross-node latency (redis-server ${redisVersion()}, no persistence)`, [
+      `throughput, ${tp.agents} agents in ${tp.agents / 2} pairs, both directions, window ${tp.window}, ${(tp.durationMs / 1000).toFixed(1)} s measured; verified frames delivered:`,
+      `  (a) 1 gateway process, no Redis:             ${fmtInt(one.framesPerSecond)}/s; gateway CPU ${fmtInt(one.server.cpuPercent)}%, event loop ${(one.server.eventLoopUtilization * 100).toFixed(0)}%`,
+      `      ${extras(one)}`,
+      `  (b) GATEWAY_WORKERS=${w} + REDIS_URL, one port: ${fmtInt(multi.framesPerSecond)}/s; supervisor + workers CPU ${fmtInt(multi.cpu.gateway)}% ` +
+        `(supervisor ${fmtInt(multi.cpu.supervisor)}%, workers ${multi.cpu.workers.map((c) => `${fmtInt(c)}%`).join(' + ')}), redis-server ${fmtInt(multi.cpu.redis)}%`,
+      pl
+        ? `      pairs across workers: ${pl.crossPairs} of ${pl.pairs} (${pct(pl.crossShare)}); agents per worker ${pl.perNode.join(' / ')} (read from Redis presence)` +
+          (pl.asConnected && opts.cluster.crossShare !== undefined
+            ? `; pairs re-formed for --cross-share ${opts.cluster.crossShare} (as connected: ${pl.asConnected.crossPairs} of ${pl.asConnected.pairs}, ${pct(pl.asConnected.crossShare)})`
+            : '')
+        : '      (placement unknown)',
+      multi.byRoute
+        ? `      per flow: ${fmtInt(multi.byRoute.sameNode.perFlowPerSecond)} frames/s within a worker (${multi.byRoute.sameNode.flows} flows), ` +
+          `${fmtInt(multi.byRoute.crossNode.perFlowPerSecond)} frames/s across workers (${multi.byRoute.crossNode.flows} flows): ` +
+          `${pct(crossFrameShare)} of the frames crossed workers`
+        : '      (per-route rates unknown)',
+      `      ${extras(multi)}`,
+      `  (b) ÷ (a): ${fmtRatio(ratio)}  (target ≥ 1.60×: ${ratio >= 1.6 ? 'pass' : 'miss'})`,
+      `  frames per CPU-second: (a) ${fmtInt(framesPerCpuSecond.single)}, (b) ${fmtInt(framesPerCpuSecond.multi)} (workers + supervisor + redis-server); ` +
+        `(a) used ${fmtInt(one.server.cpuPercent)}% of ${CORES * 100}%, so on ${CORES} cores (b) ÷ (a) is bounded near ${fmtRatio(coreBound)} at (a)'s cost per frame`,
+      '',
+      `latency at ${fmtInt(l.rate)} frames/s, ${(l.durationMs / 1000).toFixed(0)} s after ${l.warmupMs} ms warm-up, ${l.agents / 2} senders on node A → ${l.agents / 2} receivers, one way; ms:`,
+      ...table(
+        ['route', 'sent/s', 'delivered/s', 'p50', 'p90', 'p99', 'max', 'sender lag p99', 'node A CPU', 'node B CPU', 'redis CPU', 'lost', 'errors'],
+        [latRow(l.sameNode), latRow(l.crossNode)],
+      )
+        .split('\n')
+        .map((line) => `  ${line}`),
+      `  added by the hop through Redis (cross − same): p50 ${fmtMs(added.p50)} ms (target ≤ 1 ms: ${added.p50 <= 1 ? 'pass' : 'miss'}), p99 ${fmtMs(added.p99)} ms`,
+      '',
+      `wall time: start-up ${phaseS.startUp?.toFixed(1)} s, (a) ${phaseS.singleProcess?.toFixed(1)} s, ` +
+        `(b) incl. worker start-up ${phaseS.workers?.toFixed(1)} s, latency ${phaseS.latency?.toFixed(1)} s`,
+    ]);
+    return { redisVersion: redisVersion(), workers: w, single: one, multi, ratio, crossFrameShare, framesPerCpuSecond, coreBound, latency, addedHopMs: added, phaseS };
+  } finally {
+    await redis.stop();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // output
 
@@ -532,7 +856,7 @@ function status(ok: boolean | undefined, atTargetSize: boolean): string {
 function summaryTable(): { text: string; rows: Record<string, string>[] } {
   const rows: string[][] = [];
   const add = (metric: string, value: string, target = '', st: string = '') => rows.push([metric, value, target, st]);
-  const { ceiling: c, relay, throughput: gw, latency: lat, handshake: hs, capacity: cap } = results;
+  const { ceiling: c, relay, throughput: gw, latency: lat, handshake: hs, capacity: cap, cluster: cl } = results;
 
   if (c) {
     add('Verify ceiling, 1 core sync (node:crypto)', `${fmtInt(c.sync.perSecond)} verifies/s`, 'baseline');
@@ -577,6 +901,28 @@ function summaryTable(): { text: string; rows: Record<string, string>[] } {
     const full = hs.count >= 1000;
     add(`Registrations/s (${hs.concurrency} in flight)`, `${fmtInt(hs.perSecond)}/s`, '≥ 3,000/s', status(hs.perSecond >= 3000, full));
   }
+  if (cl) {
+    const full = cl.single.agents >= 1000;
+    const pl = cl.multi.placement;
+    add(`Cluster: 1 process, no Redis, ${cl.single.agents} agents`, `${fmtInt(cl.single.framesPerSecond)} frames/s`, 'context');
+    add(
+      `Cluster: ${cl.workers} workers + Redis, one port`,
+      `${fmtInt(cl.multi.framesPerSecond)} frames/s${pl ? ` (${pct(pl.crossShare)} of pairs, ${pct(cl.crossFrameShare)} of frames cross-worker)` : ''}`,
+    );
+    add('  ÷ 1 process', fmtRatio(cl.ratio), '≥ 1.60×', status(cl.ratio >= 1.6, full));
+    add(`  bound on ${CORES} cores at 1 process's CPU per frame`, fmtRatio(cl.coreBound), 'context');
+    add(
+      '  CPU: 1 process / workers + supervisor / redis',
+      `${fmtInt(cl.single.server.cpuPercent)}% / ${fmtInt(cl.multi.cpu.gateway)}% / ${fmtInt(cl.multi.cpu.redis)}%`,
+      'context',
+    );
+    const l = cl.latency;
+    const fullLat = l.rate >= 1000 && l.durationMs >= 5000;
+    const v = (ph: ClusterLatencyPhase) => `${fmtMs(ph.rate.latencyMs.p50)} / ${fmtMs(ph.rate.latencyMs.p99)} ms${ph.rate.saturated ? ' (saturated)' : ''}`;
+    add(`Cluster latency @${fmtInt(l.rate)}/s same node p50 / p99`, v(l.sameNode), 'context');
+    add(`Cluster latency @${fmtInt(l.rate)}/s cross node p50 / p99`, v(l.crossNode));
+    add('  added hop p50 (cross − same)', `${fmtMs(cl.addedHopMs.p50)} ms (p99 ${fmtMs(cl.addedHopMs.p99)} ms)`, '≤ 1 ms', status(cl.addedHopMs.p50 <= 1, fullLat));
+  }
   const header = ['metric', 'value', 'target', 'status'];
   return { text: table(header, rows), rows: rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? '']))) };
 }
@@ -610,6 +956,7 @@ async function main(): Promise<number> {
     latency: async () => (results.latency = await latency(opts)),
     handshake: async () => (results.handshake = await handshake(opts)),
     capacity: async () => (results.capacity = await capacity(opts)),
+    cluster: async () => (results.cluster = await cluster(opts)),
   };
   for (const scenario of opts.selected) {
     const loadBefore = loadavg();

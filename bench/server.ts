@@ -14,7 +14,8 @@
  *   The replay cache keeps every id of the run either way (runs are shorter than the default 30 s
  *   window plus the send time), so its memory behaviour is the same as with the default.
  * - LOG_LEVEL warn: no per-connection info lines (production runs at info; see docs/performance.md).
- * Everything else is the default Config.
+ * Everything else is the default Config, except in the `cluster` scenario, which sets
+ * BENCH_REDIS_URL (→ `redisUrl`: cluster mode) and BENCH_REDIS_PREFIX (→ `redisKeyPrefix`).
  */
 import { buildApp } from '../src/app.js';
 import { configWith } from '../src/config.js';
@@ -30,6 +31,8 @@ const config = configWith({
   maxConnectionsPerIp: 100_000,
   connectRateLimit: 10_000_000,
   clockSkewMs: 3_600_000,
+  ...(process.env.BENCH_REDIS_URL ? { redisUrl: process.env.BENCH_REDIS_URL } : {}),
+  ...(process.env.BENCH_REDIS_PREFIX ? { redisKeyPrefix: process.env.BENCH_REDIS_PREFIX } : {}),
 });
 
 const app = await buildApp(config);

@@ -136,6 +136,16 @@ export async function statsOf(child: Child, gc = false): Promise<ProcessStats> {
   return reply.stats;
 }
 
+/**
+ * Counts a process started outside {@link startChild} (redis-server, the multi-worker gateway) as
+ * live, so that {@link killAllChildren} stops it too when the run ends or is interrupted.
+ */
+export function trackProcess(proc: ChildProcess): void {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+}
+
 /** Kills every child still running (by its own pid). */
 export function killAllChildren(): void {
   for (const proc of live) {

@@ -27,7 +27,7 @@ export interface ClusterOptions {
   log: FastifyBaseLogger;
   /** The node's own agents, for heartbeat refreshes and re-announcing after an outage. */
   localAgents: () => AgentRecord[];
-  onFrame: (to: string, data: string) => void;
+  onFrame: (to: string, data: Buffer) => void;
   onKick: (did: string, session: string) => void;
   /** Heartbeat findings about local agents that are not 'ok'. */
   onRefresh: (record: AgentRecord, result: Exclude<RefreshResult, 'ok'>) => void;

@@ -94,12 +94,26 @@ if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then return false end
 return node
 `;
 
+/**
+ * Locate and publish in one round trip: the frame goes to the channel of the live node holding
+ * the DID. Returns the number of receivers (0: that node is gone), -1 when no live node holds it,
+ * -2 when it is this node (the agent just left here).
+ */
+const ROUTE = `
+local node = redis.call('HGET', KEYS[1], 'node')
+if not node then return -1 end
+if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then return -1 end
+if node == ARGV[2] then return -2 end
+return redis.call('PUBLISH', ARGV[1] .. 'ch:' .. node, ARGV[3])
+`;
+
 interface PresenceCommands {
   aicxAnnounce(key: string, ...args: (string | number)[]): Promise<[string, string] | null>;
   aicxWithdraw(key: string, did: string, session: string, prefix: string): Promise<number>;
   aicxReapNode(node: string, prefix: string): Promise<number>;
   aicxTouch(key: string, session: string, lastSeen: number, ttl: number): Promise<number>;
   aicxLocate(key: string, prefix: string): Promise<string | null>;
+  aicxRoute(key: string, prefix: string, self: string, message: Buffer): Promise<number>;
 }
 
 export interface RedisPresenceOptions {
@@ -129,6 +143,7 @@ export class RedisPresence implements Presence {
       redis.defineCommand('aicxReapNode', { numberOfKeys: 0, lua: REAP_NODE });
       redis.defineCommand('aicxTouch', { numberOfKeys: 1, lua: TOUCH });
       redis.defineCommand('aicxLocate', { numberOfKeys: 1, lua: LOCATE });
+      redis.defineCommand('aicxRoute', { numberOfKeys: 1, lua: ROUTE });
     }
     this.redis = redis as Redis & PresenceCommands;
   }
@@ -164,6 +179,14 @@ export class RedisPresence implements Presence {
 
   async locate(did: string): Promise<string | null> {
     return this.redis.aicxLocate(this.agentKey(did), this.p);
+  }
+
+  /**
+   * Publishes `message` to the channel of the live node holding `did`, in one round trip.
+   * Returns receivers (≥ 0), -1 when no live node holds `did`, -2 when this node does.
+   */
+  route(did: string, message: Buffer): Promise<number> {
+    return this.redis.aicxRoute(this.agentKey(did), this.p, this.nodeId, message);
   }
 
   async count(): Promise<number> {

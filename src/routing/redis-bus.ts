@@ -12,8 +12,9 @@ import type { RedisPresence } from '../registry/redis-presence.js';
 /** Outcome of a delivery to another node. */
 export type RemoteResult = 'delivered' | 'not_found' | 'unavailable';
 
-const FRAME = 'F';
-const KICK = 'K';
+const FRAME = 0x46; // 'F'
+const KICK = 0x4b; // 'K'
+const NEWLINE = 0x0a;
 
 export interface RedisBusOptions {
   /** Command connection (publishes; presence look-ups). */
@@ -23,8 +24,8 @@ export interface RedisBusOptions {
   presence: RedisPresence;
   nodeId: string;
   prefix: string;
-  /** A frame for a local agent arrived from another node. */
-  onFrame: (to: string, data: string) => void;
+  /** A frame for a local agent arrived from another node (its original bytes). */
+  onFrame: (to: string, data: Buffer) => void;
   /** Another node registered `did`: close the local session `session` with 4409. */
   onKick: (did: string, session: string) => void;
 }
@@ -38,23 +39,21 @@ export class RedisBus {
 
   /** Subscribes to this node's channel. */
   async start(): Promise<void> {
-    this.opts.sub.on('message', (_channel: string, message: string) => this.onMessage(message));
+    // Buffers, not strings: a frame's bytes go from the sender's socket to the target's untouched.
+    this.opts.sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onMessage(message));
     await this.opts.sub.subscribe(this.channel(this.opts.nodeId));
   }
 
-  /** Delivers a frame's original bytes to the node holding `to`. */
+  /**
+   * Delivers a frame's original bytes to the node holding `to`: one Redis round trip (a script
+   * that locates the target's live node and publishes to its channel).
+   */
   async deliver(to: string, data: Buffer): Promise<RemoteResult> {
     if (this.opts.pub.status !== 'ready') return 'unavailable';
-    let node: string | null;
+    const message = Buffer.concat([Buffer.from(`F${to}\n`, 'latin1'), data]);
     try {
-      node = await this.opts.presence.locate(to);
-    } catch {
-      return 'unavailable';
-    }
-    // Unknown, dead, or listed here but no longer connected here (it just left).
-    if (node === null || node === this.opts.nodeId) return 'not_found';
-    try {
-      const receivers = await this.opts.pub.publish(this.channel(node), `${FRAME}${to}\n${data.toString('utf8')}`);
+      const receivers = await this.opts.presence.route(to, message);
+      // -1: no live node holds it; -2: listed here but no longer connected here; 0: node gone.
       return receivers > 0 ? 'delivered' : 'not_found';
     } catch {
       return 'unavailable';
@@ -63,15 +62,14 @@ export class RedisBus {
 
   /** Tells `node` that its session `session` of `did` was replaced. */
   async kick(node: string, did: string, session: string): Promise<void> {
-    await this.opts.pub.publish(this.channel(node), `${KICK}${did}\n${session}`);
+    await this.opts.pub.publish(this.channel(node), `K${did}\n${session}`);
   }
 
-  private onMessage(message: string): void {
-    const nl = message.indexOf('\n');
+  private onMessage(message: Buffer): void {
+    const nl = message.indexOf(NEWLINE);
     if (nl < 0) return;
-    const head = message.slice(1, nl);
-    const body = message.slice(nl + 1);
-    if (message[0] === FRAME) this.opts.onFrame(head, body);
-    else if (message[0] === KICK) this.opts.onKick(head, body);
+    const head = message.toString('latin1', 1, nl);
+    if (message[0] === FRAME) this.opts.onFrame(head, message.subarray(nl + 1));
+    else if (message[0] === KICK) this.opts.onKick(head, message.toString('utf8', nl + 1));
   }
 }

@@ -208,7 +208,7 @@ export class Hub {
       .catch((err: Error) => this.logPresenceError('announce', err));
   }
 
-  private onRemoteFrame(to: string, data: string): void {
+  private onRemoteFrame(to: string, data: Buffer): void {
     if (!this.bus.deliver(to, data)) {
       this.log.debug({ to }, 'frame from another node for an agent no longer here: dropped');
     }
