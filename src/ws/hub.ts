@@ -90,7 +90,7 @@ export class Hub {
         onKick: (did, session) => this.closeIfOwner(did, session),
         onRefresh: (record, result) => {
           if (result === 'replaced') this.closeIfOwner(record.did, record.session);
-          else this.announce(record);
+          else void this.announce(record);
         },
       });
       this.presence = this.cluster.presence;
@@ -150,11 +150,14 @@ export class Hub {
    * Lists `session` as the owner of its DID. A previous session of the same DID is closed with
    * 4409: here at once, or on another node through the cluster bus.
    */
-  register(session: Session, record: AgentRecord): void {
+  register(session: Session, record: AgentRecord): Promise<void> | undefined {
     const previous = this.bus.attach(record.did, session) as Session | undefined;
     this.registry.put(record);
     if (previous && previous !== session) previous.close(CloseCode.REPLACED);
-    this.announce(record);
+    const announced = this.announce(record);
+    // In cluster mode the caller waits for the presence write before answering REGISTERED, so a
+    // peer on another node can reach the agent as soon as it knows it is registered.
+    return this.cluster ? announced : undefined;
   }
 
   /** Unlists `session`'s DID if that session still owns it (locally and in presence). */
@@ -197,8 +200,9 @@ export class Hub {
     for (const session of this.sessions) session.terminate();
   }
 
-  private announce(record: AgentRecord): void {
-    this.presence
+  /** Publishes `record` in presence and kicks a replaced session on another node. Never rejects. */
+  private announce(record: AgentRecord): Promise<void> {
+    return this.presence
       .announce(record)
       .then((replaced) => {
         if (!replaced || !this.cluster) return;

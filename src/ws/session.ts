@@ -145,7 +145,10 @@ export class Session implements DeliveryTarget {
       return;
     }
     if (this.state === 'auth') {
-      this.runStep(() => this.onAuthFrame(data, isBinary));
+      // Through the step queue: in cluster mode REGISTER completes asynchronously, and frames
+      // that follow it wait behind it.
+      this.steps.push({ ready: true, run: () => this.onAuthFrame(data, isBinary) });
+      this.flush();
       return;
     }
     let outcome: Step['run'] | null;
@@ -245,7 +248,7 @@ export class Session implements DeliveryTarget {
     }
   }
 
-  private onAuthFrame(data: Buffer, isBinary: boolean): void {
+  private onAuthFrame(data: Buffer, isBinary: boolean): void | Promise<void> {
     const decoded = decodeFrame(data, isBinary);
     if (!decoded.ok || decoded.type !== 'REGISTER') {
       this.hub.metrics.handshakes.inc({ result: 'failed' });
@@ -280,9 +283,14 @@ export class Session implements DeliveryTarget {
     this.key = checked.key;
     this.record = { did: this.did, meta: checked.frame.meta ?? {}, session: this.id, connectedAt: now, lastSeen: now };
     this.state = 'open';
-    this.hub.register(this, this.record);
+    const announced = this.hub.register(this, this.record);
     this.hub.metrics.handshakes.inc({ result: 'ok' });
     this.hub.log.info({ did: this.did, remote: this.remoteAddress, session: this.id }, 'agent registered');
+    if (announced) return announced.then(() => this.sendRegistered());
+    this.sendRegistered();
+  }
+
+  private sendRegistered(): void {
     this.send({
       type: 'REGISTERED',
       did: this.did,

@@ -100,6 +100,19 @@ describe('two nodes', () => {
     expect(agents).toHaveLength(1);
   });
 
+  it('lets a peer on another node reach an agent as soon as it has REGISTERED', async () => {
+    const a = await agentOn(n1);
+    for (let i = 0; i < 20; i++) {
+      // No waiting for presence: REGISTERED is only sent once the presence write has landed.
+      const b = await agentOn(n2);
+      const f = a.signal('OFFER', b.did, { sdp: `v=${i}` });
+      a.send(f);
+      expect(await b.next()).toEqual(f);
+      b.close();
+    }
+    expect(a.inbox).toEqual([]);
+  });
+
   it('answers AGENT_NOT_FOUND only when no node holds the target', async () => {
     const a = await agentOn(n1);
     const nobody = new TestAgent();
