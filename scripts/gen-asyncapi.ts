@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { CloseCode, closeReasons, errorCodes, errorTable } from '../src/errors.js';
+import { DID_A, offerVector } from '../test/helpers/vectors.js';
 import {
   CLIENT_TYPES,
   DISCOVER_DEFAULT_LIMIT,
@@ -56,17 +57,7 @@ interface FrameDoc {
 }
 
 // Test vector of PROTOCOL.md §9 (its `ts` is old: a live gateway answers STALE).
-const DID_A = 'did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw';
-const DID_B = 'did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT';
-const OFFER_VECTOR = {
-  type: 'OFFER',
-  id: 'offer-1',
-  from: DID_A,
-  to: DID_B,
-  ts: 1764028800000,
-  payload: { type: 'offer', sdp: 'v=0\r\n' },
-  sig: '9dCBys9TVF5HqcntZ5p3xiK2zLaGNNi3LKYen65Ll1IZK5ffCr6Y_VZ9zrJqez4j8nl294QixdAZHGlC2rJbBQ',
-};
+const OFFER_VECTOR = offerVector();
 
 const SIG_NOTE =
   'Ed25519 signature (RFC 8032), base64url without padding (86 characters), over the UTF-8 bytes of the JCS (RFC 8785) canonical JSON of the frame without `sig`.';

@@ -5,6 +5,7 @@
 import { base58 } from '@scure/base';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, refOf } from '../../src/protocol/codec.js';
+import { DID_A, DID_B, SIG_9, offerVector } from '../helpers/vectors.js';
 import {
   answerSchema,
   byeSchema,
@@ -19,20 +20,11 @@ import {
   signalingSchemas,
 } from '../../src/protocol/frames.js';
 
-const DID_A = 'did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw';
-const DID_B = 'did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT';
 const PUBLIC_B = '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c';
-const SIG_9 = '9dCBys9TVF5HqcntZ5p3xiK2zLaGNNi3LKYen65Ll1IZK5ffCr6Y_VZ9zrJqez4j8nl294QixdAZHGlC2rJbBQ';
 
 /** The PROTOCOL.md §9 frame. */
 const offer = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
-  type: 'OFFER',
-  id: 'offer-1',
-  from: DID_A,
-  to: DID_B,
-  ts: 1764028800000,
-  payload: { type: 'offer', sdp: 'v=0\r\n' },
-  sig: SIG_9,
+  ...offerVector(),
   ...overrides,
 });
 const ice = (payload: Record<string, unknown>) => offer({ type: 'ICE', payload });

@@ -4,12 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
+import { DID_A, DID_B, offerVector } from '../helpers/vectors.js';
 import { checkSignaling } from '../../src/identity/checks.js';
 import { ReplayCache } from '../../src/identity/replay-cache.js';
 import { importAgentKey, type AgentKey } from '../../src/identity/verify.js';
 
-const DID_A = 'did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw';
-const DID_B = 'did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT';
 const SKEW = 30_000;
 
 /** A manual clock. */
@@ -141,15 +140,7 @@ describe('ReplayCache', () => {
 
 describe('replay protection through checkSignaling (checks.ts + ReplayCache)', () => {
   // PROTOCOL.md §9 frame, signed by key A
-  const FRAME = {
-    type: 'OFFER',
-    id: 'offer-1',
-    from: DID_A,
-    to: DID_B,
-    ts: 1764028800000,
-    payload: { type: 'offer', sdp: 'v=0\r\n' },
-    sig: '9dCBys9TVF5HqcntZ5p3xiK2zLaGNNi3LKYen65Ll1IZK5ffCr6Y_VZ9zrJqez4j8nl294QixdAZHGlC2rJbBQ',
-  };
+  const FRAME = offerVector();
   const key = importAgentKey(DID_A) as AgentKey;
 
   const check = (now: number, replay: ReplayCache) =>

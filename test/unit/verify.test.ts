@@ -8,6 +8,7 @@ import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { didFromPublicKey } from '../../src/identity/did-key.js';
+import { DID_A, DID_B, SIG_9, offerVector } from '../helpers/vectors.js';
 import { decodeSignature, importAgentKey, isAcceptablePublicKey, verifySignature, type AgentKey } from '../../src/identity/verify.js';
 import { signedBytes } from '../../src/protocol/canonical.js';
 
@@ -61,22 +62,11 @@ const rawKeyObject = (pub: Uint8Array) => createPublicKey({ key: { kty: 'OKP', c
 // PROTOCOL.md §9
 const SECRET_A = hex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
 const PUBLIC_A = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
-const DID_A = 'did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw';
-const DID_B = 'did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT';
-const SIG_9 = '9dCBys9TVF5HqcntZ5p3xiK2zLaGNNi3LKYen65Ll1IZK5ffCr6Y_VZ9zrJqez4j8nl294QixdAZHGlC2rJbBQ';
 const SIGNED_9 =
   '{"from":"did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw","id":"offer-1",' +
   '"payload":{"sdp":"v=0\\r\\n","type":"offer"},"to":"did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT",' +
   '"ts":1764028800000,"type":"OFFER"}';
-const FRAME_9 = {
-  type: 'OFFER',
-  id: 'offer-1',
-  from: DID_A,
-  to: DID_B,
-  ts: 1764028800000,
-  payload: { type: 'offer', sdp: 'v=0\r\n' },
-  sig: SIG_9,
-};
+const FRAME_9 = offerVector();
 
 function keyA(): AgentKey {
   const key = importAgentKey(DID_A);
