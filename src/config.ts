@@ -4,6 +4,7 @@
  * Durations are given in seconds in the environment and held in milliseconds in {@link Config},
  * so tests can build a Config with sub-second timeouts directly.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -67,6 +68,15 @@ const envSchema = z.object({
   ),
   GATEWAY_WORKERS: positiveInt(1, 64),
   MAX_BUFFERED_BYTES: positiveInt(1_048_576),
+  VERIFY_THREADS: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a positive integer')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'must be a positive integer').max(64, 'must be at most 64'))
+      .optional(),
+  ),
   MAX_CONNECTIONS_PER_IP: positiveInt(256),
   CONNECT_RATE_LIMIT: positiveInt(120),
   ALLOWED_ORIGINS: z.preprocess(
@@ -117,6 +127,8 @@ export interface Config {
   readonly workers: number;
   /** Bytes a socket may have queued for sending; past it a slow reader is closed with 4413. */
   readonly maxBufferedBytes: number;
+  /** Worker threads verifying signatures off the event loop (started on first use). */
+  readonly verifyThreads: number;
   /** Open WebSocket connections allowed from one IP address. */
   readonly maxConnectionsPerIp: number;
   /** WebSocket upgrades allowed per IP address per minute. */
@@ -175,12 +187,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     workers: e.GATEWAY_WORKERS,
     maxBufferedBytes: e.MAX_BUFFERED_BYTES,
+    verifyThreads: e.VERIFY_THREADS ?? defaultVerifyThreads(e.GATEWAY_WORKERS),
     maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
     connectRateLimit: e.CONNECT_RATE_LIMIT,
     allowedOrigins: e.ALLOWED_ORIGINS,
     trustProxy: e.TRUST_PROXY === 'true',
     apiDocs: e.API_DOCS === 'true',
   });
+}
+
+/**
+ * VERIFY_THREADS when unset: the cores, shared among GATEWAY_WORKERS processes, at least 1 and at
+ * most 4 per process (past that the event loop, not verification, limits a process).
+ */
+export function defaultVerifyThreads(workers: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.min(4, Math.floor(cores / workers)));
 }
 
 /** A Config with defaults, overridden field by field (for tests and embedding). */

@@ -13,10 +13,17 @@ export interface GatewayMetrics {
   readonly errors: Counter<'code'>;
   readonly closes: Counter<'code'>;
   readonly verifySeconds: Histogram;
+  readonly verifyPending: Gauge;
 }
 
 /** Creates the gateway's metrics; `connectedAgents` reads the live count when scraped. */
-export function createMetrics(opts: { agentCount: () => number; connectionCount: () => number; defaults?: boolean }): GatewayMetrics {
+export function createMetrics(opts: {
+  agentCount: () => number;
+  connectionCount: () => number;
+  /** Signatures submitted to the verification workers and not yet answered. */
+  verifyPending?: () => number;
+  defaults?: boolean;
+}): GatewayMetrics {
   const registry = new Registry();
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
   return {
@@ -63,9 +70,17 @@ export function createMetrics(opts: { agentCount: () => number; connectionCount:
     }),
     verifySeconds: new Histogram({
       name: 'aiconexus_signature_verify_seconds',
-      help: 'Time to verify one Ed25519 signature',
-      buckets: [0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.005],
+      help: 'Time from submitting one Ed25519 signature to the verification workers to its verdict (queueing included)',
+      buckets: [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05],
       registers: [registry],
+    }),
+    verifyPending: new Gauge({
+      name: 'aiconexus_verify_pending',
+      help: 'Signatures waiting for a verification worker (a sustained high value means VERIFY_THREADS or the cores are the bottleneck)',
+      registers: [registry],
+      collect() {
+        this.set(opts.verifyPending?.() ?? 0);
+      },
     }),
   };
 }

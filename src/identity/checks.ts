@@ -2,7 +2,6 @@
  * The ordered checks of a REGISTER frame (PROTOCOL.md §3) and of a signaling frame (§4).
  * Each failure throws a {@link ProtocolError} carrying the code the protocol assigns to it.
  */
-import type { Histogram } from 'prom-client';
 import { ProtocolError } from '../errors.js';
 import { signedBytes } from '../protocol/canonical.js';
 import { refOf, schemaError } from '../protocol/codec.js';
@@ -16,11 +15,24 @@ export interface RegisterContext {
   gatewayId: string;
   now: number;
   clockSkewMs: number;
-  verifyMetrics?: Histogram;
 }
 
-/** Checks a REGISTER frame; returns it with the agent's key, or throws AUTH_FAILED. */
-export function checkRegister(frame: Record<string, unknown>, ctx: RegisterContext): { frame: RegisterFrame; key: AgentKey } {
+/** A REGISTER frame that passed the synchronous checks and awaits its signature verification. */
+export interface PreparedRegister {
+  readonly frame: RegisterFrame;
+  /** The DID's vetted key. */
+  readonly key: AgentKey;
+  /** The bytes the signature covers (JCS of the frame without `sig`). */
+  readonly message: Uint8Array;
+  /** The decoded 64-byte signature, or null when it is malformed or has S ≥ L (fails). */
+  readonly signature: Buffer | null;
+}
+
+/**
+ * The synchronous checks of a REGISTER frame (PROTOCOL.md §3): schema → nonce → aud → ts → did.
+ * Throws AUTH_FAILED; the signature is verified next (off the event loop).
+ */
+export function prepareRegister(frame: Record<string, unknown>, ctx: RegisterContext): PreparedRegister {
   let parsed;
   try {
     parsed = registerSchema.safeParse(frame);
@@ -41,8 +53,12 @@ export function checkRegister(frame: Record<string, unknown>, ctx: RegisterConte
   } catch {
     throw new ProtocolError('AUTH_FAILED', null, 'REGISTER has no canonical JSON form (non-finite number or nesting too deep)');
   }
-  if (!verifyRegister(key, message, reg.sig, ctx.verifyMetrics)) throw new ProtocolError('AUTH_FAILED', null, 'signature does not verify');
-  return { frame: reg, key };
+  return { frame: reg, key, message, signature: decodeSignature(reg.sig) };
+}
+
+/** After verification of a prepared REGISTER: a signature that does not verify → AUTH_FAILED. */
+export function admitRegister(verified: boolean): void {
+  if (!verified) throw new ProtocolError('AUTH_FAILED', null, 'signature does not verify');
 }
 
 export interface SignalingContext {
@@ -97,16 +113,6 @@ function canonicalBytes(frame: Record<string, unknown>, ref: string | null): Uin
 export function admitSignal(signal: PreparedSignal, verified: boolean, replay: ReplayCache, clockSkewMs: number): void {
   if (!verified) throw new ProtocolError('BAD_SIGNATURE', signal.id);
   if (!replay.add(signal.from, signal.id, signal.ts + clockSkewMs)) throw new ProtocolError('REPLAY', signal.id);
-}
-
-/** Synchronous verification of a REGISTER frame's signature. */
-function verifyRegister(key: AgentKey, message: Uint8Array, sig: string, histogram?: Histogram): boolean {
-  const signature = decodeSignature(sig);
-  if (!signature) return false;
-  const end = histogram?.startTimer();
-  const ok = verifySignature(key, message, signature);
-  end?.();
-  return ok;
 }
 
 /**

@@ -1,33 +1,43 @@
 /**
- * Ed25519 verification for the gateway (PROTOCOL.md §2).
+ * Ed25519 keys and signatures for the gateway (PROTOCOL.md §2).
  *
- * Signatures are verified with node:crypto (OpenSSL): ~12× faster here than @noble/ed25519, and
- * each agent's KeyObject is built once at REGISTER and kept for the session. OpenSSL accepts
+ * Signatures are verified with node:crypto (OpenSSL): ~12× faster here than @noble/ed25519. On
+ * the hot path that happens in worker threads (verify-pool.ts), which take the raw 32-byte key;
+ * the synchronous {@link verifySignature} is for callers off the hot path. OpenSSL accepts
  * small-order public keys, so keys are vetted once (canonical y < p, not a small-order point)
- * before a KeyObject is made.
+ * at REGISTER.
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { publicKeyFromDid } from './did-key.js';
 
-/** A registered agent's verification key, built once per session. */
+/** A registered agent's verification key, vetted once per session. */
 export interface AgentKey {
   readonly did: string;
+  /** The raw 32-byte Ed25519 public key (what the verification workers take). */
   readonly publicKey: Uint8Array;
+  /** The node:crypto key for {@link verifySignature}; built on first use (~20 µs). */
   readonly keyObject: KeyObject;
 }
 
 /**
- * Builds the verification key for a did:key, or returns null when the DID is not an Ed25519
- * did:key or its key is non-canonical, not a curve point, or of small order.
+ * Vets the key of a did:key, or returns null when the DID is not an Ed25519 did:key or its key
+ * is non-canonical, not a curve point, or of small order. Only byte checks run here: the
+ * KeyObject is built lazily, since the hot path verifies in workers from the raw bytes.
  */
 export function importAgentKey(did: string): AgentKey | null {
   const publicKey = publicKeyFromDid(did);
   if (!publicKey || !isAcceptablePublicKey(publicKey)) return null;
-  const keyObject = createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') },
-    format: 'jwk',
-  });
-  return { did, publicKey, keyObject };
+  let keyObject: KeyObject | undefined;
+  return {
+    did,
+    publicKey,
+    get keyObject(): KeyObject {
+      return (keyObject ??= createPublicKey({
+        key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') },
+        format: 'jwk',
+      }));
+    },
+  };
 }
 
 /**
@@ -96,23 +106,6 @@ function isScalarCanonical(sig: Uint8Array): boolean {
     if (s !== l) return s < l;
   }
   return false; // S == L
-}
-
-/**
- * Verifies on the libuv threadpool (the callback form of crypto.verify), so verification uses
- * every core while the event loop parses and routes. The callback always runs asynchronously.
- */
-export function verifySignatureAsync(
-  key: AgentKey,
-  message: Uint8Array,
-  signature: Uint8Array,
-  done: (ok: boolean) => void,
-): void {
-  try {
-    cryptoVerify(null, message, key.keyObject, signature, (err, ok) => done(!err && ok));
-  } catch {
-    queueMicrotask(() => done(false));
-  }
 }
 
 /** Verifies a 64-byte signature over `message` with the agent's cached key. */

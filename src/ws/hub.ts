@@ -12,6 +12,7 @@ import { CloseCode } from '../errors.js';
 import { createMetrics, type GatewayMetrics } from '../metrics.js';
 import type { AgentsFrame } from '../protocol/frames.js';
 import { ReplayCache } from '../identity/replay-cache.js';
+import { VerifyPool } from '../identity/verify-pool.js';
 import type { AgentRecord, AgentRegistry } from '../registry/agent-registry.js';
 import { MemoryPresence } from '../registry/memory-presence.js';
 import type { Presence } from '../registry/presence.js';
@@ -47,6 +48,8 @@ export class Hub {
   readonly now: () => number;
   readonly bus = new LocalBus();
   readonly replay: ReplayCache;
+  /** Signature verification off the event loop (VERIFY_THREADS worker threads). */
+  readonly verifier: VerifyPool;
   /** Every open connection, registered or not. */
   readonly sessions = new Set<Session>();
   /** Per-frame log lines are built only when debug logging is on (hot path). */
@@ -63,6 +66,7 @@ export class Hub {
     this.metrics = createMetrics({
       agentCount: () => this.registry.size,
       connectionCount: () => this.sessions.size,
+      verifyPending: () => this.verifier.pending,
       defaults: opts.processMetrics,
     });
     // In cluster mode every line says which node wrote it.
@@ -71,6 +75,10 @@ export class Hub {
     this.now = opts.now;
     this.debug = opts.config.logLevel === 'debug' || opts.config.logLevel === 'trace';
     this.replay = new ReplayCache(opts.now);
+    this.verifier = new VerifyPool({
+      threads: this.config.verifyThreads,
+      onWorkerError: (err) => this.log.error({ err }, 'verification worker failed; replacing it'),
+    });
     this.sweeper = new Sweeper({
       registry: this.registry,
       agentTimeoutMs: this.config.agentTimeoutMs,
@@ -123,7 +131,7 @@ export class Hub {
   /** Leaves the cluster (unlists this node's agents at once) and closes Redis connections. */
   async shutdown(): Promise<void> {
     this.stop();
-    await this.cluster?.stop();
+    await Promise.all([this.cluster?.stop(), this.verifier.close()]);
   }
 
   /** Ready for traffic: not draining and, in cluster mode, Redis reachable. */

@@ -8,12 +8,13 @@
 import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { CloseCode, closeReasons, errorFrame, errorTable, ProtocolError, type ErrorCode } from '../errors.js';
-import { verifySignatureAsync, type AgentKey } from '../identity/verify.js';
+import type { AgentKey } from '../identity/verify.js';
+import type { VerifyDone } from '../identity/verify-pool.js';
 import type { AgentRecord } from '../registry/agent-registry.js';
 import type { DeliveryTarget } from '../routing/local-bus.js';
 import { decodeFrame, refOf, schemaError } from '../protocol/codec.js';
 import { DISCOVER_DEFAULT_LIMIT, PROTOCOL_VERSION, discoverSchema, pingSchema } from '../protocol/frames.js';
-import { admitSignal, checkRegister, prepareSignal, type PreparedSignal } from '../identity/checks.js';
+import { admitRegister, admitSignal, prepareRegister, prepareSignal, type PreparedRegister, type PreparedSignal } from '../identity/checks.js';
 import type { Hub } from './hub.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -29,6 +30,9 @@ interface Step {
   /** May return a promise (cross-node delivery, cluster discovery): later steps wait for it. */
   run: () => void | Promise<void>;
 }
+
+/** No verdict from the verification workers (one died): an internal failure, not a bad signature. */
+const VERIFY_FAILED = 'signature verification failed internally';
 
 /** Past this many steps awaiting verification the socket stops reading (TCP back-pressure). */
 export const MAX_PENDING_STEPS = 64;
@@ -49,6 +53,8 @@ export class Session implements DeliveryTarget {
   private readonly steps: Step[] = [];
   /** True while an asynchronous step runs; the queue resumes when it settles. */
   private stepRunning = false;
+  /** Frames received while a REGISTER's signature is being verified; null otherwise. */
+  private held: [Buffer, boolean][] | null = null;
 
   constructor(
     private readonly hub: Hub,
@@ -144,9 +150,20 @@ export class Session implements DeliveryTarget {
       }
       return;
     }
+    if (this.held) {
+      // A REGISTER is being verified: what follows it waits for the verdict (then runs as a
+      // registered session's frames, or is dropped with the connection).
+      this.held.push([data, isBinary]);
+      if (this.held.length >= MAX_PENDING_STEPS && !this.ws.isPaused) this.ws.pause();
+      return;
+    }
+    this.handle(data, isBinary);
+  }
+
+  private handle(data: Buffer, isBinary: boolean): void {
     if (this.state === 'auth') {
-      // Through the step queue: in cluster mode REGISTER completes asynchronously, and frames
-      // that follow it wait behind it.
+      // Through the step queue: REGISTER completes asynchronously (signature verification, and
+      // in cluster mode the presence write), and frames that follow it wait behind it.
       this.steps.push({ ready: true, run: () => this.onAuthFrame(data, isBinary) });
       this.flush();
       return;
@@ -161,6 +178,14 @@ export class Session implements DeliveryTarget {
     }
     if (outcome === null) return; // queued for verification
     this.steps.push({ ready: true, run: outcome });
+    this.flush();
+  }
+
+  /** Hands frames held during REGISTER verification to the normal path (or drops them). */
+  private releaseHeld(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    if (this.state === 'open') for (const [data, isBinary] of held) this.handle(data, isBinary);
     this.flush();
   }
 
@@ -204,24 +229,31 @@ export class Session implements DeliveryTarget {
     if (this.ws.isPaused && this.steps.length <= RESUME_PENDING_STEPS && this.state !== 'closed') this.ws.resume();
   }
 
-  /** Queues signature verification on the threadpool; the frame is routed when its turn comes. */
+  /** Queues signature verification in the worker pool; the frame is routed when its turn comes. */
   private verifyThenRoute(signal: PreparedSignal, data: Buffer): void {
     const step: Step = { ready: false, run: () => {} };
     this.steps.push(step);
     if (this.steps.length >= MAX_PENDING_STEPS && !this.ws.isPaused) this.ws.pause();
-    const finish = (verified: boolean) => {
-      step.run = () => this.route(signal, verified, data);
+    this.verify(this.key as AgentKey, signal.signature, signal.message, (ok) => {
+      step.run = () => this.route(signal, ok, data);
       step.ready = true;
       this.flush();
-    };
-    if (signal.signature === null) {
-      queueMicrotask(() => finish(false));
+    });
+  }
+
+  /**
+   * Verifies with this session's key off the event loop; `done` always runs asynchronously. A
+   * missing signature (malformed, S ≥ L) fails without a trip to the workers.
+   */
+  private verify(key: AgentKey, signature: Buffer | null, message: Uint8Array, done: VerifyDone): void {
+    if (signature === null) {
+      queueMicrotask(() => done(false));
       return;
     }
     const end = this.hub.metrics.verifySeconds.startTimer();
-    verifySignatureAsync(this.key as AgentKey, signal.message, signal.signature, (ok) => {
+    this.hub.verifier.verify(key.publicKey, message, signature, (ok) => {
       end();
-      finish(ok);
+      done(ok);
     });
   }
 
@@ -229,7 +261,13 @@ export class Session implements DeliveryTarget {
    * Replay check, then delivery of the original bytes (PROTOCOL.md §4): at once to a local
    * target, or through the cluster bus (asynchronous) to the node holding a remote one.
    */
-  private route(signal: PreparedSignal, verified: boolean, data: Buffer): void | Promise<void> {
+  private route(signal: PreparedSignal, verified: boolean | null, data: Buffer): void | Promise<void> {
+    if (verified === null) {
+      if (this.state === 'closed') return; // e.g. the pool stopped at shutdown: nobody to tell
+      // Not the client's fault, and the id is not used up: the same frame may be sent again.
+      this.hub.log.error({ did: this.did, id: signal.id }, VERIFY_FAILED);
+      throw new ProtocolError('BAD_FRAME', signal.id, 'signature could not be verified (gateway error); the frame may be sent again');
+    }
     admitSignal(signal, verified, this.hub.replay, this.hub.config.clockSkewMs);
     if (this.hub.bus.deliver(signal.to, data)) return this.routed(signal);
     const remote = this.hub.deliverRemote(signal.to, data);
@@ -255,37 +293,63 @@ export class Session implements DeliveryTarget {
       this.hub.log.info({ remote: this.remoteAddress }, 'auth failure: frame before REGISTERED');
       throw new ProtocolError('AUTH_REQUIRED', null);
     }
-    let checked;
+    let prepared: PreparedRegister;
     try {
-      checked = checkRegister(decoded.value, {
+      prepared = prepareRegister(decoded.value, {
         nonce: this.nonce,
         gatewayId: this.hub.config.gatewayId,
         now: this.hub.now(),
         clockSkewMs: this.hub.config.clockSkewMs,
-        verifyMetrics: this.hub.metrics.verifySeconds,
       });
     } catch (err) {
-      this.hub.metrics.handshakes.inc({ result: 'failed' });
-      this.hub.log.info(
-        { remote: this.remoteAddress, did: didOf(decoded.value), reason: (err as Error).message },
-        'auth failure',
-      );
-      throw err;
+      this.authFailed(err, didOf(decoded.value));
     }
-    if (this.hub.isFull(checked.frame.did)) {
+    this.held = [];
+    return new Promise<boolean | null>((resolve) => this.verify(prepared.key, prepared.signature, prepared.message, resolve)).then(
+      (verified) => {
+        try {
+          return this.completeRegister(prepared, verified);
+        } finally {
+          this.releaseHeld();
+        }
+      },
+    );
+  }
+
+  private authFailed(err: unknown, did: string | undefined): never {
+    this.hub.metrics.handshakes.inc({ result: 'failed' });
+    this.hub.log.info({ remote: this.remoteAddress, did, reason: (err as Error).message }, 'auth failure');
+    throw err;
+  }
+
+  private completeRegister(prepared: PreparedRegister, verified: boolean | null): void | Promise<void> {
+    // Closed meanwhile (auth timeout, client gone, shutdown): nothing to register.
+    if (this.state !== 'auth') return;
+    if (verified === null) {
       this.hub.metrics.handshakes.inc({ result: 'failed' });
-      this.hub.log.warn({ remote: this.remoteAddress, did: checked.frame.did }, 'gateway full (MAX_AGENTS)');
+      throw new Error(VERIFY_FAILED);
+    }
+    try {
+      admitRegister(verified);
+    } catch (err) {
+      this.authFailed(err, prepared.frame.did);
+    }
+    if (this.hub.isFull(prepared.frame.did)) {
+      this.hub.metrics.handshakes.inc({ result: 'failed' });
+      this.hub.log.warn({ remote: this.remoteAddress, did: prepared.frame.did }, 'gateway full (MAX_AGENTS)');
       return this.close(CloseCode.FULL);
     }
     this.clearAuthTimer();
     const now = this.hub.now();
-    this.did = checked.frame.did;
-    this.key = checked.key;
-    this.record = { did: this.did, meta: checked.frame.meta ?? {}, session: this.id, connectedAt: now, lastSeen: now };
+    const did = prepared.frame.did;
+    this.did = did;
+    this.key = prepared.key;
+    const record: AgentRecord = { did, meta: prepared.frame.meta ?? {}, session: this.id, connectedAt: now, lastSeen: now };
+    this.record = record;
     this.state = 'open';
-    const announced = this.hub.register(this, this.record);
+    const announced = this.hub.register(this, record);
     this.hub.metrics.handshakes.inc({ result: 'ok' });
-    this.hub.log.info({ did: this.did, remote: this.remoteAddress, session: this.id }, 'agent registered');
+    this.hub.log.info({ did, remote: this.remoteAddress, session: this.id }, 'agent registered');
     if (announced) return announced.then(() => this.sendRegistered());
     this.sendRegistered();
   }

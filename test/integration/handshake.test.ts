@@ -132,6 +132,44 @@ describe('frames before REGISTERED', () => {
   }
 });
 
+
+describe('frames sent right behind REGISTER (before REGISTERED arrives)', () => {
+  it('handles them as the registered agent’s, in order, once the REGISTER verifies', async () => {
+    gw = await startGateway();
+    const b = agent();
+    await b.register(gw.wsUrl);
+    const a = agent();
+    await a.connect(gw.wsUrl);
+    // One burst: REGISTER, 20 OFFERs to b, a PING. The signature of REGISTER is still being
+    // verified in a worker when the others arrive.
+    const offers = Array.from({ length: 20 }, (_, i) => a.signal('OFFER', b.did, { sdp: `v=${i}` }));
+    a.send(a.registerFrame());
+    for (const o of offers) a.send(o);
+    a.send({ type: 'PING', id: 'after-register' });
+    expect(await a.next()).toMatchObject({ type: 'REGISTERED', did: a.did });
+    expect(await a.next()).toMatchObject({ type: 'PONG', ref: 'after-register' });
+    const received = [];
+    for (let i = 0; i < offers.length; i++) received.push(await b.next());
+    expect(received.map((f) => f.id)).toEqual(offers.map((o) => o.id));
+  });
+
+  it('drops them when the REGISTER fails: only AUTH_FAILED and close 4401 come back', async () => {
+    gw = await startGateway();
+    const b = agent();
+    await b.register(gw.wsUrl);
+    const a = agent();
+    await a.connect(gw.wsUrl);
+    const reg = a.registerFrame();
+    // A well-formed signature of another message: fails only at the verification step.
+    const wrongSig = (a.registerFrame(undefined, { ts: (reg.ts as number) - 1 }) as { sig: string }).sig;
+    a.send({ ...reg, sig: wrongSig });
+    a.send(a.signal('OFFER', b.did, { sdp: 'v=0' }));
+    a.send({ type: 'PING', id: 'p' });
+    await expectRejected(a, 'AUTH_FAILED', 4401, 'signature');
+    expect(a.inbox).toEqual([]);
+    expect(await b.quiet(300)).toBe(true);
+  });
+});
 describe('AUTH_TIMEOUT', () => {
   it('closes a connection that does not register in time with 4408', async () => {
     gw = await startGateway({ authTimeoutMs: 300 });

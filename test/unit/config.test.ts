@@ -2,8 +2,9 @@
  * src/config.ts: loadConfig(env) against PROTOCOL.md §8 (defaults, parsing, one error naming
  * every bad variable, secrets never echoed, frozen result).
  */
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, defaultVerifyThreads, loadConfig } from '../../src/config.js';
 
 /** Runs loadConfig expecting a ConfigError and returns it. */
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -53,6 +54,7 @@ describe('loadConfig defaults (PROTOCOL.md §8)', () => {
       redisKeyPrefix: 'aiconexus:',
       workers: 1,
       maxBufferedBytes: 1_048_576,
+      verifyThreads: Math.min(4, availableParallelism()),
       maxConnectionsPerIp: 256,
       connectRateLimit: 120,
       allowedOrigins: undefined,
@@ -108,6 +110,7 @@ describe('loadConfig parses every variable', () => {
       REDIS_KEY_PREFIX: 'eu:',
       GATEWAY_WORKERS: '2',
       MAX_BUFFERED_BYTES: '4096',
+      VERIFY_THREADS: '3',
       MAX_CONNECTIONS_PER_IP: '3',
       CONNECT_RATE_LIMIT: '7',
       ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000',
@@ -132,6 +135,7 @@ describe('loadConfig parses every variable', () => {
       redisKeyPrefix: 'eu:',
       workers: 2,
       maxBufferedBytes: 4096,
+      verifyThreads: 3,
       maxConnectionsPerIp: 3,
       connectRateLimit: 7,
       allowedOrigins: ['https://a.example', 'http://localhost:3000'],
@@ -205,6 +209,21 @@ describe('loadConfig rejects invalid values', () => {
     expect(loadConfig({ GATEWAY_WORKERS: '2', REDIS_URL: 'redis://h:1' }).workers).toBe(2);
     expect(badNames(configError({ GATEWAY_WORKERS: '2' }))).toEqual(['GATEWAY_WORKERS']);
     expect(badNames(configError({ GATEWAY_WORKERS: '0' }))).toEqual(['GATEWAY_WORKERS']);
+  });
+
+  it('defaults VERIFY_THREADS to the cores shared among GATEWAY_WORKERS, 1 to 4 per process', () => {
+    expect(defaultVerifyThreads(1, 2)).toBe(2);
+    expect(defaultVerifyThreads(1, 16)).toBe(4);
+    expect(defaultVerifyThreads(2, 8)).toBe(4);
+    expect(defaultVerifyThreads(4, 8)).toBe(2);
+    expect(defaultVerifyThreads(3, 2)).toBe(1);
+    expect(loadConfig({ GATEWAY_WORKERS: '64', REDIS_URL: 'redis://h:1' }).verifyThreads).toBe(1);
+  });
+
+  it('bounds VERIFY_THREADS to 1..64', () => {
+    expect(loadConfig({ VERIFY_THREADS: '64' }).verifyThreads).toBe(64);
+    expect(badNames(configError({ VERIFY_THREADS: '65' }))).toEqual(['VERIFY_THREADS']);
+    expect(badNames(configError({ VERIFY_THREADS: '0' }))).toEqual(['VERIFY_THREADS']);
   });
 
   it('rejects ALLOWED_ORIGINS entries that are not origins, and booleans other than true/false', () => {

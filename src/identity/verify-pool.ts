@@ -1,0 +1,212 @@
+/**
+ * Ed25519 verification off the event loop, in a small pool of worker threads.
+ *
+ * Why not the callback form of crypto.verify (libuv threadpool), which the gateway used first:
+ * each call there costs the event loop 13–30 µs of dispatch and completion (measured on the
+ * 2-core bench machine, about a tenth of a verification), shares four threads with fs and dns,
+ * and oversubscribes small machines. Here every verification requested during one turn of the
+ * event loop goes to a worker as one message (one transferred buffer), and the results come back
+ * as one message: about 3 µs of event-loop time per verification.
+ *
+ * Callers keep their own order (the session's step queue): the pool promises only that every
+ * `done` is called exactly once, asynchronously, with true/false, or with null when the frame
+ * could not be verified at all (a worker died; it is replaced).
+ *
+ * Workers start on first use, so an idle gateway does not pay their memory (~9 MB each).
+ */
+import { Worker } from 'node:worker_threads';
+
+/** Called once per verification: true/false, or null when verification itself failed. */
+export type VerifyDone = (ok: boolean | null) => void;
+
+interface Item {
+  publicKey: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+  done: VerifyDone;
+}
+
+/** Bytes of one item in a batch: message length (u32), public key, signature, message. */
+const HEADER = 4 + 32 + 64;
+
+/**
+ * The worker: CommonJS evaluated from a string (`eval: true`), so it runs unchanged from src/
+ * under tsx and vitest and from dist/ under plain node. KeyObjects are cached per public key;
+ * the cache is bounded (cleared when full: rebuilding one costs ~20 µs).
+ */
+const WORKER_SOURCE = `
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const { createPublicKey, verify } = require('node:crypto');
+const keys = new Map();
+const maxKeys = workerData.maxKeys;
+function keyObject(buf, at) {
+  const id = buf.toString('latin1', at, at + 32);
+  let key = keys.get(id);
+  if (key === undefined) {
+    if (keys.size >= maxKeys) keys.clear();
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: buf.toString('base64url', at, at + 32) }, format: 'jwk' });
+    keys.set(id, key);
+  }
+  return key;
+}
+parentPort.on('message', (batch) => {
+  const buf = Buffer.from(batch.buffer);
+  const results = new Uint8Array(batch.count);
+  let at = 0;
+  for (let i = 0; i < batch.count; i++) {
+    const length = buf.readUInt32LE(at);
+    const key = at + 4;
+    const sig = key + 32;
+    const msg = sig + 64;
+    at = msg + length;
+    try {
+      results[i] = verify(null, buf.subarray(msg, at), keyObject(buf, key), buf.subarray(sig, msg)) ? 1 : 0;
+    } catch {
+      results[i] = 0;
+    }
+  }
+  parentPort.postMessage(results, [results.buffer]);
+});
+`;
+
+export interface VerifyPoolOptions {
+  /** Worker threads (≥ 1). */
+  threads: number;
+  /** KeyObjects cached per worker (default 65,536). */
+  maxKeysPerWorker?: number;
+  /** Reports a worker that failed (it is replaced); default: ignore. */
+  onWorkerError?: (err: Error) => void;
+}
+
+interface Lane {
+  worker: Worker;
+  /** Batches sent and not yet answered, oldest first (a worker answers in order). */
+  inFlight: Item[][];
+  /** Items in `inFlight`, for picking the least loaded lane. */
+  load: number;
+}
+
+/** A pool of verification workers; one per gateway (buildApp), closed with it. */
+export class VerifyPool {
+  private readonly lanes: (Lane | undefined)[];
+  /** Submitted during this turn of the event loop, sent to the workers at its end. */
+  private queued: Item[] = [];
+  private scheduled = false;
+  private closed = false;
+
+  constructor(private readonly options: VerifyPoolOptions) {
+    if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError('threads must be an integer ≥ 1');
+    this.lanes = Array.from({ length: options.threads }, () => undefined);
+  }
+
+  /** Worker threads currently running (they start on first use). */
+  get running(): number {
+    return this.lanes.filter((l) => l !== undefined).length;
+  }
+
+  /** Verifications submitted and not yet answered. */
+  get pending(): number {
+    let n = this.queued.length;
+    for (const lane of this.lanes) n += lane?.load ?? 0;
+    return n;
+  }
+
+  /**
+   * Verifies `signature` (64 bytes) over `message` with the raw Ed25519 `publicKey` (32 bytes,
+   * already vetted: see isAcceptablePublicKey). `done` runs asynchronously, exactly once.
+   */
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, done: VerifyDone): void {
+    if (this.closed || publicKey.length !== 32 || signature.length !== 64) {
+      queueMicrotask(() => done(this.closed ? null : false));
+      return;
+    }
+    this.queued.push({ publicKey, message, signature, done });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      // After the poll phase: every frame read in this turn of the loop goes in one batch.
+      setImmediate(() => this.dispatch());
+    }
+  }
+
+  /** Stops the workers; verifications still in flight get `null`. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const lanes = this.lanes.filter((l): l is Lane => l !== undefined);
+    this.lanes.fill(undefined);
+    for (const lane of lanes) lane.worker.removeAllListeners('exit');
+    await Promise.all(lanes.map((lane) => lane.worker.terminate()));
+    for (const lane of lanes) failAll(lane.inFlight.flat());
+    failAll(this.queued);
+    this.queued = [];
+  }
+
+  /** Splits the turn's items over the lanes, least loaded first, one message per lane. */
+  private dispatch(): void {
+    this.scheduled = false;
+    const items = this.queued;
+    this.queued = [];
+    if (this.closed) return failAll(items);
+    const share = Math.ceil(items.length / this.lanes.length);
+    for (let start = 0; start < items.length; start += share) {
+      this.send(this.leastLoaded(), items.slice(start, start + share));
+    }
+  }
+
+  private leastLoaded(): Lane {
+    let best: Lane | undefined;
+    for (let i = 0; i < this.lanes.length; i++) {
+      const lane = this.lanes[i] ?? (this.lanes[i] = this.spawn(i));
+      if (best === undefined || lane.load < best.load) best = lane;
+    }
+    return best as Lane;
+  }
+
+  private send(lane: Lane, batch: Item[]): void {
+    let size = 0;
+    for (const item of batch) size += HEADER + item.message.length;
+    const buf = Buffer.allocUnsafeSlow(size);
+    let at = 0;
+    for (const item of batch) {
+      buf.writeUInt32LE(item.message.length, at);
+      buf.set(item.publicKey, at + 4);
+      buf.set(item.signature, at + 36);
+      buf.set(item.message, at + HEADER);
+      at += HEADER + item.message.length;
+    }
+    lane.inFlight.push(batch);
+    lane.load += batch.length;
+    lane.worker.postMessage({ buffer: buf.buffer, count: batch.length }, [buf.buffer]);
+  }
+
+  private spawn(index: number): Lane {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { maxKeys: this.options.maxKeysPerWorker ?? 65_536 },
+      // Verification allocates little; small heaps keep each worker near its ~9 MB floor.
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+    });
+    // The gateway's lifetime is decided by its sockets and close(), not by these threads.
+    worker.unref();
+    const lane: Lane = { worker, inFlight: [], load: 0 };
+    worker.on('message', (results: Uint8Array) => {
+      const batch = lane.inFlight.shift();
+      if (!batch) return;
+      lane.load -= batch.length;
+      for (let i = 0; i < batch.length; i++) (batch[i] as Item).done(results[i] === 1);
+    });
+    worker.on('error', (err) => this.options.onWorkerError?.(err));
+    worker.on('exit', () => {
+      // Unexpected (close() removes this listener first): answer what it held, replace it lazily.
+      if (this.lanes[index] === lane) this.lanes[index] = undefined;
+      failAll(lane.inFlight.flat());
+      lane.inFlight = [];
+      lane.load = 0;
+    });
+    return lane;
+  }
+}
+
+function failAll(items: Item[]): void {
+  for (const item of items) item.done(null);
+}

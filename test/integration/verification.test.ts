@@ -1,0 +1,73 @@
+/**
+ * Signature verification in the worker pool (src/identity/verify-pool.ts) as a client sees it:
+ * workers start on first use, both REGISTER and signaling frames go through them, and a
+ * verification that gets no verdict is an internal failure, not a bad signature.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { TestAgent } from '../helpers/agent.js';
+
+let gw: TestGateway | undefined;
+const agents: TestAgent[] = [];
+const agent = () => {
+  const a = new TestAgent();
+  agents.push(a);
+  return a;
+};
+afterEach(async () => {
+  for (const a of agents.splice(0)) a.close();
+  await gw?.close();
+  gw = undefined;
+});
+
+describe('verification workers', () => {
+  it('start with the first REGISTER, up to VERIFY_THREADS, and report their backlog in /metrics', async () => {
+    gw = await startGateway({ verifyThreads: 2 });
+    expect(gw.app.hub.verifier.running).toBe(0);
+    const a = agent();
+    const b = agent();
+    await a.register(gw.wsUrl);
+    await b.register(gw.wsUrl);
+    expect(gw.app.hub.verifier.running).toBeGreaterThanOrEqual(1);
+    expect(gw.app.hub.verifier.running).toBeLessThanOrEqual(2);
+    for (let i = 0; i < 50; i++) a.send(a.signal('ICE', b.did, { candidate: `c${i}` }));
+    for (let i = 0; i < 50; i++) expect(await b.next()).toMatchObject({ type: 'ICE', from: a.did });
+    expect(gw.app.hub.verifier.running).toBe(2);
+    const metrics = await fetch(`${gw.httpUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^aiconexus_verify_pending 0$/m);
+    expect(metrics).toMatch(/^aiconexus_signature_verify_seconds_count 52$/m);
+  });
+
+  it('answers a signaling frame without a verdict with BAD_FRAME (its id, retry allowed) and keeps the session', async () => {
+    gw = await startGateway();
+    const a = agent();
+    const b = agent();
+    await a.register(gw.wsUrl);
+    await b.register(gw.wsUrl);
+    // No verdict from now on (as when a worker dies with the frame in it).
+    await gw.app.hub.verifier.close();
+    const offer = a.signal('OFFER', b.did, { sdp: 'v=0' });
+    a.send(offer);
+    const error = await a.next();
+    expect(error).toMatchObject({ type: 'ERROR', code: 'BAD_FRAME', ref: offer.id });
+    expect(error.message).toContain('may be sent again');
+    expect(await b.quiet(200)).toBe(true);
+    // The session is still there and still answers.
+    a.send({ type: 'PING', id: 'still-here' });
+    expect(await a.next()).toMatchObject({ type: 'PONG', ref: 'still-here' });
+    expect((await get(gw, '/agents')).body.agents).toHaveLength(2);
+  });
+
+  it('answers a REGISTER without a verdict with AUTH_FAILED and close 4401', async () => {
+    gw = await startGateway();
+    await gw.app.hub.verifier.close();
+    const a = agent();
+    await a.connect(gw.wsUrl);
+    a.send(a.registerFrame());
+    expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'AUTH_FAILED', ref: null });
+    expect(await a.closed).toMatchObject({ code: 4401 });
+    expect((await get(gw, '/agents')).body.agents).toEqual([]);
+    const metrics = await fetch(`${gw.httpUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^aiconexus_handshakes_total\{result="failed"\} 1$/m);
+  });
+});

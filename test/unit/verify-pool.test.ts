@@ -1,0 +1,133 @@
+/**
+ * src/identity/verify-pool.ts: verification in worker threads, batched per event-loop turn.
+ * Keys and signatures come from @noble/ed25519, so the workers' node:crypto is checked against an
+ * independent implementation.
+ */
+import * as ed from '@noble/ed25519';
+import { afterEach, describe, expect, it } from 'vitest';
+import { VerifyPool } from '../../src/identity/verify-pool.js';
+
+interface Signed {
+  publicKey: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+}
+
+async function signed(count: number, keys = count): Promise<Signed[]> {
+  const secrets = Array.from({ length: keys }, () => ed.utils.randomSecretKey());
+  const publics = await Promise.all(secrets.map((s) => ed.getPublicKeyAsync(s)));
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const message = new TextEncoder().encode(`{"id":"m${i}","n":${i}}`.padEnd(40 + (i % 300), ' '));
+      return { publicKey: publics[i % keys] as Uint8Array, message, signature: await ed.signAsync(message, secrets[i % keys] as Uint8Array) };
+    }),
+  );
+}
+
+const verdict = (pool: VerifyPool, s: Signed) =>
+  new Promise<boolean | null>((resolve) => pool.verify(s.publicKey, s.message, s.signature, resolve));
+
+let pool: VerifyPool | undefined;
+afterEach(async () => {
+  await pool?.close();
+  pool = undefined;
+});
+
+describe('VerifyPool', () => {
+  it('starts no worker until the first verification', async () => {
+    pool = new VerifyPool({ threads: 2 });
+    expect(pool.running).toBe(0);
+    const [s] = await signed(1);
+    expect(await verdict(pool, s as Signed)).toBe(true);
+    expect(pool.running).toBe(2);
+  });
+
+  it('accepts 400 good signatures from 40 keys and refuses each one-bit change, whatever the batch', async () => {
+    pool = new VerifyPool({ threads: 2 });
+    const good = await signed(400, 40);
+    const flipped = good.map((s, i) => {
+      const signature = Uint8Array.from(s.signature);
+      signature[i % 64] = (signature[i % 64] as number) ^ (1 << (i % 8));
+      return { ...s, signature };
+    });
+    const wrongKey = good.map((s, i) => ({ ...s, publicKey: (good[(i + 1) % good.length] as Signed).publicKey }));
+    const otherMessage = good.map((s, i) => ({ ...s, message: (good[(i + 1) % good.length] as Signed).message }));
+    // Submitted in one turn: one batch per worker.
+    const results = await Promise.all([...good, ...flipped, ...wrongKey, ...otherMessage].map((s) => verdict(pool as VerifyPool, s)));
+    expect(results.slice(0, 400).every((r) => r === true)).toBe(true);
+    expect(results.slice(400).filter((r) => r !== false)).toEqual([]);
+  });
+
+  it('answers every call exactly once, over many turns and with a key cache smaller than the keys', async () => {
+    pool = new VerifyPool({ threads: 3, maxKeysPerWorker: 2 });
+    const items = await signed(120, 12);
+    const calls = new Array<number>(items.length).fill(0);
+    const answers: Promise<boolean | null>[] = [];
+    for (let turn = 0; turn < 12; turn++) {
+      for (let i = turn * 10; i < turn * 10 + 10; i++) {
+        answers.push(
+          new Promise((resolve) =>
+            (pool as VerifyPool).verify((items[i] as Signed).publicKey, (items[i] as Signed).message, (items[i] as Signed).signature, (ok) => {
+              calls[i] = (calls[i] as number) + 1;
+              resolve(ok);
+            }),
+          ),
+        );
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    expect((await Promise.all(answers)).every((r) => r === true)).toBe(true);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls.every((c) => c === 1)).toBe(true);
+  });
+
+  it('refuses a signature or key of the wrong length without a worker, asynchronously', async () => {
+    pool = new VerifyPool({ threads: 1 });
+    const [s] = (await signed(1)) as [Signed];
+    let answered = false;
+    const short = new Promise((resolve) =>
+      pool?.verify(s.publicKey, s.message, s.signature.subarray(0, 63), (ok) => {
+        answered = true;
+        resolve(ok);
+      }),
+    );
+    const longKey = verdict(pool, { ...s, publicKey: new Uint8Array(33) });
+    expect(answered).toBe(false); // never inside the call
+    expect(await short).toBe(false);
+    expect(await longKey).toBe(false);
+    expect(pool.running).toBe(0);
+  });
+
+  it('answers null for work in flight when closed, and for work after close', async () => {
+    pool = new VerifyPool({ threads: 1 });
+    const items = await signed(50, 5);
+    const inFlight = Promise.all(items.map((s) => verdict(pool as VerifyPool, s)));
+    await new Promise((r) => setImmediate(r));
+    await pool.close();
+    const answers = await inFlight;
+    expect(answers.every((a) => a === null || a === true)).toBe(true);
+    expect(await verdict(pool, items[0] as Signed)).toBeNull();
+  });
+
+  it('answers null for the batches of a worker that dies, and replaces it', async () => {
+    const errors: Error[] = [];
+    pool = new VerifyPool({ threads: 1, onWorkerError: (e) => errors.push(e) });
+    const items = await signed(200, 10);
+    expect(await verdict(pool, items[0] as Signed)).toBe(true);
+    const inFlight = Promise.all(items.map((s) => verdict(pool as VerifyPool, s)));
+    await new Promise((r) => setImmediate(r));
+    // Kill the worker from outside, as an OOM or a native crash would.
+    const lanes = (pool as unknown as { lanes: { worker: { terminate(): Promise<number> } }[] }).lanes;
+    await lanes[0]?.worker.terminate();
+    const answers = await inFlight;
+    expect(answers.some((a) => a === null)).toBe(true);
+    expect(answers.every((a) => a === null || a === true)).toBe(true);
+    // The next verification starts a new worker.
+    expect(await verdict(pool, items[1] as Signed)).toBe(true);
+    expect(pool.running).toBe(1);
+  });
+
+  it('rejects a thread count below 1', () => {
+    expect(() => new VerifyPool({ threads: 0 })).toThrow(RangeError);
+  });
+});
