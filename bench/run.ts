@@ -52,6 +52,7 @@ const USAGE = `usage: npm run bench -- [options]
   --cross-share S   cluster: share of throughput pairs re-formed to be cross-worker, 0..1, or
                     "as-connected" (default 1 − 1/workers, what random pairing gives: 0.5 with 2)
   --cpu-prof        write a CPU profile of the gateway (throughput, latency, handshake) to bench/results/
+  --verify-threads N VERIFY_THREADS of the gateway (default: the gateway's own default, cores ≤ 4)
   --gateway-flags=F extra node flags for the gateway process, e.g. --gateway-flags=--max-semi-space-size=1
   --tsx             run children under tsx instead of the transpiled tree (adds ~30 MB RSS)
   --verbose         echo every child's output`;
@@ -71,7 +72,7 @@ function parseArgs(argv: string[]) {
   }
   const known = new Set([
     'only', 'smoke', 'duration', 'agents', 'rates', 'pairs-agents', 'window', 'handshakes', 'concurrency', 'frame',
-    'workers', 'cluster-rate', 'cross-share', 'cpu-prof', 'gateway-flags', 'tsx', 'verbose', 'help',
+    'workers', 'cluster-rate', 'cross-share', 'cpu-prof', 'gateway-flags', 'verify-threads', 'tsx', 'verbose', 'help',
   ]);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   if (flags.has('help')) {
@@ -135,6 +136,7 @@ function parseArgs(argv: string[]) {
     gatewayFlags: typeof flags.get('gateway-flags') === 'string' ? String(flags.get('gateway-flags')).split(/\s+/).filter(Boolean) : [],
     tsx: flags.has('tsx'),
     verbose: flags.has('verbose'),
+    verifyThreads: flags.has('verify-threads') ? num('verify-threads', 1, 1, 64) : undefined,
   };
 }
 
@@ -181,7 +183,8 @@ async function startServer(kind: 'server' | 'baseline-relay', opts: Options, pro
     profile = `gateway-${profileAs}-${STAMP}.cpuprofile.json`;
     flags.push('--cpu-prof', `--cpu-prof-dir=${RESULTS}`, `--cpu-prof-name=${profile}`);
   }
-  const child = startChild(kind, { label: extra.label ?? (kind === 'server' ? 'gateway' : 'relay'), nodeFlags: flags, env: extra.env });
+  const env = { ...(kind === 'server' && opts.verifyThreads ? { BENCH_VERIFY_THREADS: String(opts.verifyThreads) } : {}), ...extra.env };
+  const child = startChild(kind, { label: extra.label ?? (kind === 'server' ? 'gateway' : 'relay'), nodeFlags: flags, env });
   scenarioChildren.push(child);
   const ready = await child.waitFor<{ type: 'ready'; port: number; config?: unknown; uvThreadpoolSize?: string }>('ready', 30_000);
   return { child, port: ready.port, url: `ws://127.0.0.1:${ready.port}/ws`, ready, profile: profile && join(RESULTS, profile) };
@@ -299,6 +302,11 @@ interface LatencyRate {
   server?: { cpuPercent: number; eventLoopUtilization: number };
 }
 
+interface HandshakeResult extends HandshakeRun {
+  /** The same handshakes against the bare `ws` relay, in the same run. */
+  baseline: HandshakeRun;
+}
+
 interface CeilingResult {
   messageBytes: number;
   cores: number;
@@ -324,7 +332,7 @@ interface CapacityResult {
   loadgenProcesses: number;
 }
 
-interface HandshakeResult {
+interface HandshakeRun {
   count: number;
   concurrency: number;
   registered: number;
@@ -341,7 +349,7 @@ const results: {
   ceiling?: CeilingResult;
   relay?: ThroughputResult & { server: { cpuPercent: number; eventLoopUtilization: number } };
   throughput?: ThroughputResult & { server: { cpuPercent: number; eventLoopUtilization: number } };
-  latency?: { agents: number; rates: LatencyRate[] };
+  latency?: { agents: number; rates: LatencyRate[]; scaledRate: number | undefined };
   handshake?: HandshakeResult;
   capacity?: CapacityResult;
   cluster?: ClusterResult;
@@ -403,17 +411,34 @@ async function throughputAgainst(kind: 'server' | 'baseline-relay', opts: Option
  */
 const overloaded = (x: LatencyRate) => x.saturated;
 
+/**
+ * The latency target (p50 ≤ 1.5 ms, p99 ≤ 5 ms at 5,000 frames/s) was set on a day this machine
+ * verified ~17,500 signatures/s on its 2 cores. Its speed varies from day to day (shared host: the
+ * same ceiling has been measured between 12,000 and 17,500/s), so when the ceiling scenario ran
+ * in the same run, latency is also measured at the same share of today's ceiling.
+ */
+const TARGET_RATE = 5000;
+const TARGET_RATE_CEILING = 17_500;
+
+function scaledTargetRate(): number | undefined {
+  const c = results.ceiling;
+  return c ? Math.round((TARGET_RATE * c.async.perSecond) / TARGET_RATE_CEILING / 100) * 100 : undefined;
+}
+
 async function latency(opts: Options) {
   const [server, loadgen] = await Promise.all([startServer('server', opts, 'latency'), startLoadgen()]);
   const marks = trackMarks(loadgen, server.child);
   const p = opts.latency;
-  const totalS = p.rates.length * ((p.durationMs + p.warmupMs) / 1000 + 10);
-  const r = await runTask<{ agents: number; rates: LatencyRate[] }>(
+  const scaledRate = opts.smoke ? undefined : scaledTargetRate();
+  const rates = [...new Set([...p.rates, ...(scaledRate ? [scaledRate] : [])])].sort((a, b) => a - b);
+  const totalS = rates.length * ((p.durationMs + p.warmupMs) / 1000 + 10);
+  const task = await runTask<{ agents: number; rates: LatencyRate[] }>(
     loadgen,
     'latency',
-    { url: server.url, agents: p.agents, rates: p.rates, durationMs: p.durationMs, warmupMs: p.warmupMs, frame: opts.frame },
+    { url: server.url, agents: p.agents, rates, durationMs: p.durationMs, warmupMs: p.warmupMs, frame: opts.frame },
     totalS * 1000 + 120_000,
   );
+  const r = { ...task, scaledRate };
   for (const rate of r.rates) rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
   await loadgen.stop();
   await server.child.stop();
@@ -450,23 +475,46 @@ async function latency(opts: Options) {
       '      it was starved of CPU, so those figures include machine contention, not only the gateway.',
     );
   }
+  if (scaledRate) {
+    lines.push(
+      '',
+      `${fmtInt(scaledRate)}/s is the 5,000/s target rate scaled to this run's verify ceiling (${fmtInt(results.ceiling?.async.perSecond)}/s on all cores;`,
+      `the target was set when it was ${fmtInt(TARGET_RATE_CEILING)}/s): the same share of this machine's verification capacity.`,
+    );
+  }
   section('Gateway latency at fixed rates', lines);
   return r;
 }
 
-async function handshake(opts: Options): Promise<HandshakeResult> {
-  const [server, loadgen] = await Promise.all([startServer('server', opts, 'handshake'), startLoadgen()]);
+/** One handshake run of the load generator against `kind`: registrations/s and the CPU of both sides. */
+async function handshakesAgainst(kind: 'server' | 'baseline-relay', opts: Options): Promise<HandshakeRun> {
+  const [server, loadgen] = await Promise.all([startServer(kind, opts, kind === 'server' ? 'handshake' : undefined), startLoadgen()]);
   const marks = trackMarks(loadgen, server.child);
   const p = opts.handshake;
-  const r = await runTask<HandshakeResult>(loadgen, 'handshake', { url: server.url, count: p.count, concurrency: p.concurrency }, 180_000);
+  const r = await runTask<HandshakeRun>(loadgen, 'handshake', { url: server.url, count: p.count, concurrency: p.concurrency }, 180_000);
   r.server = await serverUse(marks, 'main-start', 'main-end');
   await loadgen.stop();
   await server.child.stop();
   if (server.profile) profiles.push(server.profile);
-  if (r.failed > 0) invalid.push(`handshake: ${r.failed} registrations failed (${r.firstFailure})`);
-  section(`Gateway handshakes: ${fmtInt(r.count)} registrations, ${r.concurrency} in flight, connections kept open`, [
-    `registrations: ${fmtInt(r.perSecond)}/s (${r.registered} ok, ${r.failed} failed); handshake p50 ${fmtMs(r.handshakeMs.p50)} ms, p99 ${fmtMs(r.handshakeMs.p99)} ms`,
-    `server CPU ${fmtInt(r.server.cpuPercent)}%, event-loop utilisation ${(r.server.eventLoopUtilization * 100).toFixed(0)}%; load generator CPU ${fmtInt(r.loadgenCpuPercent)}% (connect + sign REGISTER on the client side)`,
+  if (r.failed > 0) invalid.push(`handshake (${kind}): ${r.failed} registrations failed (${r.firstFailure})`);
+  return r;
+}
+
+/**
+ * Registrations/s of the gateway, and of the bare `ws` relay (bench/baseline-relay.ts: the same
+ * handshake with no Fastify, no schema, no limits) in the same run: the ratio says what the
+ * gateway's own work costs per handshake on this machine, whatever its speed.
+ */
+async function handshake(opts: Options): Promise<HandshakeResult> {
+  const baseline = await handshakesAgainst('baseline-relay', opts);
+  const r: HandshakeResult = { ...(await handshakesAgainst('server', opts)), baseline };
+  const line = (x: HandshakeRun) =>
+    `${fmtInt(x.perSecond)}/s (${x.registered} ok, ${x.failed} failed); handshake p50 ${fmtMs(x.handshakeMs.p50)} ms, p99 ${fmtMs(x.handshakeMs.p99)} ms; ` +
+    `server CPU ${fmtInt(x.server?.cpuPercent ?? NaN)}%, event loop ${((x.server?.eventLoopUtilization ?? NaN) * 100).toFixed(0)}%; load generator CPU ${fmtInt(x.loadgenCpuPercent)}%`;
+  section(`Handshakes: ${fmtInt(r.count)} registrations, ${r.concurrency} in flight, connections kept open`, [
+    `gateway:        ${line(r)}`,
+    `bare ws relay:  ${line(baseline)}`,
+    `gateway ÷ relay: ${fmtRatio(r.perSecond / baseline.perSecond)} (the load generator's connect + sign REGISTER runs on the same 2 cores)`,
   ]);
   return r;
 }
@@ -883,8 +931,11 @@ function summaryTable(): { text: string; rows: Record<string, string>[] } {
       const value = overloaded(x)
         ? `saturated: ${fmtInt(x.deliveredRate)}/s delivered of ${fmtInt(x.achievedSendRate)}/s offered`
         : `${fmtMs(l.p50)} / ${fmtMs(l.p99)} / ${fmtMs(l.p999)} ms${x.senderLagMs.p99 > 5 ? ' (load generator starved)' : ''}`;
-      if (x.rate === 5000) {
-        add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, 'p50 ≤ 1.5, p99 ≤ 5 ms', status(!x.saturated && l.p50 <= 1.5 && l.p99 <= 5, true));
+      const met = status(!x.saturated && l.p50 <= 1.5 && l.p99 <= 5, true);
+      if (x.rate === TARGET_RATE) {
+        add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, 'p50 ≤ 1.5, p99 ≤ 5 ms', met);
+      } else if (x.rate === lat.scaledRate) {
+        add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, 'same, at 5,000/s × ceiling ÷ 17,500', met);
       } else {
         add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, x.rate < 5000 && !lat.rates.some((r) => r.rate === 5000) ? 'target is at 5,000/s' : '');
       }
@@ -899,7 +950,9 @@ function summaryTable(): { text: string; rows: Record<string, string>[] } {
   }
   if (hs) {
     const full = hs.count >= 1000;
+    add(`Bare ws relay handshakes/s (${hs.concurrency} in flight)`, `${fmtInt(hs.baseline.perSecond)}/s`, 'baseline');
     add(`Registrations/s (${hs.concurrency} in flight)`, `${fmtInt(hs.perSecond)}/s`, '≥ 3,000/s', status(hs.perSecond >= 3000, full));
+    add('  ÷ bare ws relay', fmtRatio(hs.perSecond / hs.baseline.perSecond), 'context');
   }
   if (cl) {
     const full = cl.single.agents >= 1000;
@@ -942,6 +995,7 @@ async function main(): Promise<number> {
       `${meta.uncommittedSrc.length ? ` + uncommitted src/ changes (${meta.uncommittedSrc.length} files)` : ''} · load average ${meta.loadavg.map((l) => l.toFixed(2)).join(' ')}\n`,
   );
   if (opts.gatewayFlags.length > 0) process.stdout.write(`gateway node flags: ${opts.gatewayFlags.join(' ')}\n`);
+  if (opts.verifyThreads) process.stdout.write(`gateway VERIFY_THREADS: ${opts.verifyThreads}\n`);
   if (!opts.tsx) {
     const built = await compileForBench();
     process.stdout.write(

@@ -31,6 +31,7 @@ const config = configWith({
   maxConnectionsPerIp: 100_000,
   connectRateLimit: 10_000_000,
   clockSkewMs: 3_600_000,
+  ...(process.env.BENCH_VERIFY_THREADS ? { verifyThreads: Number(process.env.BENCH_VERIFY_THREADS) } : {}),
   ...(process.env.BENCH_REDIS_URL ? { redisUrl: process.env.BENCH_REDIS_URL } : {}),
   ...(process.env.BENCH_REDIS_PREFIX ? { redisKeyPrefix: process.env.BENCH_REDIS_PREFIX } : {}),
 });
