@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import type { Arbitrary } from 'fast-check';
 import type { Recipe } from '../test/fuzz/generators.js';
 import type { Shared } from '../test/fuzz/harness.js';
+import { intOption, parseCommandLine, UsageError } from './lib/args.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -107,53 +108,43 @@ async function serve(): Promise<void> {
 // parent: the fuzzer
 
 const USAGE = 'usage: npm run fuzz -- [--frames N] [--max-seconds S] [--connections C] [--batch B] [--seed S] [--strict] [--json PATH]';
+const HELP = `${USAGE}
 
-function parseArgs(argv: string[]) {
-  const opts = { frames: 1_000_000, maxSeconds: 1200, connections: 4, batch: 100, seed: Math.floor(Math.random() * 2 ** 31), strict: false, json: '' };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
-      return v;
-    };
-    const int = (min: number) => {
-      const v = Number(value());
-      if (!Number.isInteger(v) || v < min) throw new Error(`${arg} must be an integer ≥ ${min}\n${USAGE}`);
-      return v;
-    };
-    switch (arg) {
-      case '--frames':
-        opts.frames = int(1);
-        break;
-      case '--max-seconds':
-        opts.maxSeconds = int(1);
-        break;
-      case '--connections':
-        opts.connections = int(1);
-        break;
-      case '--batch':
-        opts.batch = int(1);
-        break;
-      case '--seed':
-        opts.seed = int(-(2 ** 31));
-        break;
-      case '--strict':
-        opts.strict = true;
-        break;
-      case '--json':
-        opts.json = value();
-        break;
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`unknown argument ${arg}\n${USAGE}`);
-    }
-  }
-  return opts;
+  --frames N        fuzz frames to check (default 1000000)
+  --max-seconds S   stop after S seconds whatever the count (default 1200)
+  --connections C   registered fuzzing connections in parallel (default 4)
+  --batch B         frames pipelined per connection per round (default 100)
+  --seed S          fast-check seed, an integer ≥ -2147483648 (default: random; printed)
+  --strict          tolerated deviations (known gateway bugs, see SECURITY.md) count as failures
+  --json PATH       where to write the JSON result (default bench/results/fuzz-<stamp>.json)
+  -h, --help        print this help
+
+Exit status 0 when every frame got its documented answer, 1 on a failure, 2 on bad usage.`;
+
+const OPTIONS = {
+  frames: { type: 'string', default: '1000000' },
+  'max-seconds': { type: 'string', default: '1200' },
+  connections: { type: 'string', default: '4' },
+  batch: { type: 'string', default: '100' },
+  seed: { type: 'string' },
+  strict: { type: 'boolean', default: false },
+  json: { type: 'string', default: '' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** The run's options, or null for --help; throws a UsageError on bad usage. */
+function parseCli(argv: string[]) {
+  const values = parseCommandLine(OPTIONS, argv);
+  if (values.help) return null;
+  return {
+    frames: intOption('frames', values.frames, 1),
+    maxSeconds: intOption('max-seconds', values['max-seconds'], 1),
+    connections: intOption('connections', values.connections, 1),
+    batch: intOption('batch', values.batch, 1),
+    seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : intOption('seed', values.seed, -(2 ** 31)),
+    strict: values.strict,
+    json: values.json,
+  };
 }
 
 class GatewayChild {
@@ -236,12 +227,17 @@ const mb = (n: number | null) => (n === null ? 'n/a' : `${(n / 1048576).toFixed(
 const stamp = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z').replaceAll(':', '-');
 
 async function main(): Promise<number> {
-  let opts: ReturnType<typeof parseArgs>;
+  let opts: ReturnType<typeof parseCli>;
   try {
-    opts = parseArgs(process.argv.slice(2));
+    opts = parseCli(process.argv.slice(2));
   } catch (err) {
-    console.error((err as Error).message);
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`fuzz-long: ${err.message}\n${USAGE}\n(npm run fuzz -- --help for the options)`);
     return 2;
+  }
+  if (opts === null) {
+    console.log(HELP);
+    return 0;
   }
   // Loaded here, not at the top: the gateway child runs this file too and should not carry them.
   const { default: fc } = await import('fast-check');

@@ -34,53 +34,47 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newSigner, type Signer } from '../test/fuzz/generators.js';
 import { registerWire, signalText, type WireClient } from '../test/fuzz/harness.js';
+import { intOption, parseCommandLine, UsageError } from './lib/args.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = 'usage: npm run soak -- [--seconds N] [--agents N] [--rate N] [--sample-seconds N] [--reconnect-every N] [--json PATH]';
+const HELP = `${USAGE}
 
-function parseArgs(argv: string[]) {
-  const opts = { seconds: 600, agents: 200, rate: 500, sampleSeconds: 0, reconnectEvery: 5, json: '' };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const int = (min: number) => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < min) throw new Error(`${arg} must be an integer ≥ ${min}\n${USAGE}`);
-      return v;
-    };
-    switch (arg) {
-      case '--seconds':
-        opts.seconds = int(5);
-        break;
-      case '--agents':
-        opts.agents = int(2);
-        break;
-      case '--rate':
-        opts.rate = int(1);
-        break;
-      case '--sample-seconds':
-        opts.sampleSeconds = int(1);
-        break;
-      case '--reconnect-every':
-        opts.reconnectEvery = int(0);
-        break;
-      case '--json': {
-        const v = argv[++i];
-        if (v === undefined) throw new Error(`--json needs a path\n${USAGE}`);
-        opts.json = v;
-        break;
-      }
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`unknown argument ${arg}\n${USAGE}`);
-    }
-  }
-  if (opts.agents % 2 !== 0) throw new Error(`--agents must be even (agents work in pairs)\n${USAGE}`);
-  if (opts.sampleSeconds === 0) opts.sampleSeconds = opts.seconds < 300 ? 2 : 5;
-  return opts;
+  --seconds N          length of the load phase, ≥ 5 (default 600)
+  --agents N           agents, in pairs (default 200; even, ≥ 2)
+  --rate N             signaling frames per second in total (default 500)
+  --sample-seconds N   sampling period (default 5; 2 for runs under 5 minutes)
+  --reconnect-every N  seconds between reconnect rounds (default 5; 0 = never)
+  --json PATH          result file (default bench/results/soak-<stamp>.json)
+  -h, --help           print this help
+
+Exit status 1 only when the gateway crashed or stopped routing; 2 on bad usage.`;
+
+const OPTIONS = {
+  seconds: { type: 'string', default: '600' },
+  agents: { type: 'string', default: '200' },
+  rate: { type: 'string', default: '500' },
+  'sample-seconds': { type: 'string' },
+  'reconnect-every': { type: 'string', default: '5' },
+  json: { type: 'string', default: '' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** The run's options, or null for --help; throws a UsageError on bad usage. */
+function parseCli(argv: string[]) {
+  const values = parseCommandLine(OPTIONS, argv);
+  if (values.help) return null;
+  const seconds = intOption('seconds', values.seconds, 5);
+  const agents = intOption('agents', values.agents, 2);
+  if (agents % 2 !== 0) throw new UsageError(`--agents must be even (agents work in pairs) (got '${values.agents}')`);
+  return {
+    seconds,
+    agents,
+    rate: intOption('rate', values.rate, 1),
+    sampleSeconds: values['sample-seconds'] === undefined ? (seconds < 300 ? 2 : 5) : intOption('sample-seconds', values['sample-seconds'], 1),
+    reconnectEvery: intOption('reconnect-every', values['reconnect-every'], 0),
+    json: values.json,
+  };
 }
 
 // --------------------------------------------------------------------------------------------
@@ -357,12 +351,17 @@ function percentile(sorted: number[], p: number): number | null {
 }
 
 async function main(): Promise<number> {
-  let opts: ReturnType<typeof parseArgs>;
+  let opts: ReturnType<typeof parseCli>;
   try {
-    opts = parseArgs(process.argv.slice(2));
+    opts = parseCli(process.argv.slice(2));
   } catch (err) {
-    console.error((err as Error).message);
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`soak: ${err.message}\n${USAGE}\n(npm run soak -- --help for the options)`);
     return 2;
+  }
+  if (opts === null) {
+    console.log(HELP);
+    return 0;
   }
   console.log(`soak: ${opts.seconds} s, ${opts.agents} agents, ${opts.rate} frames/s, samples every ${opts.sampleSeconds} s, reconnects every ${opts.reconnectEvery || '∞'} s`);
   const gw = await Gateway.start(opts.agents);

@@ -1,0 +1,52 @@
+/**
+ * Command-line helpers shared by scripts/soak.ts and scripts/fuzz-long.ts, on top of node:util
+ * `parseArgs` (as scripts/faults.ts uses it): strict parsing with an options table, and integer
+ * options checked with a message naming the option.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export type OptionsTable = NonNullable<ParseArgsConfig['options']>;
+type Config<T extends OptionsTable> = { args: string[]; options: T; strict: true; allowPositionals: false };
+/** The parsed values, typed from the options table (@types/node does not export the type by name). */
+export type OptionValues<T extends OptionsTable> = ReturnType<typeof parseArgs<Config<T>>>['values'];
+
+/** Bad usage: the message says what is wrong; the caller prints it with its usage line and exits 2. */
+export class UsageError extends Error {}
+
+/**
+ * `parseArgs` in strict mode, no positionals. A negative number after a string option
+ * (`--seed -5`) is taken as its value, as the old hand-written parsers did (parseArgs alone
+ * refuses it as ambiguous and wants `--seed=-5`, which works too). Every parse error (unknown
+ * option, missing value, value given to a flag, stray argument) becomes a UsageError.
+ */
+export function parseCommandLine<const T extends OptionsTable>(options: T, argv: string[] = process.argv.slice(2)): OptionValues<T> {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      args.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
+    if (name !== undefined && Object.hasOwn(options, name) && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      args.push(`${arg}=${next}`);
+      i++;
+    } else {
+      args.push(arg);
+    }
+  }
+  try {
+    const config: Config<T> = { args, options, strict: true, allowPositionals: false };
+    return parseArgs(config).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** The integer value of option `--name`, at least `min`; a UsageError naming the option otherwise. */
+export function intOption(name: string, raw: string, min: number): number {
+  const v = raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isInteger(v) || v < min) throw new UsageError(`--${name} must be an integer ≥ ${min} (got '${raw}')`);
+  return v;
+}
