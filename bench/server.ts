@@ -14,7 +14,8 @@
  *   The replay cache keeps every id of the run either way (runs are shorter than the default 30 s
  *   window plus the send time), so its memory behaviour is the same as with the default.
  * - LOG_LEVEL warn: no per-connection info lines (production runs at info; see docs/performance.md).
- * Everything else is the default Config, except in the `cluster` scenario, which sets
+ * Everything else is the default Config, except `verifyThreads` when bench/run.ts was given
+ * `--verify-threads N` (it sets BENCH_VERIFY_THREADS), and in the `cluster` scenario, which sets
  * BENCH_REDIS_URL (→ `redisUrl`: cluster mode) and BENCH_REDIS_PREFIX (→ `redisKeyPrefix`).
  */
 import { buildApp } from '../src/app.js';

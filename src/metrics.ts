@@ -14,6 +14,7 @@ export interface GatewayMetrics {
   readonly closes: Counter<'code'>;
   readonly verifySeconds: Histogram;
   readonly verifyPending: Gauge;
+  readonly verified: Counter<'where'>;
 }
 
 /** Creates the gateway's metrics; `connectedAgents` reads the live count when scraped. */
@@ -22,6 +23,8 @@ export function createMetrics(opts: {
   connectionCount: () => number;
   /** Signatures submitted to the verification workers and not yet answered. */
   verifyPending?: () => number;
+  /** Signatures verified so far, on the event loop and in the workers. */
+  verifiedCounts?: () => { inline: number; workers: number };
   defaults?: boolean;
 }): GatewayMetrics {
   const registry = new Registry();
@@ -80,6 +83,18 @@ export function createMetrics(opts: {
       registers: [registry],
       collect() {
         this.set(opts.verifyPending?.() ?? 0);
+      },
+    }),
+    verified: new Counter({
+      name: 'aiconexus_signatures_verified_total',
+      help: 'Signatures verified, by where: inline (on the event loop, workers idle) or workers (in a batch)',
+      labelNames: ['where'],
+      registers: [registry],
+      collect() {
+        const counts = opts.verifiedCounts?.() ?? { inline: 0, workers: 0 };
+        this.reset();
+        this.inc({ where: 'inline' }, counts.inline);
+        this.inc({ where: 'workers' }, counts.workers);
       },
     }),
   };

@@ -67,6 +67,7 @@ export class Hub {
       agentCount: () => this.registry.size,
       connectionCount: () => this.sessions.size,
       verifyPending: () => this.verifier.pending,
+      verifiedCounts: () => this.verifier.counts,
       defaults: opts.processMetrics,
     });
     // In cluster mode every line says which node wrote it.

@@ -21,21 +21,29 @@ afterEach(async () => {
 });
 
 describe('verification workers', () => {
-  it('start with the first REGISTER, up to VERIFY_THREADS, and report their backlog in /metrics', async () => {
+  it('verify on the event loop when idle, use up to VERIFY_THREADS workers for bursts, and report in /metrics', async () => {
     gw = await startGateway({ verifyThreads: 2 });
-    expect(gw.app.hub.verifier.running).toBe(0);
+    const pool = gw.app.hub.verifier;
+    expect(pool.running).toBe(0);
     const a = agent();
     const b = agent();
     await a.register(gw.wsUrl);
     await b.register(gw.wsUrl);
-    expect(gw.app.hub.verifier.running).toBeGreaterThanOrEqual(1);
-    expect(gw.app.hub.verifier.running).toBeLessThanOrEqual(2);
-    for (let i = 0; i < 50; i++) a.send(a.signal('ICE', b.did, { candidate: `c${i}` }));
-    for (let i = 0; i < 50; i++) expect(await b.next()).toMatchObject({ type: 'ICE', from: a.did });
-    expect(gw.app.hub.verifier.running).toBe(2);
+    // One REGISTER at a time, workers idle: verified inline, no thread started.
+    expect(pool.counts).toEqual({ inline: 2, workers: 0 });
+    expect(pool.running).toBe(0);
+    // A burst of 50 ICE frames in one write: most are batched to the workers.
+    const burst = Array.from({ length: 50 }, (_, i) => JSON.stringify(a.signal('ICE', b.did, { candidate: `c${i}` })));
+    a.ws.send(burst[0] as string);
+    for (const f of burst.slice(1)) a.ws.send(f);
+    for (let i = 0; i < 50; i++) expect(await b.next()).toMatchObject({ type: 'ICE', from: a.did, payload: { candidate: `c${i}` } });
+    expect(pool.counts.inline + pool.counts.workers).toBe(52);
+    expect(pool.counts.workers).toBeGreaterThan(0);
+    expect(pool.running).toBe(2);
     const metrics = await fetch(`${gw.httpUrl}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/^aiconexus_verify_pending 0$/m);
     expect(metrics).toMatch(/^aiconexus_signature_verify_seconds_count 52$/m);
+    expect(metrics).toMatch(new RegExp(`^aiconexus_signatures_verified_total\\{where="workers"\\} ${pool.counts.workers}$`, 'm'));
   });
 
   it('answers a signaling frame without a verdict with BAD_FRAME (its id, retry allowed) and keeps the session', async () => {

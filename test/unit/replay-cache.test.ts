@@ -138,6 +138,30 @@ describe('ReplayCache', () => {
   });
 });
 
+describe('ReplayCache bookkeeping', () => {
+  it('forgets a sender once all of its ids have expired', () => {
+    const c = clock(0);
+    const cache = new ReplayCache(c.now);
+    for (let i = 0; i < 50; i++) cache.add(`did:key:z${i}`, 'x', 10_000);
+    expect(cache.senderCount).toBe(50);
+    cache.add(DID_A, 'keep', 100_000);
+    cache.sweep(20_000);
+    expect(cache.senderCount).toBe(1);
+    expect(cache.size).toBe(1);
+  });
+
+  it('keeps working when expiries lie months after the cache was made (beyond small-integer range)', () => {
+    const c = clock(1_700_000_000_000);
+    const cache = new ReplayCache(c.now);
+    c.t += 90 * 24 * 3600 * 1000; // 90 days of uptime
+    expect(cache.add(DID_A, 'late', c.t + SKEW)).toBe(true);
+    expect(cache.add(DID_A, 'late', c.t + SKEW)).toBe(false);
+    c.t += SKEW + 1;
+    expect(cache.add(DID_A, 'late', c.t + SKEW)).toBe(true);
+    expect(cache.size).toBe(1);
+  });
+});
+
 describe('replay protection through checkSignaling (checks.ts + ReplayCache)', () => {
   // PROTOCOL.md §9 frame, signed by key A
   const FRAME = offerVector();

@@ -34,12 +34,30 @@ afterEach(async () => {
 });
 
 describe('VerifyPool', () => {
-  it('starts no worker until the first verification', async () => {
-    pool = new VerifyPool({ threads: 2 });
+  it('starts no worker until the first verification that goes to one', async () => {
+    pool = new VerifyPool({ threads: 2, inlineWhenIdle: false });
     expect(pool.running).toBe(0);
     const [s] = await signed(1);
     expect(await verdict(pool, s as Signed)).toBe(true);
     expect(pool.running).toBe(2);
+    expect(pool.counts).toEqual({ inline: 0, workers: 1 });
+  });
+
+  it('verifies on the event loop while the workers are idle, and hands the rest of a burst to them', async () => {
+    pool = new VerifyPool({ threads: 2 });
+    const items = await signed(30, 3);
+    // One at a time: the workers are idle each time, so each is verified inline.
+    for (const s of items.slice(0, 5)) expect(await verdict(pool, s)).toBe(true);
+    expect(pool.counts).toEqual({ inline: 5, workers: 0 });
+    expect(pool.running).toBe(0);
+    // A burst in one turn: the first inline, the other 24 in worker batches.
+    const burst = await Promise.all(items.slice(5).map((s) => verdict(pool as VerifyPool, s)));
+    expect(burst.every((r) => r === true)).toBe(true);
+    expect(pool.counts).toEqual({ inline: 6, workers: 24 });
+    // Inline verification refuses what the workers refuse.
+    const bad = { ...(items[0] as Signed), message: (items[1] as Signed).message };
+    expect(await verdict(pool, bad)).toBe(false);
+    expect(pool.counts.inline).toBe(7);
   });
 
   it('accepts 400 good signatures from 40 keys and refuses each one-bit change, whatever the batch', async () => {
@@ -111,7 +129,7 @@ describe('VerifyPool', () => {
 
   it('answers null for the batches of a worker that dies, and replaces it', async () => {
     const errors: Error[] = [];
-    pool = new VerifyPool({ threads: 1, onWorkerError: (e) => errors.push(e) });
+    pool = new VerifyPool({ threads: 1, inlineWhenIdle: false, onWorkerError: (e) => errors.push(e) });
     const items = await signed(200, 10);
     expect(await verdict(pool, items[0] as Signed)).toBe(true);
     const inFlight = Promise.all(items.map((s) => verdict(pool as VerifyPool, s)));
