@@ -349,7 +349,7 @@ const results: {
   ceiling?: CeilingResult;
   relay?: ThroughputResult & { server: { cpuPercent: number; eventLoopUtilization: number } };
   throughput?: ThroughputResult & { server: { cpuPercent: number; eventLoopUtilization: number } };
-  latency?: { agents: number; rates: LatencyRate[]; scaledRate: number | undefined };
+  latency?: { agents: number; rates: LatencyRate[]; scaledRate: number | undefined; relay: LatencyRate | undefined };
   handshake?: HandshakeResult;
   capacity?: CapacityResult;
   cluster?: ClusterResult;
@@ -438,11 +438,13 @@ async function latency(opts: Options) {
     { url: server.url, agents: p.agents, rates, durationMs: p.durationMs, warmupMs: p.warmupMs, frame: opts.frame },
     totalS * 1000 + 120_000,
   );
-  const r = { ...task, scaledRate };
-  for (const rate of r.rates) rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
+  for (const rate of task.rates) rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
   await loadgen.stop();
   await server.child.stop();
   if (server.profile) profiles.push(server.profile);
+  // Baseline at the scaled target rate: the inline-verify relay, same load generator, same rate.
+  const relay = scaledRate ? await relayLatency(opts, scaledRate) : undefined;
+  const r = { ...task, scaledRate, relay };
   const lines = [
     `open loop across ${r.agents} agents (${r.agents / 2} pairs, both directions), ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up; latency = receive − send, ms`,
     '',
@@ -482,8 +484,35 @@ async function latency(opts: Options) {
       `the target was set when it was ${fmtInt(TARGET_RATE_CEILING)}/s): the same share of this machine's verification capacity.`,
     );
   }
+  if (relay) {
+    const l = relay.latencyMs;
+    lines.push(
+      '',
+      `baseline, the inline-verify relay at ${fmtInt(relay.rate)}/s: p50 ${fmtMs(l.p50)}, p99 ${fmtMs(l.p99)}, p99.9 ${fmtMs(l.p999)}, max ${fmtMs(l.max)} ms` +
+        `${relay.saturated ? ' (saturated)' : ''}; relay CPU ${fmtInt(relay.server?.cpuPercent)}% (one thread)`,
+    );
+  }
   section('Gateway latency at fixed rates', lines);
   return r;
+}
+
+/** The relay's latency at one rate: what this machine gives a single-threaded parse-verify-forward loop. */
+async function relayLatency(opts: Options, rate: number): Promise<LatencyRate> {
+  const [server, loadgen] = await Promise.all([startServer('baseline-relay', opts), startLoadgen()]);
+  const marks = trackMarks(loadgen, server.child);
+  const p = opts.latency;
+  const task = await runTask<{ rates: LatencyRate[] }>(
+    loadgen,
+    'latency',
+    { url: server.url, agents: p.agents, rates: [rate], durationMs: p.durationMs, warmupMs: p.warmupMs, frame: opts.frame },
+    (p.durationMs + p.warmupMs) + 130_000,
+  );
+  const x = task.rates[0] as LatencyRate;
+  x.server = await serverUse(marks, `rate-${rate}-start`, `rate-${rate}-end`);
+  await loadgen.stop();
+  await server.child.stop();
+  if (Object.keys(x.errors).length > 0) invalid.push(`relay latency @${rate}/s: errors ${JSON.stringify(x.errors)}`);
+  return x;
 }
 
 /** One handshake run of the load generator against `kind`: registrations/s and the CPU of both sides. */
@@ -936,6 +965,11 @@ function summaryTable(): { text: string; rows: Record<string, string>[] } {
         add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, 'p50 ≤ 1.5, p99 ≤ 5 ms', met);
       } else if (x.rate === lat.scaledRate) {
         add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, 'same, at 5,000/s × ceiling ÷ 17,500', met);
+        const b = lat.relay;
+        if (b) {
+          const bl = b.latencyMs;
+          add(`  inline-verify relay @${fmtInt(b.rate)}/s`, b.saturated ? 'saturated' : `${fmtMs(bl.p50)} / ${fmtMs(bl.p99)} / ${fmtMs(bl.p999)} ms`, 'baseline');
+        }
       } else {
         add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, x.rate < 5000 && !lat.rates.some((r) => r.rate === 5000) ? 'target is at 5,000/s' : '');
       }
