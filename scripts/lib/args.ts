@@ -1,7 +1,7 @@
 /**
- * Command-line helpers shared by scripts/soak.ts and scripts/fuzz-long.ts, on top of node:util
- * `parseArgs` (as scripts/faults.ts uses it): strict parsing with an options table, and integer
- * options checked with a message naming the option.
+ * Command-line helpers shared by scripts/soak.ts, scripts/fuzz-long.ts and scripts/faults.ts, on
+ * top of node:util `parseArgs`: strict parsing with an options table, and integer options checked
+ * with a message naming the option.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
