@@ -86,6 +86,8 @@ export interface VerifyPoolOptions {
   maxKeysPerWorker?: number;
   /** Reports a worker that failed (it is replaced); default: ignore. */
   onWorkerError?: (err: Error) => void;
+  /** Reports a `done` callback that threw (the other verdicts are still delivered). */
+  onCallbackError?: (err: unknown) => void;
 }
 
 interface Lane {
@@ -168,16 +170,30 @@ export class VerifyPool {
     let items = this.queued;
     this.queued = [];
     if (this.closed) return failAll(items);
+    let inline: Item | undefined;
     if (this.inFlight === 0 && this.options.inlineWhenIdle !== false) {
-      const first = items[0] as Item;
+      inline = items[0] as Item;
       items = items.slice(1);
-      this.counts.inline++;
-      first.done(this.verifyHere(first));
     }
-    if (items.length === 0) return;
-    const share = Math.ceil(items.length / this.lanes.length);
-    for (let start = 0; start < items.length; start += share) {
-      this.send(this.leastLoaded(), items.slice(start, start + share));
+    // The rest first, so the workers run while the event loop verifies its one.
+    if (items.length > 0) {
+      const share = Math.ceil(items.length / this.lanes.length);
+      for (let start = 0; start < items.length; start += share) {
+        this.send(this.leastLoaded(), items.slice(start, start + share));
+      }
+    }
+    if (inline) {
+      this.counts.inline++;
+      this.answer(inline, this.verifyHere(inline));
+    }
+  }
+
+  /** Calls one `done`; a callback that throws cannot keep the others from their verdicts. */
+  private answer(item: Item, ok: boolean | null): void {
+    try {
+      item.done(ok);
+    } catch (err) {
+      this.options.onCallbackError?.(err);
     }
   }
 
@@ -239,7 +255,7 @@ export class VerifyPool {
       if (!batch) return;
       lane.load -= batch.length;
       this.inFlight -= batch.length;
-      for (let i = 0; i < batch.length; i++) (batch[i] as Item).done(results[i] === 1);
+      for (let i = 0; i < batch.length; i++) this.answer(batch[i] as Item, results[i] === 1);
     });
     worker.on('error', (err) => this.options.onWorkerError?.(err));
     worker.on('exit', () => {
@@ -255,5 +271,11 @@ export class VerifyPool {
 }
 
 function failAll(items: Item[]): void {
-  for (const item of items) item.done(null);
+  for (const item of items) {
+    try {
+      item.done(null);
+    } catch {
+      // Shutdown or a dead worker: the verdict is "none" either way; keep answering the others.
+    }
+  }
 }

@@ -79,6 +79,7 @@ export class Hub {
     this.verifier = new VerifyPool({
       threads: this.config.verifyThreads,
       onWorkerError: (err) => this.log.error({ err }, 'verification worker failed; replacing it'),
+      onCallbackError: (err) => this.log.error({ err }, 'handling a verification verdict failed'),
     });
     this.sweeper = new Sweeper({
       registry: this.registry,

@@ -145,6 +145,26 @@ describe('VerifyPool', () => {
     expect(pool.running).toBe(1);
   });
 
+  it('delivers every other verdict when one callback throws, inline or from a worker', async () => {
+    const errors: unknown[] = [];
+    pool = new VerifyPool({ threads: 2, onCallbackError: (e) => errors.push(e) });
+    const items = await signed(20, 4);
+    const results: (boolean | null)[] = [];
+    await new Promise<void>((resolve) => {
+      items.forEach((s, i) =>
+        (pool as VerifyPool).verify(s.publicKey, s.message, s.signature, (ok) => {
+          results.push(ok);
+          if (results.length === items.length) resolve();
+          if (i % 5 === 0) throw new Error(`callback ${i}`);
+        }),
+      );
+    });
+    expect(results).toHaveLength(20);
+    expect(results.every((r) => r === true)).toBe(true);
+    expect(errors).toHaveLength(4);
+    expect(pool.counts.inline).toBe(1); // the first of the turn; the rest went to the workers
+  });
+
   it('rejects a thread count below 1', () => {
     expect(() => new VerifyPool({ threads: 0 })).toThrow(RangeError);
   });
