@@ -242,10 +242,15 @@ describe('reconnect', () => {
     const a = client({ reconnect: { baseMs: 20, maxMs: 50 } });
     await a.connect();
     const port = Number(new URL(gw.wsUrl).port);
-    // An attempt that found nothing listening (an earlier one may still meet the draining gateway).
-    const refused = nextEvent(a, 'reconnecting', { predicate: (r) => (r.error as ClientError | undefined)?.code === 'CONNECT_FAILED', timeoutMs: 10_000 });
+    // An attempt that found nothing listening. Earlier ones may still meet the draining gateway
+    // and fail otherwise (CONNECT_FAILED with ECONNRESET, or a 503/close): not what this waits for.
+    const isRefused = (r: { error?: unknown }) => {
+      const err = r.error as ClientError | undefined;
+      return err?.code === 'CONNECT_FAILED' && err.message.includes('ECONNREFUSED');
+    };
+    const refused = nextEvent(a, 'reconnecting', { predicate: isRefused, timeoutMs: 10_000 });
     await gw.app.close();
-    expect((await refused).error?.message).toContain('ECONNREFUSED');
+    expect((await refused).error?.message).toMatch(/^cannot reach gateway at ws:\/\/127\.0\.0\.1:\d+\/ws: .*ECONNREFUSED/);
 
     const app = await buildApp(configWith({ host: '127.0.0.1', port, logLevel: 'silent' }), { logger: false, processMetrics: false });
     extraApps.push(app);
