@@ -425,12 +425,11 @@ function scaledTargetRate(): number | undefined {
   return c ? Math.round((TARGET_RATE * c.async.perSecond) / TARGET_RATE_CEILING / 100) * 100 : undefined;
 }
 
-async function latency(opts: Options) {
-  const [server, loadgen] = await Promise.all([startServer('server', opts, 'latency'), startLoadgen()]);
+/** The load generator's open-loop latency task against `kind` at `rates`, with the server's CPU per rate. */
+async function latencyAgainst(kind: 'server' | 'baseline-relay', opts: Options, rates: number[]) {
+  const [server, loadgen] = await Promise.all([startServer(kind, opts, kind === 'server' ? 'latency' : undefined), startLoadgen()]);
   const marks = trackMarks(loadgen, server.child);
   const p = opts.latency;
-  const scaledRate = opts.smoke ? undefined : scaledTargetRate();
-  const rates = [...new Set([...p.rates, ...(scaledRate ? [scaledRate] : [])])].sort((a, b) => a - b);
   const totalS = rates.length * ((p.durationMs + p.warmupMs) / 1000 + 10);
   const task = await runTask<{ agents: number; rates: LatencyRate[] }>(
     loadgen,
@@ -442,8 +441,18 @@ async function latency(opts: Options) {
   await loadgen.stop();
   await server.child.stop();
   if (server.profile) profiles.push(server.profile);
+  const label = kind === 'server' ? 'latency' : 'relay latency';
+  for (const x of task.rates) if (Object.keys(x.errors).length > 0) invalid.push(`${label} @${x.rate}/s: errors ${JSON.stringify(x.errors)}`);
+  return task;
+}
+
+async function latency(opts: Options) {
+  const p = opts.latency;
+  const scaledRate = opts.smoke ? undefined : scaledTargetRate();
+  const rates = [...new Set([...p.rates, ...(scaledRate ? [scaledRate] : [])])].sort((a, b) => a - b);
+  const task = await latencyAgainst('server', opts, rates);
   // Baseline at the scaled target rate: the inline-verify relay, same load generator, same rate.
-  const relay = scaledRate ? await relayLatency(opts, scaledRate) : undefined;
+  const relay = scaledRate ? (await latencyAgainst('baseline-relay', opts, [scaledRate])).rates[0] : undefined;
   const r = { ...task, scaledRate, relay };
   const lines = [
     `open loop across ${r.agents} agents (${r.agents / 2} pairs, both directions), ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up; latency = receive − send, ms`,
@@ -468,7 +477,6 @@ async function latency(opts: Options) {
       ]),
     ).split('\n'),
   ];
-  for (const x of r.rates) if (Object.keys(x.errors).length > 0) invalid.push(`latency @${x.rate}/s: errors ${JSON.stringify(x.errors)}`);
   const late = r.rates.filter((x) => x.senderLagMs.p99 > 5);
   if (late.length > 0) {
     lines.push(
@@ -494,25 +502,6 @@ async function latency(opts: Options) {
   }
   section('Gateway latency at fixed rates', lines);
   return r;
-}
-
-/** The relay's latency at one rate: what this machine gives a single-threaded parse-verify-forward loop. */
-async function relayLatency(opts: Options, rate: number): Promise<LatencyRate> {
-  const [server, loadgen] = await Promise.all([startServer('baseline-relay', opts), startLoadgen()]);
-  const marks = trackMarks(loadgen, server.child);
-  const p = opts.latency;
-  const task = await runTask<{ rates: LatencyRate[] }>(
-    loadgen,
-    'latency',
-    { url: server.url, agents: p.agents, rates: [rate], durationMs: p.durationMs, warmupMs: p.warmupMs, frame: opts.frame },
-    (p.durationMs + p.warmupMs) + 130_000,
-  );
-  const x = task.rates[0] as LatencyRate;
-  x.server = await serverUse(marks, `rate-${rate}-start`, `rate-${rate}-end`);
-  await loadgen.stop();
-  await server.child.stop();
-  if (Object.keys(x.errors).length > 0) invalid.push(`relay latency @${rate}/s: errors ${JSON.stringify(x.errors)}`);
-  return x;
 }
 
 /** One handshake run of the load generator against `kind`: registrations/s and the CPU of both sides. */
