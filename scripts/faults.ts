@@ -12,25 +12,16 @@ import { TestAgent } from '../test/helpers/agent.js';
 import { spawnGateway, waitFor200, type GatewayProcess } from '../test/helpers/process.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { freePort } from '../test/helpers/redis.js';
-import { intOption, parseCommandLine, UsageError } from './lib/args.js';
+import { intOption, optionsOrExit, parseCommandLine } from './lib/args.js';
 
 const USAGE = 'usage: npm run faults -- [--outage-seconds N]   (N ≥ 1, default 30)';
-let outageSeconds: number;
-try {
-  const values = parseCommandLine({
-    'outage-seconds': { type: 'string', default: '30' },
-    help: { type: 'boolean', short: 'h', default: false },
-  } as const);
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  outageSeconds = intOption('outage-seconds', values['outage-seconds'], 1);
-} catch (err) {
-  if (!(err instanceof UsageError)) throw err;
-  console.error(`faults: ${err.message}\n${USAGE}`);
-  process.exit(2);
-}
+const outageSeconds = optionsOrExit({ program: 'faults', usage: USAGE, help: USAGE }, (argv) => {
+  const values = parseCommandLine(
+    { 'outage-seconds': { type: 'string', default: '30' }, help: { type: 'boolean', short: 'h', default: false } } as const,
+    argv,
+  );
+  return values.help ? null : intOption('outage-seconds', values['outage-seconds'], 1);
+});
 const HEARTBEAT_S = 1;
 const BOUND_MS = 60_000;
 

@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import type { Arbitrary } from 'fast-check';
 import type { Recipe } from '../test/fuzz/generators.js';
 import type { Shared } from '../test/fuzz/harness.js';
-import { intOption, parseCommandLine, UsageError } from './lib/args.js';
+import { intOption, optionsOrExit, parseCommandLine } from './lib/args.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -227,18 +227,7 @@ const mb = (n: number | null) => (n === null ? 'n/a' : `${(n / 1048576).toFixed(
 const stamp = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z').replaceAll(':', '-');
 
 async function main(): Promise<number> {
-  let opts: ReturnType<typeof parseCli>;
-  try {
-    opts = parseCli(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`fuzz-long: ${err.message}\n${USAGE}\n(npm run fuzz -- --help for the options)`);
-    return 2;
-  }
-  if (opts === null) {
-    console.log(HELP);
-    return 0;
-  }
+  const opts = optionsOrExit({ program: 'fuzz-long', usage: USAGE, help: HELP, helpCommand: 'npm run fuzz -- --help' }, parseCli);
   // Loaded here, not at the top: the gateway child runs this file too and should not carry them.
   const { default: fc } = await import('fast-check');
   const { closingRecipe, newSigner, registeredRecipe, unregisteredRecipe } = await import('../test/fuzz/generators.js');

@@ -34,7 +34,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newSigner, type Signer } from '../test/fuzz/generators.js';
 import { registerWire, signalText, type WireClient } from '../test/fuzz/harness.js';
-import { intOption, parseCommandLine, UsageError } from './lib/args.js';
+import { intOption, optionsOrExit, parseCommandLine, UsageError } from './lib/args.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = 'usage: npm run soak -- [--seconds N] [--agents N] [--rate N] [--sample-seconds N] [--reconnect-every N] [--json PATH]';
@@ -351,18 +351,7 @@ function percentile(sorted: number[], p: number): number | null {
 }
 
 async function main(): Promise<number> {
-  let opts: ReturnType<typeof parseCli>;
-  try {
-    opts = parseCli(process.argv.slice(2));
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    console.error(`soak: ${err.message}\n${USAGE}\n(npm run soak -- --help for the options)`);
-    return 2;
-  }
-  if (opts === null) {
-    console.log(HELP);
-    return 0;
-  }
+  const opts = optionsOrExit({ program: 'soak', usage: USAGE, help: HELP, helpCommand: 'npm run soak -- --help' }, parseCli);
   console.log(`soak: ${opts.seconds} s, ${opts.agents} agents, ${opts.rate} frames/s, samples every ${opts.sampleSeconds} s, reconnects every ${opts.reconnectEvery || '∞'} s`);
   const gw = await Gateway.start(opts.agents);
   const problems: string[] = [];

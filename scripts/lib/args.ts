@@ -50,3 +50,36 @@ export function intOption(name: string, raw: string, min: number): number {
   if (!Number.isInteger(v) || v < min) throw new UsageError(`--${name} must be an integer ≥ ${min} (got '${raw}')`);
   return v;
 }
+
+/** How a script presents itself in usage errors and --help. */
+export interface Cli {
+  /** Prefix of error lines, e.g. `soak`. */
+  program: string;
+  /** The one-line usage. */
+  usage: string;
+  /** The full --help text. */
+  help: string;
+  /** Said after a usage error, e.g. `npm run soak -- --help`; none when the usage line is all there is. */
+  helpCommand?: string;
+}
+
+/**
+ * The options `parse` makes of the command line (it returns null for --help). --help prints
+ * `cli.help` and exits 0; bad usage prints the message and the usage line and exits 2.
+ */
+export function optionsOrExit<T>(cli: Cli, parse: (argv: string[]) => T | null, argv: string[] = process.argv.slice(2)): T {
+  let opts: T | null;
+  try {
+    opts = parse(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    const hint = cli.helpCommand ? `\n(${cli.helpCommand} for the options)` : '';
+    console.error(`${cli.program}: ${err.message}\n${cli.usage}${hint}`);
+    process.exit(2);
+  }
+  if (opts === null) {
+    console.log(cli.help);
+    process.exit(0);
+  }
+  return opts;
+}
