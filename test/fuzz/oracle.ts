@@ -183,19 +183,29 @@ function utf8(bytes: Buffer): string | undefined {
   }
 }
 
+/** Invalid UTF-8 in a text frame: the WebSocket layer closes with 1007, registered or not. */
+const INVALID_UTF8: Expectation = [{ outcome: { kind: 'close', code: 1007 } }];
+type ParsedText = { kind: 'json'; value: unknown } | { kind: 'invalid-utf8' } | { kind: 'not-json' };
+
+/** A text frame decoded and parsed the way the gateway does it. */
+function parseText(bytes: Buffer): ParsedText {
+  const text = utf8(bytes);
+  if (text === undefined) return { kind: 'invalid-utf8' };
+  try {
+    return { kind: 'json', value: JSON.parse(text) as unknown };
+  } catch {
+    return { kind: 'not-json' };
+  }
+}
+
 /** What a registered session must answer to one message (PROTOCOL.md §1, §4–§6). */
 export function expectRegistered(bytes: Buffer, binary: boolean, state: SessionState, now: number): Expectation {
   if (bytes.length > state.limits.maxFrameBytes) return OVERSIZE;
   if (binary) return [error('BAD_FRAME', null)];
-  const text = utf8(bytes);
-  if (text === undefined) return [{ outcome: { kind: 'close', code: 1007 } }];
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return [error('BAD_FRAME', null)];
-  }
-  if (!isObject(value)) return [error('BAD_FRAME', null)];
+  const parsed = parseText(bytes);
+  if (parsed.kind === 'invalid-utf8') return INVALID_UTF8;
+  if (parsed.kind === 'not-json' || !isObject(parsed.value)) return [error('BAD_FRAME', null)];
+  const value = parsed.value;
   const type = value.type;
   if (typeof type !== 'string') return [error('BAD_FRAME', refOf(value))];
   if (SERVER_TYPES.has(type)) return [error('BAD_FRAME', refOf(value))];
@@ -315,15 +325,10 @@ export function expectUnregistered(bytes: Buffer, binary: boolean, state: AuthSt
   if (bytes.length > state.limits.maxFrameBytes) return OVERSIZE;
   const required: Expectation = [{ outcome: { kind: 'close', code: 4401, error: 'AUTH_REQUIRED' } }];
   if (binary) return required;
-  const text = utf8(bytes);
-  if (text === undefined) return [{ outcome: { kind: 'close', code: 1007 } }];
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return required;
-  }
-  if (!isObject(value) || value.type !== 'REGISTER') return required;
+  const parsed = parseText(bytes);
+  if (parsed.kind === 'invalid-utf8') return INVALID_UTF8;
+  if (parsed.kind === 'not-json' || !isObject(parsed.value) || parsed.value.type !== 'REGISTER') return required;
+  const value = parsed.value;
   const failed: Alternative = { outcome: { kind: 'close', code: 4401, error: 'AUTH_FAILED' } };
   const o = value;
   const schemaOk =

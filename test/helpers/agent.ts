@@ -131,3 +131,21 @@ export class TestAgent {
     if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close();
   }
 }
+
+/**
+ * The agents one test file opens, closed together after each test:
+ * `const { agent, closeAgents } = agentTracker();` then `closeAgents()` in `afterEach`.
+ */
+export function agentTracker(): { agent: (secretKey?: Uint8Array) => TestAgent; closeAgents: () => void } {
+  const open: TestAgent[] = [];
+  return {
+    agent: (secretKey) => {
+      const a = new TestAgent(secretKey);
+      open.push(a);
+      return a;
+    },
+    closeAgents: () => {
+      for (const a of open.splice(0)) a.close();
+    },
+  };
+}

@@ -1,20 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { TestAgent } from '../helpers/agent.js';
+import { agentTracker } from '../helpers/agent.js';
 
 let gw: TestGateway;
-const agents: TestAgent[] = [];
-const agent = () => {
-  const a = new TestAgent();
-  agents.push(a);
-  return a;
-};
+const { agent, closeAgents } = agentTracker();
 
 beforeEach(async () => {
   gw = await startGateway();
 });
 afterEach(async () => {
-  for (const a of agents.splice(0)) a.close();
+  closeAgents();
   await gw.close();
 });
 

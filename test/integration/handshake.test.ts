@@ -3,17 +3,12 @@ import * as ed from '@noble/ed25519';
 import { afterEach, describe, expect, it } from 'vitest';
 import { didFromPublicKey } from '../../src/identity/did-key.js';
 import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { signFrame, TestAgent, type Closed } from '../helpers/agent.js';
+import { agentTracker, signFrame, TestAgent, type Closed } from '../helpers/agent.js';
 
 let gw: TestGateway | undefined;
-const agents: TestAgent[] = [];
-const agent = () => {
-  const a = new TestAgent();
-  agents.push(a);
-  return a;
-};
+const { agent, closeAgents } = agentTracker();
 afterEach(async () => {
-  for (const a of agents.splice(0)) a.close();
+  closeAgents();
   await gw?.close();
   gw = undefined;
 });
@@ -104,8 +99,7 @@ describe('REGISTER', () => {
   it('accepts a key made by @noble/ed25519 from a fixed secret (RFC 8032 test 1)', async () => {
     gw = await startGateway();
     const secret = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
-    const a = new TestAgent(secret);
-    agents.push(a);
+    const a = agent(secret);
     expect(a.did).toBe('did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw');
     expect(Buffer.from(ed.getPublicKey(secret)).toString('hex')).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
     await a.register(gw.wsUrl);
@@ -214,8 +208,7 @@ describe('MAX_AGENTS', () => {
     gw = await startGateway({ maxAgents: 1 });
     const a1 = agent();
     await a1.register(gw.wsUrl);
-    const a2 = new TestAgent(a1.secretKey);
-    agents.push(a2);
+    const a2 = agent(a1.secretKey);
     await a2.register(gw.wsUrl);
     expect(await a1.closed).toMatchObject({ code: 4409 });
   });
@@ -226,8 +219,7 @@ describe('one session per DID', () => {
     gw = await startGateway();
     const a1 = agent();
     await a1.register(gw.wsUrl);
-    const a2 = new TestAgent(a1.secretKey);
-    agents.push(a2);
+    const a2 = agent(a1.secretKey);
     await a2.register(gw.wsUrl);
     expect(await a1.closed).toMatchObject({ code: 4409 });
 

@@ -5,17 +5,12 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { TestAgent } from '../helpers/agent.js';
+import { agentTracker } from '../helpers/agent.js';
 
 let gw: TestGateway | undefined;
-const agents: TestAgent[] = [];
-const agent = () => {
-  const a = new TestAgent();
-  agents.push(a);
-  return a;
-};
+const { agent, closeAgents } = agentTracker();
 afterEach(async () => {
-  for (const a of agents.splice(0)) a.close();
+  closeAgents();
   await gw?.close();
   gw = undefined;
 });
