@@ -319,9 +319,14 @@ interface CapacityResult {
   agents: number;
   connected: number;
   connectMs: number;
+  /** Just started (after GC): the base the per-agent figures are measured from. */
   idle: NodeJS.MemoryUsage;
+  /** After `settledAfterMs` without traffic (after GC): what an idle gateway holds. */
+  settled: NodeJS.MemoryUsage;
+  settledAfterMs: number;
   loaded: NodeJS.MemoryUsage;
   idleRssSplit: ProcessStats['rssSplit'];
+  settledRssSplit: ProcessStats['rssSplit'];
   loadedRssSplit: ProcessStats['rssSplit'];
   rssPerAgent: number;
   heapPerAgent: number;
@@ -541,11 +546,18 @@ async function capacity(opts: Options): Promise<CapacityResult> {
   const n = opts.capacity.agents;
   const settle = opts.smoke ? 200 : 1000;
   const server = await startServer('server', opts);
+  const ready = performance.now();
   await sleep(settle);
   await statsOf(server.child, true);
   await sleep(settle / 2);
   const idleStats = await statsOf(server.child, true);
   const idle = idleStats.memory;
+  // Start-up leaves V8's young generation grown (module loading allocates a lot); V8's memory
+  // reducer gives it back after several seconds without allocation (~6-10 s here). What a gateway
+  // holds while it idles is read after that.
+  const settleIdleMs = opts.smoke ? 2000 : 12_000;
+  await sleep(Math.max(0, ready + settleIdleMs - performance.now()));
+  const settledStats = await statsOf(server.child, true);
   const healthIdle = await healthLatency(server.port, opts.capacity.healthRequests);
 
   // One process holds at most ~20,000 files: at most 9,000 client sockets per load generator.
@@ -584,8 +596,11 @@ async function capacity(opts: Options): Promise<CapacityResult> {
     connected,
     connectMs,
     idle,
+    settled: settledStats.memory,
+    settledAfterMs: settleIdleMs,
     loaded,
     idleRssSplit: idleStats.rssSplit,
+    settledRssSplit: settledStats.rssSplit,
     loadedRssSplit: loadedStats.rssSplit,
     rssPerAgent: per('rss'),
     heapPerAgent: per('heapUsed'),
@@ -597,8 +612,10 @@ async function capacity(opts: Options): Promise<CapacityResult> {
   };
   const split = (x: ProcessStats['rssSplit']) => (x ? ` (anonymous ${fmtMB(x.anonymous)} + file-backed ${fmtMB(x.file)}; private ${fmtMB(x.privateBytes)})` : '');
   section(`Gateway capacity: ${fmtInt(n)} authenticated idle agents (${parts} load-generator process${parts > 1 ? 'es' : ''})`, [
-    `idle process (after GC): RSS ${fmtMB(idle.rss)}${split(idleStats.rssSplit)}, heap used ${fmtMB(idle.heapUsed)} of ${fmtMB(idle.heapTotal)}` +
+    `idle process, just started (after GC): RSS ${fmtMB(idle.rss)}${split(idleStats.rssSplit)}, heap used ${fmtMB(idle.heapUsed)} of ${fmtMB(idle.heapTotal)}` +
       `${runtime.mode === 'tsx' ? '  [--tsx: includes ~30 MB of tsx loader]' : ''}`,
+    `idle process, ${(settleIdleMs / 1000).toFixed(0)} s after start (after GC): RSS ${fmtMB(r.settled.rss)}${split(settledStats.rssSplit)}, ` +
+      `heap used ${fmtMB(r.settled.heapUsed)} of ${fmtMB(r.settled.heapTotal)}`,
     `with ${fmtInt(connected)} agents (after GC): RSS ${fmtMB(loaded.rss)}${split(loadedStats.rssSplit)}, heap used ${fmtMB(loaded.heapUsed)}, ` +
       `external ${fmtMB(loaded.external)}; connected in ${(connectMs / 1000).toFixed(1)} s`,
     `per agent: RSS ${fmtKB(r.rssPerAgent)}, heap ${fmtKB(r.heapPerAgent)}, external ${fmtKB(r.externalPerAgent)}`,
@@ -966,7 +983,8 @@ function summaryTable(): { text: string; rows: Record<string, string>[] } {
   }
   if (cap) {
     const full = cap.agents >= 10_000;
-    add('Idle process RSS (after GC)', fmtMB(cap.idle.rss), '≤ 60 MB', status(cap.idle.rss <= 60e6, true));
+    add(`Idle process RSS, ${(cap.settledAfterMs / 1000).toFixed(0)} s after start`, fmtMB(cap.settled.rss), '≤ 60 MB', status(cap.settled.rss <= 60e6, cap.settledAfterMs >= 10_000));
+    add('  just started', fmtMB(cap.idle.rss), 'context');
     add(`RSS per idle agent @${fmtInt(cap.connected)}`, fmtKB(cap.rssPerAgent), '≤ 16 KB @10k', status(cap.rssPerAgent <= 16e3, full));
     add(`  heap per idle agent`, fmtKB(cap.heapPerAgent), 'context');
     add(`/health @${fmtInt(cap.connected)} agents p50 / p99`, `${fmtMs(cap.healthLoadedMs.p50)} / ${fmtMs(cap.healthLoadedMs.p99)} ms`, 'context');

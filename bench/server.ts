@@ -15,7 +15,9 @@
  *   window plus the send time), so its memory behaviour is the same as with the default.
  * - LOG_LEVEL warn: no per-connection info lines (production runs at info; see docs/performance.md).
  * Everything else is the default Config, except `verifyThreads` when bench/run.ts was given
- * `--verify-threads N` (it sets BENCH_VERIFY_THREADS), and in the `cluster` scenario, which sets
+ * `--verify-threads N` (it sets BENCH_VERIFY_THREADS), `verifyInlineMaxLoad` when the environment
+ * has BENCH_VERIFY_INLINE_MAX_LOAD (a percentage, as VERIFY_INLINE_MAX_LOAD; for A/B runs such as
+ * `BENCH_VERIFY_INLINE_MAX_LOAD=0 npm run bench -- --only latency`), and in the `cluster` scenario, which sets
  * BENCH_REDIS_URL (→ `redisUrl`: cluster mode) and BENCH_REDIS_PREFIX (→ `redisKeyPrefix`).
  */
 import { buildApp } from '../src/app.js';
@@ -33,6 +35,7 @@ const config = configWith({
   connectRateLimit: 10_000_000,
   clockSkewMs: 3_600_000,
   ...(process.env.BENCH_VERIFY_THREADS ? { verifyThreads: Number(process.env.BENCH_VERIFY_THREADS) } : {}),
+  ...(process.env.BENCH_VERIFY_INLINE_MAX_LOAD ? { verifyInlineMaxLoad: Number(process.env.BENCH_VERIFY_INLINE_MAX_LOAD) / 100 } : {}),
   ...(process.env.BENCH_REDIS_URL ? { redisUrl: process.env.BENCH_REDIS_URL } : {}),
   ...(process.env.BENCH_REDIS_PREFIX ? { redisKeyPrefix: process.env.BENCH_REDIS_PREFIX } : {}),
 });

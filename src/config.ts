@@ -77,6 +77,15 @@ const envSchema = z.object({
       .pipe(z.number().int().min(1, 'must be a positive integer').max(64, 'must be at most 64'))
       .optional(),
   ),
+  VERIFY_INLINE_MAX_LOAD: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole percentage, 0-100')
+      .transform(Number)
+      .pipe(z.number().int().max(100, 'must be at most 100'))
+      .default(75),
+  ),
   MAX_CONNECTIONS_PER_IP: positiveInt(256),
   CONNECT_RATE_LIMIT: positiveInt(120),
   ALLOWED_ORIGINS: z.preprocess(
@@ -129,6 +138,11 @@ export interface Config {
   readonly maxBufferedBytes: number;
   /** Worker threads verifying signatures off the event loop (started on first use). */
   readonly verifyThreads: number;
+  /**
+   * Event-loop busy share (0–1) below which signatures are verified on the event loop rather
+   * than handed to the threads (VERIFY_INLINE_MAX_LOAD ÷ 100; 0 = only while the threads idle).
+   */
+  readonly verifyInlineMaxLoad: number;
   /** Open WebSocket connections allowed from one IP address. */
   readonly maxConnectionsPerIp: number;
   /** WebSocket upgrades allowed per IP address per minute. */
@@ -188,6 +202,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workers: e.GATEWAY_WORKERS,
     maxBufferedBytes: e.MAX_BUFFERED_BYTES,
     verifyThreads: e.VERIFY_THREADS ?? defaultVerifyThreads(e.GATEWAY_WORKERS),
+    verifyInlineMaxLoad: e.VERIFY_INLINE_MAX_LOAD / 100,
     maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
     connectRateLimit: e.CONNECT_RATE_LIMIT,
     allowedOrigins: e.ALLOWED_ORIGINS,

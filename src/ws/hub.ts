@@ -78,6 +78,7 @@ export class Hub {
     this.replay = new ReplayCache(opts.now);
     this.verifier = new VerifyPool({
       threads: this.config.verifyThreads,
+      inlineBelowUtilization: this.config.verifyInlineMaxLoad,
       onWorkerError: (err) => this.log.error({ err }, 'verification worker failed; replacing it'),
       onCallbackError: (err) => this.log.error({ err }, 'handling a verification verdict failed'),
     });

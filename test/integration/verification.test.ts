@@ -17,7 +17,9 @@ afterEach(async () => {
 
 describe('verification workers', () => {
   it('verify on the event loop when idle, use up to VERIFY_THREADS workers for bursts, and report in /metrics', async () => {
-    gw = await startGateway({ verifyThreads: 2 });
+    // VERIFY_INLINE_MAX_LOAD=0: only the idle-workers rule, so that a burst reaches the workers
+    // however lightly loaded this event loop is (the load-based rule has its own unit tests).
+    gw = await startGateway({ verifyThreads: 2, verifyInlineMaxLoad: 0 });
     const pool = gw.app.hub.verifier;
     expect(pool.running).toBe(0);
     const a = agent();

@@ -55,6 +55,7 @@ describe('loadConfig defaults (PROTOCOL.md §8)', () => {
       workers: 1,
       maxBufferedBytes: 1_048_576,
       verifyThreads: Math.min(4, availableParallelism()),
+      verifyInlineMaxLoad: 0.75,
       maxConnectionsPerIp: 256,
       connectRateLimit: 120,
       allowedOrigins: undefined,
@@ -111,6 +112,7 @@ describe('loadConfig parses every variable', () => {
       GATEWAY_WORKERS: '2',
       MAX_BUFFERED_BYTES: '4096',
       VERIFY_THREADS: '3',
+      VERIFY_INLINE_MAX_LOAD: '70',
       MAX_CONNECTIONS_PER_IP: '3',
       CONNECT_RATE_LIMIT: '7',
       ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000',
@@ -136,6 +138,7 @@ describe('loadConfig parses every variable', () => {
       workers: 2,
       maxBufferedBytes: 4096,
       verifyThreads: 3,
+      verifyInlineMaxLoad: 0.7,
       maxConnectionsPerIp: 3,
       connectRateLimit: 7,
       allowedOrigins: ['https://a.example', 'http://localhost:3000'],
@@ -224,6 +227,15 @@ describe('loadConfig rejects invalid values', () => {
     expect(loadConfig({ VERIFY_THREADS: '64' }).verifyThreads).toBe(64);
     expect(badNames(configError({ VERIFY_THREADS: '65' }))).toEqual(['VERIFY_THREADS']);
     expect(badNames(configError({ VERIFY_THREADS: '0' }))).toEqual(['VERIFY_THREADS']);
+  });
+
+  it('takes VERIFY_INLINE_MAX_LOAD as a whole percentage, 0 to 100 (default 75)', () => {
+    expect(loadConfig({}).verifyInlineMaxLoad).toBe(0.75);
+    expect(loadConfig({ VERIFY_INLINE_MAX_LOAD: '0' }).verifyInlineMaxLoad).toBe(0);
+    expect(loadConfig({ VERIFY_INLINE_MAX_LOAD: '100' }).verifyInlineMaxLoad).toBe(1);
+    for (const bad of ['101', '-1', '0.5', '50%']) {
+      expect(badNames(configError({ VERIFY_INLINE_MAX_LOAD: bad }))).toEqual(['VERIFY_INLINE_MAX_LOAD']);
+    }
   });
 
   it('rejects ALLOWED_ORIGINS entries that are not origins, and booleans other than true/false', () => {

@@ -35,7 +35,7 @@ afterEach(async () => {
 
 describe('VerifyPool', () => {
   it('starts no worker until the first verification that goes to one', async () => {
-    pool = new VerifyPool({ threads: 2, inlineWhenIdle: false });
+    pool = new VerifyPool({ threads: 2, inlineWhenIdle: false, inlineBelowUtilization: 0 });
     expect(pool.running).toBe(0);
     const [s] = await signed(1);
     expect(await verdict(pool, s as Signed)).toBe(true);
@@ -44,7 +44,7 @@ describe('VerifyPool', () => {
   });
 
   it('verifies on the event loop while the workers are idle, and hands the rest of a burst to them', async () => {
-    pool = new VerifyPool({ threads: 2 });
+    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 0 });
     const items = await signed(30, 3);
     // One at a time: the workers are idle each time, so each is verified inline.
     for (const s of items.slice(0, 5)) expect(await verdict(pool, s)).toBe(true);
@@ -129,7 +129,7 @@ describe('VerifyPool', () => {
 
   it('answers null for the batches of a worker that dies, and replaces it', async () => {
     const errors: Error[] = [];
-    pool = new VerifyPool({ threads: 1, inlineWhenIdle: false, onWorkerError: (e) => errors.push(e) });
+    pool = new VerifyPool({ threads: 1, inlineWhenIdle: false, inlineBelowUtilization: 0, onWorkerError: (e) => errors.push(e) });
     const items = await signed(200, 10);
     expect(await verdict(pool, items[0] as Signed)).toBe(true);
     const inFlight = Promise.all(items.map((s) => verdict(pool as VerifyPool, s)));
@@ -147,7 +147,7 @@ describe('VerifyPool', () => {
 
   it('delivers every other verdict when one callback throws, inline or from a worker', async () => {
     const errors: unknown[] = [];
-    pool = new VerifyPool({ threads: 2, onCallbackError: (e) => errors.push(e) });
+    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 0, onCallbackError: (e) => errors.push(e) });
     const items = await signed(20, 4);
     const results: (boolean | null)[] = [];
     await new Promise<void>((resolve) => {
@@ -163,6 +163,45 @@ describe('VerifyPool', () => {
     expect(results.every((r) => r === true)).toBe(true);
     expect(errors).toHaveLength(4);
     expect(pool.counts.inline).toBe(1); // the first of the turn; the rest went to the workers
+  });
+
+  it('verifies whole bursts on a lightly loaded event loop, within the per-turn budget', async () => {
+    const items = await signed(40, 4);
+    // Made after the signing, so that its first look at the event loop does not count that work.
+    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 0.5 });
+    // An idle loop: a burst of 8 (about 1 ms of verification) stays on the event loop.
+    const small = await Promise.all(items.slice(0, 8).map((s) => verdict(pool as VerifyPool, s)));
+    expect(small.every((r) => r === true)).toBe(true);
+    expect(pool.counts).toEqual({ inline: 8, workers: 0 });
+    expect(pool.running).toBe(0);
+    // Inline verification refuses what the workers refuse.
+    const bad = { ...(items[0] as Signed), message: (items[1] as Signed).message };
+    expect(await verdict(pool, bad)).toBe(false);
+    expect(pool.counts.inline).toBe(9);
+  });
+
+  it('hands a burst past the per-turn budget to the workers', async () => {
+    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 1, inlineBudgetMs: 0.001 });
+    const items = await signed(30, 3);
+    const burst = await Promise.all(items.map((s) => verdict(pool as VerifyPool, s)));
+    expect(burst.every((r) => r === true)).toBe(true);
+    // A budget smaller than one verification still verifies one inline per turn.
+    expect(pool.counts).toEqual({ inline: 1, workers: 29 });
+    expect(pool.running).toBe(2);
+  });
+
+  it('stops verifying bursts inline while the event loop is busy', async () => {
+    const items = await signed(30, 3);
+    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 0.5 });
+    await Promise.all(items.slice(0, 2).map((s) => verdict(pool as VerifyPool, s)));
+    expect(pool.counts).toEqual({ inline: 2, workers: 0 });
+    // Keep the event loop busy for 250 ms (more than one 100 ms measuring window), then a burst.
+    const until = performance.now() + 250;
+    while (performance.now() < until);
+    const burst = await Promise.all(items.slice(2).map((s) => verdict(pool as VerifyPool, s)));
+    expect(burst.every((r) => r === true)).toBe(true);
+    // Busy: only the idle-workers rule applies (the first of the turn inline), the rest to workers.
+    expect(pool.counts).toEqual({ inline: 3, workers: 27 });
   });
 
   it('rejects a thread count below 1', () => {
