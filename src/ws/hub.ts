@@ -13,6 +13,7 @@ import { createMetrics, type GatewayMetrics } from '../metrics.js';
 import type { AgentsFrame } from '../protocol/frames.js';
 import { ReplayCache } from '../identity/replay-cache.js';
 import { VerifyPool } from '../identity/verify-pool.js';
+import { RandomPool } from './random-pool.js';
 import type { AgentRecord, AgentRegistry } from '../registry/agent-registry.js';
 import { MemoryPresence } from '../registry/memory-presence.js';
 import type { Presence } from '../registry/presence.js';
@@ -48,6 +49,8 @@ export class Hub {
   readonly now: () => number;
   readonly bus = new LocalBus();
   readonly replay: ReplayCache;
+  /** Session ids and CHALLENGE nonces. */
+  readonly random = new RandomPool();
   /** Signature verification off the event loop (VERIFY_THREADS worker threads). */
   readonly verifier: VerifyPool;
   /** Every open connection, registered or not. */

@@ -65,13 +65,22 @@ export const wsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) =
           req.log.info({ remote: req.ip, reason: refusal.error }, 'websocket upgrade refused');
           return reply.code(refusal.status).send({ error: refusal.error, message: refusal.message });
         }
+        // Hold the 101 response (ws writes it just before the handler runs) so that it leaves with
+        // the CHALLENGE in one write: one syscall and one TCP segment instead of two, and one
+        // read for the client. Uncorked by the handler; ws's own error paths end the socket,
+        // which flushes it too.
+        if (req.ws) req.raw.socket.cork();
       },
     },
     (socket, req) => {
-      const release = admission.acquire(req.ip);
-      socket.once('close', release);
-      // Listeners are attached synchronously inside the Session constructor.
-      new Session(hub, socket, req.ip);
+      try {
+        const release = admission.acquire(req.ip);
+        socket.once('close', release);
+        // Listeners are attached synchronously inside the Session constructor.
+        new Session(hub, socket, req.ip);
+      } finally {
+        req.raw.socket.uncork();
+      }
     },
   );
 };

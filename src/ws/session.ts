@@ -5,7 +5,6 @@
  * Listeners are attached synchronously in the constructor, and every inbound frame is handled
  * inside a try/catch: nothing a client sends can throw out of the session or affect another one.
  */
-import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { CloseCode, closeReasons, errorFrame, errorTable, ProtocolError, type ErrorCode } from '../errors.js';
 import type { AgentKey } from '../identity/verify.js';
@@ -41,12 +40,12 @@ const RESUME_PENDING_STEPS = 16;
 
 export class Session implements DeliveryTarget {
   /** Opaque session id, sent in REGISTERED. */
-  readonly id = randomBytes(12).toString('base64url');
+  readonly id: string;
   did: string | undefined;
   private key: AgentKey | undefined;
   private record: AgentRecord | undefined;
   private state: State = 'auth';
-  private readonly nonce = randomBytes(32).toString('base64url');
+  private readonly nonce: string;
   private readonly limiter: RateLimiter;
   private authTimer: NodeJS.Timeout | undefined;
   /** Outcomes not yet applied; empty in the common case of no verification in flight. */
@@ -61,6 +60,8 @@ export class Session implements DeliveryTarget {
     private readonly ws: WebSocket,
     readonly remoteAddress: string,
   ) {
+    this.id = hub.random.base64url(12);
+    this.nonce = hub.random.base64url(32);
     this.limiter = new RateLimiter(hub.config.rateLimit, hub.config.rateBurst, hub.now);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => this.touch());

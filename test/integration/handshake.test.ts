@@ -1,5 +1,6 @@
 /** PROTOCOL.md §3: CHALLENGE → REGISTER → REGISTERED, and every way a handshake fails. */
 import * as ed from '@noble/ed25519';
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { didFromPublicKey } from '../../src/identity/did-key.js';
 import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -45,6 +46,51 @@ describe('REGISTER', () => {
     // A REGISTER signed for b's challenge is refused on a's connection.
     a.send(a.registerFrame(undefined, { nonce: b.challenge.nonce }));
     await expectRejected(a, 'AUTH_FAILED', 4401, 'nonce');
+  });
+
+  it('sends the 101 response and the CHALLENGE in one write', async () => {
+    gw = await startGateway();
+    // Count the writes the gateway's side of each TCP connection makes (a Writable makes one
+    // _write or _writev call per write that reaches the socket; corked writes leave as one _writev).
+    const writes: number[] = [];
+    gw.app.server.on('connection', (socket: Socket) => {
+      const i = writes.push(0) - 1;
+      const sock = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+      for (const name of ['_write', '_writev'] as const) {
+        const original = sock[name];
+        sock[name] = function (this: unknown, ...args: unknown[]) {
+          writes[i] = (writes[i] as number) + 1;
+          return original.apply(this, args);
+        };
+      }
+    });
+    const a = agent();
+    await a.connect(gw.wsUrl);
+    expect(a.challenge.type).toBe('CHALLENGE');
+    expect(writes).toEqual([1]);
+    // The connection goes on as usual: REGISTERED is the next write.
+    a.send(a.registerFrame());
+    expect(await a.next()).toMatchObject({ type: 'REGISTERED' });
+    expect(writes).toEqual([2]);
+  });
+
+  it('still answers an upgrade that ws refuses (the held 101 path) with its HTTP error', async () => {
+    gw = await startGateway();
+    const { hostname, port } = new URL(gw.httpUrl);
+    const socket = connect(Number(port), hostname);
+    try {
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      const ended = new Promise((resolve) => socket.once('close', resolve));
+      socket.write(
+        'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 99\r\n\r\n',
+      );
+      await ended;
+      expect(text).toMatch(/^HTTP\/1\.1 400 /);
+    } finally {
+      socket.destroy();
+    }
   });
 
   const failures: [string, (a: TestAgent) => unknown, string][] = [
