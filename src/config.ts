@@ -4,8 +4,8 @@
  * Durations are given in seconds in the environment and held in milliseconds in {@link Config},
  * so tests can build a Config with sub-second timeouts directly.
  */
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { usableCores } from './cpu-limit.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -212,10 +212,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /**
- * VERIFY_THREADS when unset: the cores, shared among GATEWAY_WORKERS processes, at least 1 and at
- * most 4 per process (past that the event loop, not verification, limits a process).
+ * VERIFY_THREADS when unset: the cores (src/cpu-limit.ts: the affinity mask, capped by a cgroup
+ * CPU quota), shared among GATEWAY_WORKERS processes, at least 1 and at most 4 per process (past
+ * that the event loop, not verification, limits a process).
  */
-export function defaultVerifyThreads(workers: number, cores = availableParallelism()): number {
+export function defaultVerifyThreads(workers: number, cores = usableCores()): number {
   return Math.max(1, Math.min(4, Math.floor(cores / workers)));
 }
 

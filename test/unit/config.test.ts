@@ -2,9 +2,9 @@
  * src/config.ts: loadConfig(env) against PROTOCOL.md §8 (defaults, parsing, one error naming
  * every bad variable, secrets never echoed, frozen result).
  */
-import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defaultVerifyThreads, loadConfig } from '../../src/config.js';
+import { usableCores } from '../../src/cpu-limit.js';
 
 /** Runs loadConfig expecting a ConfigError and returns it. */
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -54,7 +54,7 @@ describe('loadConfig defaults (PROTOCOL.md §8)', () => {
       redisKeyPrefix: 'aiconexus:',
       workers: 1,
       maxBufferedBytes: 1_048_576,
-      verifyThreads: Math.min(4, availableParallelism()),
+      verifyThreads: Math.min(4, usableCores()),
       verifyInlineMaxLoad: 0.75,
       maxConnectionsPerIp: 256,
       connectRateLimit: 120,
