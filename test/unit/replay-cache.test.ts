@@ -162,6 +162,70 @@ describe('ReplayCache bookkeeping', () => {
   });
 });
 
+describe('ReplayCache tables (hashed ids in typed arrays)', () => {
+  it('refuses every one of 50,000 ids from one sender on repeat, across table growth', () => {
+    const c = clock(1_000);
+    const cache = new ReplayCache(c.now);
+    for (let i = 0; i < 50_000; i++) expect(cache.add(DID_A, `id-${i}`, 100_000)).toBe(true);
+    expect(cache.size).toBe(50_000);
+    let refused = 0;
+    for (let i = 0; i < 50_000; i++) if (!cache.add(DID_A, `id-${i}`, 100_000)) refused++;
+    expect(refused).toBe(50_000);
+    // Other senders' ids are their own: none of them is taken.
+    for (let i = 0; i < 1_000; i++) expect(cache.add(DID_B, `id-${i}`, 100_000)).toBe(true);
+  });
+
+  it('answers like a plain (did, id) → expiry map over a long random run with sweeps and rebuilds', () => {
+    const c = clock(1_700_000_000_000);
+    const cache = new ReplayCache(c.now);
+    const model = new Map<string, number>();
+    const dids = [DID_A, DID_B, 'did:key:z6MkfakeC'];
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    let accepted = 0;
+    let refused = 0;
+    for (let step = 0; step < 60_000; step++) {
+      c.t += rand(7); // 0-6 ms per frame: about 2 minutes in all, four times the longest expiry
+      const did = dids[rand(3)] as string;
+      const id = `f${rand(3_000)}`;
+      const expiresAt = c.t + rand(2 * SKEW);
+      const key = `${did} ${id}`;
+      const seen = model.get(key);
+      const expected = seen === undefined || seen < c.t;
+      if (expected) model.set(key, expiresAt);
+      expect(cache.add(did, id, expiresAt), `step ${step}`).toBe(expected);
+      if (expected) accepted++;
+      else refused++;
+    }
+    // Both outcomes were exercised many times.
+    expect(accepted).toBeGreaterThan(5_000);
+    expect(refused).toBeGreaterThan(5_000);
+    // After a sweep it holds what has not expired, plus at most what expired within the last
+    // second (expiries are bucketed by the second).
+    cache.sweep(c.t);
+    const alive = [...model.values()].filter((e) => e >= c.t).length;
+    const aliveOrRecent = [...model.values()].filter((e) => e >= c.t - 1000).length;
+    expect(cache.size).toBeGreaterThanOrEqual(alive);
+    expect(cache.size).toBeLessThanOrEqual(aliveOrRecent);
+  });
+
+  it('gives its memory back: a sender whose ids have all expired is forgotten at the next sweep', () => {
+    const c = clock(0);
+    const cache = new ReplayCache(c.now);
+    for (let i = 0; i < 10_000; i++) cache.add(DID_A, `burst-${i}`, 5_000);
+    cache.add(DID_B, 'other', 50_000);
+    expect(cache.senderCount).toBe(2);
+    c.t = 6_001;
+    cache.sweep();
+    expect(cache.senderCount).toBe(1);
+    expect(cache.size).toBe(1);
+    expect(cache.add(DID_A, 'burst-0', 60_000)).toBe(true);
+  });
+});
+
 describe('replay protection through checkSignaling (checks.ts + ReplayCache)', () => {
   // PROTOCOL.md §9 frame, signed by key A
   const FRAME = offerVector();
