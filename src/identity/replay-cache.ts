@@ -8,13 +8,13 @@
  *
  * Why typed arrays: at a few thousand frames/s the cache holds hundreds of thousands of entries,
  * all long-lived enough to reach V8's old generation, where every heap object is marked by every
- * full GC. Here each sender has an open-addressing table of 64-bit id hashes and expiries in two
- * typed arrays: no heap object per entry at all, and 16 bytes per slot. Measured with 300,000
- * entries (numbers and method in docs/performance.md): 28-51 bytes per entry
- * (100 or 10,000 senders) and a full GC of 7-21 ms, against 148-151 bytes and 73-106 ms for the
- * previous layout, a Map of id strings per sender (which kept each frame's id string alive).
+ * full GC. Here each sender has an open-addressing table of 53-bit id hashes and expiries in one
+ * Float64Array: no heap object per entry at all, and 16 bytes per slot. Measured with 300,000
+ * entries (`npm run bench:replay`, docs/performance.md): 21-62 bytes per entry (100 or 10,000
+ * senders) and a full GC of 7-30 ms, against 124-150 bytes and 56-74 ms for the previous layout,
+ * a Map of id strings per sender (which kept each frame's id string alive).
  *
- * Ids are hashed, not stored: two different ids of one sender collide with probability ~2^-64
+ * Ids are hashed, not stored: two different ids of one sender collide with probability ~2^-53
  * per pair (the hash is seeded per cache from the CSPRNG). A collision can only refuse one of
  * that sender's own frames as REPLAY, and only a sender can choose its ids, so no agent can make
  * another agent's frames collide: tables are per sender.
@@ -24,10 +24,11 @@ import { randomBytes } from 'node:crypto';
 /** One sender's ids: linear probing over a power-of-two table. */
 interface Sender {
   readonly did: string;
-  /** Per slot: the id's hash, high then low 32 bits. */
-  keys: Uint32Array;
-  /** Per slot: expiry in ms since the Unix epoch; 0 = empty slot. */
-  expiries: Float64Array;
+  /**
+   * Two numbers per slot: the id's hash (an integer below 2^53, exact in a double), then its
+   * expiry in ms since the Unix epoch (0 = empty slot). Power-of-two slot count.
+   */
+  table: Float64Array;
   /** Occupied slots (live or expired, until compacted). */
   used: number;
   /** No entry expires before this (a lower bound: renewing an entry may raise the true minimum). */
@@ -50,11 +51,10 @@ export class ReplayCache {
   private readonly seed1: number;
   private readonly seed2: number;
   /** The last hash computed by {@link hash}: two fields rather than a tuple allocated per frame. */
-  private hi = 0;
-  private lo = 0;
-  /** Copies of a table being rewritten in place (same size), so that compaction allocates nothing. */
-  private scratchKeys = new Uint32Array(0);
-  private scratchExpiries = new Float64Array(0);
+  private key = 0;
+  private index = 0;
+  /** A copy of a table being rewritten in place (same size), so that compaction allocates nothing. */
+  private scratch = new Float64Array(0);
 
   constructor(private readonly now: () => number = Date.now) {
     const seed = randomBytes(8);
@@ -71,30 +71,31 @@ export class ReplayCache {
     if (now - this.lastSweep >= 1000) this.sweep(now);
     let sender = this.senders.get(did);
     if (sender === undefined) {
-      sender = { did, keys: new Uint32Array(2 * INITIAL_SLOTS), expiries: new Float64Array(INITIAL_SLOTS), used: 0, minExpiry: Infinity, queuedAt: -1 };
+      sender = { did, table: new Float64Array(2 * INITIAL_SLOTS), used: 0, minExpiry: Infinity, queuedAt: -1 };
       this.senders.set(did, sender);
     }
     this.hash(id);
-    const { keys, expiries } = sender;
-    const mask = expiries.length - 1;
-    let i = this.lo & mask;
-    for (let seen = expiries[i] as number; seen !== 0; seen = expiries[i] as number) {
-      if (keys[2 * i] === this.hi && keys[2 * i + 1] === this.lo) {
+    const table = sender.table;
+    const slots = table.length / 2;
+    const mask = slots - 1;
+    const key = this.key;
+    let i = this.index & mask;
+    for (let seen = table[2 * i + 1] as number; seen !== 0; seen = table[2 * i + 1] as number) {
+      if (table[2 * i] === key) {
         // Alive through its expiry millisecond: STALE only starts after ts + CLOCK_SKEW.
         if (seen >= now) return false;
-        expiries[i] = expiresAt; // expired, not yet compacted: the id may be used again
+        table[2 * i + 1] = expiresAt; // expired, not yet compacted: the id may be used again
         this.noteExpiry(sender, expiresAt);
         return true;
       }
       i = (i + 1) & mask;
     }
-    keys[2 * i] = this.hi;
-    keys[2 * i + 1] = this.lo;
-    expiries[i] = expiresAt;
+    table[2 * i] = key;
+    table[2 * i + 1] = expiresAt;
     sender.used++;
     this.entries++;
     this.noteExpiry(sender, expiresAt);
-    if (sender.used > MAX_LOAD * expiries.length) this.rebuild(sender, now);
+    if (sender.used > MAX_LOAD * slots) this.rebuild(sender, now);
     return true;
   }
 
@@ -141,11 +142,12 @@ export class ReplayCache {
    * size. A sender left with no entries is forgotten.
    */
   private rebuild(sender: Sender, now: number): void {
-    const { keys, expiries } = sender;
+    const old = sender.table;
+    const oldSlots = old.length / 2;
     let alive = 0;
     let min = Infinity;
-    for (let i = 0; i < expiries.length; i++) {
-      const e = expiries[i] as number;
+    for (let i = 1; i < old.length; i += 2) {
+      const e = old[i] as number;
       if (e !== 0 && e >= now) {
         alive++;
         if (e < min) min = e;
@@ -156,39 +158,30 @@ export class ReplayCache {
       this.senders.delete(sender.did);
       return;
     }
-    let slots = expiries.length;
+    let slots = oldSlots;
     while (alive > slots / 2) slots *= 2;
     while (slots > INITIAL_SLOTS && alive < slots / 8) slots /= 2;
-    let fromKeys = keys;
-    let fromExpiries = expiries;
-    if (slots === expiries.length) {
+    let from = old;
+    if (slots === oldSlots) {
       // Same size (the common case: a sender's ids expiring as it keeps sending): rewrite in
-      // place from a copy, instead of allocating two arrays per sender per second.
-      if (this.scratchExpiries.length < slots) {
-        this.scratchKeys = new Uint32Array(2 * slots);
-        this.scratchExpiries = new Float64Array(slots);
-      }
-      fromKeys = this.scratchKeys;
-      fromExpiries = this.scratchExpiries;
-      fromKeys.set(keys);
-      fromExpiries.set(expiries);
-      expiries.fill(0);
+      // place from a copy, instead of allocating a table per sender per second.
+      if (this.scratch.length < old.length) this.scratch = new Float64Array(old.length);
+      from = this.scratch;
+      from.set(old);
+      old.fill(0);
     } else {
-      sender.keys = new Uint32Array(2 * slots);
-      sender.expiries = new Float64Array(slots);
+      sender.table = new Float64Array(2 * slots);
     }
-    const nextKeys = sender.keys;
-    const nextExpiries = sender.expiries;
+    const next = sender.table;
     const mask = slots - 1;
-    for (let i = 0; i < expiries.length; i++) {
-      const e = fromExpiries[i] as number;
+    for (let i = 0; i < old.length; i += 2) {
+      const e = from[i + 1] as number;
       if (e === 0 || e < now) continue;
-      const lo = fromKeys[2 * i + 1] as number;
-      let j = lo & mask;
-      while (nextExpiries[j] !== 0) j = (j + 1) & mask;
-      nextKeys[2 * j] = fromKeys[2 * i] as number;
-      nextKeys[2 * j + 1] = lo;
-      nextExpiries[j] = e;
+      const key = from[i] as number;
+      let j = (key % 4294967296) & mask; // the low 32 bits: where add() starts probing
+      while (next[2 * j + 1] !== 0) j = (j + 1) & mask;
+      next[2 * j] = key;
+      next[2 * j + 1] = e;
     }
     sender.used = alive;
     sender.minExpiry = Infinity;
@@ -196,7 +189,10 @@ export class ReplayCache {
     this.noteExpiry(sender, min);
   }
 
-  /** Two seeded 32-bit hashes of `id` (FNV-1a and a murmur3-style mix, each finalised) → hi, lo. */
+  /**
+   * Two seeded 32-bit hashes of `id` (FNV-1a and a murmur3-style mix, each finalised), joined
+   * into a 53-bit key (21 bits of one, all 32 of the other) and a probe start (those 32 bits).
+   */
   private hash(id: string): void {
     let h1 = this.seed1 ^ 0x811c9dc5;
     let h2 = this.seed2;
@@ -208,8 +204,8 @@ export class ReplayCache {
       h2 ^= m;
       h2 = Math.imul((h2 << 13) | (h2 >>> 19), 5) + 0xe6546b64;
     }
-    this.hi = fmix32(h1 ^ id.length) >>> 0;
-    this.lo = fmix32(h2 ^ id.length) >>> 0;
+    this.index = fmix32(h2 ^ id.length) >>> 0;
+    this.key = (fmix32(h1 ^ id.length) >>> 11) * 4294967296 + this.index;
   }
 }
 
