@@ -8,24 +8,24 @@
  *
  * Why typed arrays: at a few thousand frames/s the cache holds hundreds of thousands of entries,
  * all long-lived enough to reach V8's old generation, where every heap object is marked by every
- * full GC. Here each sender has an open-addressing table of 53-bit id hashes and expiries in one
+ * full GC. Here each sender has an open-addressing table of 52-bit id hashes and expiries in one
  * Float64Array: no heap object per entry at all, and 16 bytes per slot. Measured with 300,000
- * entries (`npm run bench:replay`, docs/performance.md): 21-62 bytes per entry (100 or 10,000
- * senders) and a full GC of 7-30 ms, against 124-150 bytes and 56-74 ms for the previous layout,
+ * entries (`npm run bench:replay`, docs/performance.md): 21-70 bytes per entry (100 or 10,000
+ * senders) and a full GC of 7-31 ms, against 126-150 bytes and 60-90 ms for the previous layout,
  * a Map of id strings per sender (which kept each frame's id string alive).
  *
- * Ids are hashed, not stored: two different ids of one sender collide with probability ~2^-53
- * per pair (the hash is seeded per cache from the CSPRNG). A collision can only refuse one of
+ * Ids are hashed, not stored: two different ids of one sender collide with probability ~2^-52
+ * per pair (SHA-256 keyed with a per-cache secret from the CSPRNG). A collision can only refuse one of
  * that sender's own frames as REPLAY, and only a sender can choose its ids, so no agent can make
  * another agent's frames collide: tables are per sender.
  */
-import { randomBytes } from 'node:crypto';
+import { hash as cryptoHash, randomBytes } from 'node:crypto';
 
 /** One sender's ids: linear probing over a power-of-two table. */
 interface Sender {
   readonly did: string;
   /**
-   * Two numbers per slot: the id's hash (an integer below 2^53, exact in a double), then its
+   * Two numbers per slot: the id's hash (an integer below 2^52, exact in a double), then its
    * expiry in ms since the Unix epoch (0 = empty slot). Power-of-two slot count.
    */
   table: Float64Array;
@@ -48,19 +48,15 @@ export class ReplayCache {
   private readonly buckets = new Map<number, Sender[]>();
   private lastSweep = 0;
   private entries = 0;
-  private readonly seed1: number;
-  private readonly seed2: number;
+  /** Prefixed to every id before hashing, so that nobody outside can predict where an id lands. */
+  private readonly secret = randomBytes(16).toString('base64');
   /** The last hash computed by {@link hash}: two fields rather than a tuple allocated per frame. */
   private key = 0;
   private index = 0;
   /** A copy of a table being rewritten in place (same size), so that compaction allocates nothing. */
   private scratch = new Float64Array(0);
 
-  constructor(private readonly now: () => number = Date.now) {
-    const seed = randomBytes(8);
-    this.seed1 = seed.readUInt32LE(0);
-    this.seed2 = seed.readUInt32LE(4);
-  }
+  constructor(private readonly now: () => number = Date.now) {}
 
   /**
    * Records `id` from `did` until `expiresAt` (ms). Returns false when the pair is already
@@ -190,30 +186,14 @@ export class ReplayCache {
   }
 
   /**
-   * Two seeded 32-bit hashes of `id` (FNV-1a and a murmur3-style mix, each finalised), joined
-   * into a 53-bit key (21 bits of one, all 32 of the other) and a probe start (those 32 bits).
+   * The id's key: the first 52 bits of SHA-256(secret ‖ id), and the probe start, its low 32 bits.
+   * A keyed cryptographic hash (node:crypto, ~1.3 µs here) rather than a fast hand-written one:
+   * with keys nobody can predict, no sender can pick ids that pile up in one probe chain and make
+   * each of its frames cost a scan of its table (hash flooding).
    */
   private hash(id: string): void {
-    let h1 = this.seed1 ^ 0x811c9dc5;
-    let h2 = this.seed2;
-    for (let k = 0; k < id.length; k++) {
-      const c = id.charCodeAt(k);
-      h1 = Math.imul(h1 ^ c, 0x01000193);
-      let m = Math.imul(c, 0xcc9e2d51);
-      m = Math.imul((m << 15) | (m >>> 17), 0x1b873593);
-      h2 ^= m;
-      h2 = Math.imul((h2 << 13) | (h2 >>> 19), 5) + 0xe6546b64;
-    }
-    this.index = fmix32(h2 ^ id.length) >>> 0;
-    this.key = (fmix32(h1 ^ id.length) >>> 11) * 4294967296 + this.index;
+    const hex = cryptoHash('sha256', this.secret + id, 'hex');
+    this.key = parseInt(hex.slice(0, 13), 16);
+    this.index = this.key % 4294967296;
   }
-}
-
-/** murmur3's finaliser: every input bit affects every output bit. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
 }
