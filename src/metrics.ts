@@ -2,6 +2,7 @@
  * Prometheus metrics (prom-client). Each app owns its own prom-client Registry, so several
  * gateways in one process never share counters.
  */
+import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface GatewayMetrics {
@@ -15,6 +16,7 @@ export interface GatewayMetrics {
   readonly verifySeconds: Histogram;
   readonly verifyPending: Gauge;
   readonly verified: Counter<'where'>;
+  readonly eventLoopUtilization: Gauge;
 }
 
 /** Creates the gateway's metrics; `connectedAgents` reads the live count when scraped. */
@@ -29,6 +31,7 @@ export function createMetrics(opts: {
 }): GatewayMetrics {
   const registry = new Registry();
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
+  let eluMark = performance.eventLoopUtilization();
   return {
     registry,
     connectedAgents: new Gauge({
@@ -87,7 +90,7 @@ export function createMetrics(opts: {
     }),
     verified: new Counter({
       name: 'aiconexus_signatures_verified_total',
-      help: 'Signatures verified, by where: inline (on the event loop, workers idle) or workers (in a batch)',
+      help: 'Signatures verified, by where: inline (on the event loop: it had time to spare, or the workers were idle) or workers (in a batch)',
       labelNames: ['where'],
       registers: [registry],
       collect() {
@@ -95,6 +98,16 @@ export function createMetrics(opts: {
         this.reset();
         this.inc({ where: 'inline' }, counts.inline);
         this.inc({ where: 'workers' }, counts.workers);
+      },
+    }),
+    eventLoopUtilization: new Gauge({
+      name: 'aiconexus_event_loop_utilization',
+      help: 'Share of time the event loop was busy since the previous scrape, 0-1 (what VERIFY_INLINE_MAX_LOAD is compared with, over 100 ms windows)',
+      registers: [registry],
+      collect() {
+        const mark = performance.eventLoopUtilization();
+        this.set(performance.eventLoopUtilization(mark, eluMark).utilization);
+        eluMark = mark;
       },
     }),
   };

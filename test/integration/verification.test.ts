@@ -43,6 +43,26 @@ describe('verification workers', () => {
     expect(metrics).toMatch(new RegExp(`^aiconexus_signatures_verified_total\\{where="workers"\\} ${pool.counts.workers}$`, 'm'));
   });
 
+  it('reports the event loop\'s busy share since the previous scrape in /metrics', async () => {
+    gw = await startGateway();
+    const utilization = async () => {
+      const text = await fetch(`${gw?.httpUrl}/metrics`).then((r) => r.text());
+      const m = /^aiconexus_event_loop_utilization (\S+)$/m.exec(text);
+      expect(m).not.toBeNull();
+      return Number(m?.[1]);
+    };
+    await utilization();
+    // This test shares the gateway's event loop: keep it busy for 300 ms, then scrape.
+    const until = performance.now() + 300;
+    while (performance.now() < until);
+    const busy = await utilization();
+    expect(busy).toBeGreaterThan(0.5);
+    expect(busy).toBeLessThanOrEqual(1);
+    // An idle stretch brings it down.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await utilization()).toBeLessThan(busy);
+  });
+
   it('answers a signaling frame without a verdict with BAD_FRAME (its id, retry allowed) and keeps the session', async () => {
     gw = await startGateway();
     const a = agent();
