@@ -2,8 +2,8 @@
  * Prometheus metrics (prom-client). Each app owns its own prom-client Registry, so several
  * gateways in one process never share counters.
  */
-import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { busyShareMeter } from './event-loop.js';
 
 export interface GatewayMetrics {
   readonly registry: Registry;
@@ -31,7 +31,7 @@ export function createMetrics(opts: {
 }): GatewayMetrics {
   const registry = new Registry();
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
-  let eluMark = performance.eventLoopUtilization();
+  const busyShare = busyShareMeter();
   return {
     registry,
     connectedAgents: new Gauge({
@@ -105,9 +105,7 @@ export function createMetrics(opts: {
       help: 'Share of time the event loop was busy since the previous scrape, 0-1 (what VERIFY_INLINE_MAX_LOAD is compared with, over 100 ms windows)',
       registers: [registry],
       collect() {
-        const mark = performance.eventLoopUtilization();
-        this.set(performance.eventLoopUtilization(mark, eluMark).utilization);
-        eluMark = mark;
+        this.set(busyShare());
       },
     }),
   };

@@ -21,8 +21,9 @@
  * Workers start on first use, so an idle gateway does not pay their memory (~9 MB each).
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { busyShareMeter } from '../event-loop.js';
 
 /** Called once per verification: true/false, or null when verification itself failed. */
 export type VerifyDone = (ok: boolean | null) => void;
@@ -123,9 +124,9 @@ export class VerifyPool {
   private readonly keys = new Map<string, KeyObject>();
   /** Verifications done on the event loop and by the workers (for tests and metrics). */
   readonly counts = { inline: 0, workers: 0 };
-  /** Event-loop utilization: the last sample, and the busy share measured up to it. */
-  private eluMark: EventLoopUtilization = performance.eventLoopUtilization();
-  private eluAt = performance.now();
+  /** The event loop's busy share: measured when it was last sampled (`sampledAt`). */
+  private readonly busyShare = busyShareMeter();
+  private sampledAt = performance.now();
   private utilization = 0;
   /** Moving average of one inline verification, ms (for the per-turn budget). */
   private inlineMs = 0.15;
@@ -192,18 +193,16 @@ export class VerifyPool {
    */
   private dispatch(): void {
     this.scheduled = false;
-    let items = this.queued;
+    const items = this.queued;
     this.queued = [];
     if (this.closed) return failAll(items);
+    // `items` is this turn's own array: what is spliced off it is verified here.
     let inline: Item[] = [];
     const below = this.options.inlineBelowUtilization ?? 0.75;
     if (below > 0 && this.loopUtilization() < below) {
-      const n = Math.max(1, Math.floor((this.options.inlineBudgetMs ?? 2) / this.inlineMs));
-      inline = items.length <= n ? items : items.slice(0, n);
-      items = items.length <= n ? [] : items.slice(n);
+      inline = items.splice(0, Math.max(1, Math.floor((this.options.inlineBudgetMs ?? 2) / this.inlineMs)));
     } else if (this.inFlight === 0 && this.options.inlineWhenIdle !== false) {
-      inline = items.slice(0, 1);
-      items = items.slice(1);
+      inline = items.splice(0, 1);
     }
     // The rest first, so the workers run while the event loop verifies its share.
     if (items.length > 0) {
@@ -225,11 +224,9 @@ export class VerifyPool {
   /** The event loop's busy share, re-measured at most every 100 ms. */
   private loopUtilization(): number {
     const now = performance.now();
-    if (now - this.eluAt >= 100) {
-      const mark = performance.eventLoopUtilization();
-      this.utilization = performance.eventLoopUtilization(mark, this.eluMark).utilization;
-      this.eluMark = mark;
-      this.eluAt = now;
+    if (now - this.sampledAt >= 100) {
+      this.utilization = this.busyShare();
+      this.sampledAt = now;
     }
     return this.utilization;
   }
