@@ -50,9 +50,6 @@ export class ReplayCache {
   private entries = 0;
   /** Prefixed to every id before hashing, so that nobody outside can predict where an id lands. */
   private readonly secret = randomBytes(16).toString('base64');
-  /** The last hash computed by {@link hash}: two fields rather than a tuple allocated per frame. */
-  private key = 0;
-  private index = 0;
   /** A copy of a table being rewritten in place (same size), so that compaction allocates nothing. */
   private scratch = new Float64Array(0);
 
@@ -70,12 +67,11 @@ export class ReplayCache {
       sender = { did, table: new Float64Array(2 * INITIAL_SLOTS), used: 0, minExpiry: Infinity, queuedAt: -1 };
       this.senders.set(did, sender);
     }
-    this.hash(id);
+    const key = this.keyOf(id);
     const table = sender.table;
     const slots = table.length / 2;
     const mask = slots - 1;
-    const key = this.key;
-    let i = this.index & mask;
+    let i = probeStart(key, mask);
     for (let seen = table[2 * i + 1] as number; seen !== 0; seen = table[2 * i + 1] as number) {
       if (table[2 * i] === key) {
         // Alive through its expiry millisecond: STALE only starts after ts + CLOCK_SKEW.
@@ -174,7 +170,7 @@ export class ReplayCache {
       const e = from[i + 1] as number;
       if (e === 0 || e < now) continue;
       const key = from[i] as number;
-      let j = (key % 4294967296) & mask; // the low 32 bits: where add() starts probing
+      let j = probeStart(key, mask);
       while (next[2 * j + 1] !== 0) j = (j + 1) & mask;
       next[2 * j] = key;
       next[2 * j + 1] = e;
@@ -186,14 +182,17 @@ export class ReplayCache {
   }
 
   /**
-   * The id's key: the first 52 bits of SHA-256(secret ‖ id), and the probe start, its low 32 bits.
+   * The id's key: the first 52 bits of SHA-256(secret ‖ id), exact in a double.
    * A keyed cryptographic hash (node:crypto, ~1.3 µs here) rather than a fast hand-written one:
    * with keys nobody can predict, no sender can pick ids that pile up in one probe chain and make
    * each of its frames cost a scan of its table (hash flooding).
    */
-  private hash(id: string): void {
-    const hex = cryptoHash('sha256', this.secret + id, 'hex');
-    this.key = parseInt(hex.slice(0, 13), 16);
-    this.index = this.key % 4294967296;
+  private keyOf(id: string): number {
+    return parseInt(cryptoHash('sha256', this.secret + id, 'hex').slice(0, 13), 16);
   }
+}
+
+/** Where probing for `key` starts in a table of `mask + 1` slots: its low bits. */
+function probeStart(key: number, mask: number): number {
+  return (key % 4294967296) & mask;
 }
