@@ -14,6 +14,7 @@ import type { AgentsFrame } from '../protocol/frames.js';
 import { ReplayCache } from '../identity/replay-cache.js';
 import { VerifyPool } from '../identity/verify-pool.js';
 import { RandomPool } from './random-pool.js';
+import { TurnWrites } from './turn-writes.js';
 import type { AgentRecord, AgentRegistry } from '../registry/agent-registry.js';
 import { MemoryPresence } from '../registry/memory-presence.js';
 import type { Presence } from '../registry/presence.js';
@@ -51,6 +52,8 @@ export class Hub {
   readonly replay: ReplayCache;
   /** Session ids and CHALLENGE nonces. */
   readonly random = new RandomPool();
+  /** Merges the frames routed to one connection in one burst into one socket write. */
+  readonly writes = new TurnWrites();
   /** Signature verification off the event loop (VERIFY_THREADS worker threads). */
   readonly verifier: VerifyPool;
   /** Every open connection, registered or not. */

@@ -77,7 +77,7 @@ export const wsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) =
         const release = admission.acquire(req.ip);
         socket.once('close', release);
         // Listeners are attached synchronously inside the Session constructor.
-        new Session(hub, socket, req.ip);
+        new Session(hub, socket, req.ip, req.raw.socket);
       } finally {
         req.raw.socket.uncork();
       }

@@ -16,6 +16,7 @@ import { DISCOVER_DEFAULT_LIMIT, PROTOCOL_VERSION, discoverSchema, pingSchema } 
 import { admitRegister, admitSignal, prepareRegister, prepareSignal, type PreparedRegister, type PreparedSignal } from '../identity/checks.js';
 import type { Hub } from './hub.js';
 import { RateLimiter } from './rate-limiter.js';
+import type { Corkable } from './turn-writes.js';
 
 type State = 'auth' | 'open' | 'closed';
 
@@ -59,6 +60,8 @@ export class Session implements DeliveryTarget {
     private readonly hub: Hub,
     private readonly ws: WebSocket,
     readonly remoteAddress: string,
+    /** The connection's TCP socket, under `ws`: deliveries of one burst are corked on it. */
+    private readonly socket: Corkable,
   ) {
     this.id = hub.random.base64url(12);
     this.nonce = hub.random.base64url(32);
@@ -110,6 +113,7 @@ export class Session implements DeliveryTarget {
       setTimeout(() => this.ws.terminate(), 1000).unref();
       return false;
     }
+    this.hub.writes.hold(this.socket);
     this.ws.send(data, { binary: false });
     return true;
   }

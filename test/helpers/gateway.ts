@@ -2,6 +2,7 @@
  * Starts a real gateway (buildApp + listen on port 0) for a test and gives its URLs.
  */
 import type { FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
 import { buildApp, type BuildOptions } from '../../src/app.js';
 import { configWith, type Config } from '../../src/config.js';
 
@@ -66,4 +67,25 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
 /** Waits until GET /ready answers 200 (in cluster mode: Redis connected). */
 export async function waitReady(gw: TestGateway): Promise<void> {
   await eventually(async () => (await get(gw, '/ready')).status === 200, 10_000, 'gateway ready');
+}
+
+/**
+ * Counts the writes the gateway's side of each TCP connection accepted from now on makes, one
+ * entry per connection in accept order. A Writable makes one _write or _writev call per write that
+ * reaches the socket; writes made while it is corked leave together as one _writev.
+ */
+export function countSocketWrites(gw: TestGateway): number[] {
+  const writes: number[] = [];
+  gw.app.server.on('connection', (socket: Socket) => {
+    const i = writes.push(0) - 1;
+    const sock = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    for (const name of ['_write', '_writev'] as const) {
+      const original = sock[name];
+      sock[name] = function (this: unknown, ...args: unknown[]) {
+        writes[i] = (writes[i] as number) + 1;
+        return original.apply(this, args);
+      };
+    }
+  });
+  return writes;
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
+import type { Socket } from 'node:net';
+import { countSocketWrites, get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { agentTracker } from '../helpers/agent.js';
 
 let gw: TestGateway;
@@ -53,6 +54,32 @@ describe('routing', () => {
     const bye = a.signal('BYE', b.did, { reason: 'done' });
     a.send(bye);
     expect(await b.next()).toEqual(bye);
+    expect(await a.quiet()).toBe(true);
+  });
+
+  it('sends the frames routed to one agent in one burst in one write, in order and byte for byte', async () => {
+    await gw.close();
+    // One thread and no inline verification while the loop has time: the first frame of the burst
+    // is verified on the event loop (workers idle), the other three by the worker in one batch.
+    // So the burst is routed in two callbacks, whatever the machine's speed.
+    gw = await startGateway({ verifyThreads: 1, verifyInlineMaxLoad: 0 });
+    const a = agent();
+    await a.register(gw.wsUrl);
+    const writes = countSocketWrites(gw); // counts b's connection only
+    const b = agent();
+    await b.register(gw.wsUrl);
+    expect(writes).toEqual([2]); // 101 + CHALLENGE, then REGISTERED
+
+    const frames = [1, 2, 3, 4].map((n) => JSON.stringify(a.signal('ICE', b.did, { candidate: `candidate:${n} 1 udp 1 127.0.0.1 9 typ host`, sdpMid: '0' })));
+    // One TCP write from a: the gateway reads the four frames in one turn.
+    const socket = (a.ws as unknown as { _socket: Socket })._socket;
+    socket.cork();
+    for (const text of frames) a.send(text);
+    socket.uncork();
+    for (let i = 0; i < frames.length; i++) await b.next();
+    expect(b.raw.slice(-4)).toEqual(frames);
+    // Two more writes, not four: each callback's deliveries to b leave together.
+    expect(writes).toEqual([4]);
     expect(await a.quiet()).toBe(true);
   });
 });

@@ -1,9 +1,9 @@
 /** PROTOCOL.md §3: CHALLENGE → REGISTER → REGISTERED, and every way a handshake fails. */
 import * as ed from '@noble/ed25519';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { didFromPublicKey } from '../../src/identity/did-key.js';
-import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
+import { countSocketWrites, get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { agentTracker, signFrame, TestAgent, type Closed } from '../helpers/agent.js';
 
 let gw: TestGateway | undefined;
@@ -50,20 +50,7 @@ describe('REGISTER', () => {
 
   it('sends the 101 response and the CHALLENGE in one write', async () => {
     gw = await startGateway();
-    // Count the writes the gateway's side of each TCP connection makes (a Writable makes one
-    // _write or _writev call per write that reaches the socket; corked writes leave as one _writev).
-    const writes: number[] = [];
-    gw.app.server.on('connection', (socket: Socket) => {
-      const i = writes.push(0) - 1;
-      const sock = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
-      for (const name of ['_write', '_writev'] as const) {
-        const original = sock[name];
-        sock[name] = function (this: unknown, ...args: unknown[]) {
-          writes[i] = (writes[i] as number) + 1;
-          return original.apply(this, args);
-        };
-      }
-    });
+    const writes = countSocketWrites(gw);
     const a = agent();
     await a.connect(gw.wsUrl);
     expect(a.challenge.type).toBe('CHALLENGE');
