@@ -116,6 +116,15 @@ describe('canonicalize: structure', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('sorts objects with many keys (past the insertion sort) and keys that start with a digit', () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `k${(i * 7919) % 97}`);
+    const many = Object.fromEntries(keys.map((k, i) => [k, i]));
+    expect(canonicalize(many)).toBe(reference(many));
+    const digits = JSON.parse('{"b":1,"1a":2,"a":{"9z":[{"y":1,"x":2}],"b":3},"0x":4}');
+    expect(canonicalize(digits)).toBe('{"0x":4,"1a":2,"a":{"9z":[{"x":2,"y":1}],"b":3},"b":1}');
+    expect(canonicalize(digits)).toBe(reference(digits));
+  });
+
   it('serialises primitives and empty containers', () => {
     expect(canonicalize(null)).toBe('null');
     expect(canonicalize(true)).toBe('true');

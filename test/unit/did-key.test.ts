@@ -153,3 +153,21 @@ describe('rejections', () => {
     rejected('did:key:z1' + DID_A.slice(10));
   });
 });
+
+describe('isDidKey: the set of DIDs already seen valid', () => {
+  it('answers the same on repeated calls, for valid and invalid DIDs, past the set limit (4,096)', () => {
+    const x25519 = didWith([0xec, 0x01], hex(VECTORS[0][1]));
+    const valid = Array.from({ length: 5000 }, (_, i) => {
+      const key = new Uint8Array(32);
+      new DataView(key.buffer).setUint32(0, i);
+      return didFromPublicKey(key);
+    });
+    for (let round = 0; round < 2; round++) {
+      for (const did of valid) expect(isDidKey(did)).toBe(true);
+      // Invalid DIDs are never remembered: the same answer every time, also while the set is full.
+      expect(isDidKey(x25519)).toBe(false);
+      expect(isDidKey(DID_A.slice(0, -1) + '0')).toBe(false);
+      expect(isDidKey(DID_A)).toBe(true);
+    }
+  });
+});
