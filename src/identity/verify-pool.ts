@@ -95,7 +95,7 @@ export interface VerifyPoolOptions {
   inlineBelowUtilization?: number;
   /** Event-loop time one turn may spend verifying inline under inlineBelowUtilization (default 2 ms). */
   inlineBudgetMs?: number;
-  /** KeyObjects cached per worker (default 65,536). */
+  /** KeyObjects cached per worker thread (default 65,536). */
   maxKeysPerWorker?: number;
   /** Reports a worker that failed (it is replaced); default: ignore. */
   onWorkerError?: (err: Error) => void;
@@ -120,8 +120,11 @@ export class VerifyPool {
   private closed = false;
   /** Items sent to workers and not yet answered. */
   private inFlight = 0;
-  /** KeyObjects for inline verification, per raw public key (bounded like the workers' caches). */
-  private readonly keys = new Map<string, KeyObject>();
+  /**
+   * KeyObjects for inline verification, per public-key array: a session passes the same array
+   * with every frame, so the lookup allocates nothing, and entries go with the sessions.
+   */
+  private readonly keys = new WeakMap<Uint8Array, KeyObject>();
   /** Verifications done on the event loop and by the workers (for tests and metrics). */
   readonly counts = { inline: 0, workers: 0 };
   /** The event loop's busy share: measured when it was last sampled (`sampledAt`). */
@@ -241,13 +244,11 @@ export class VerifyPool {
   }
 
   private verifyHere(item: Item): boolean {
-    const id = Buffer.from(item.publicKey.buffer, item.publicKey.byteOffset, 32).toString('latin1');
-    let key = this.keys.get(id);
+    let key = this.keys.get(item.publicKey);
     try {
       if (key === undefined) {
-        if (this.keys.size >= (this.options.maxKeysPerWorker ?? 65_536)) this.keys.clear();
         key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(item.publicKey).toString('base64url') }, format: 'jwk' });
-        this.keys.set(id, key);
+        this.keys.set(item.publicKey, key);
       }
       return cryptoVerify(null, item.message, key, item.signature);
     } catch {

@@ -31,6 +31,9 @@ interface Step {
   run: () => void | Promise<void>;
 }
 
+/** ws.send options of a routed frame (a text frame, whatever the type of its bytes). */
+const TEXT = { binary: false } as const;
+
 /** No verdict from the verification workers (one died): an internal failure, not a bad signature. */
 const VERIFY_FAILED = 'signature verification failed internally';
 
@@ -114,7 +117,7 @@ export class Session implements DeliveryTarget {
       return false;
     }
     this.hub.writes.hold(this.socket);
-    this.ws.send(data, { binary: false });
+    this.ws.send(data, TEXT);
     return true;
   }
 
