@@ -1,0 +1,116 @@
+/**
+ * A/B benchmark: the working tree against another commit, interleaved on the same machine.
+ *
+ *   npm run bench:ab -- <rev> [--rounds N] [--keep] [bench/run.ts options…]
+ *
+ * On a shared or small machine a figure moves more between two runs an hour apart than most
+ * changes move it, so a change is judged against the commit before it in the same session:
+ * `bench/run.ts` with the given options runs in the working tree (A) and in a checkout of `<rev>`
+ * (B), alternately, `--rounds` times (default 3), and the summary rows of every run are printed
+ * side by side. Targets are not judged here; compare A with B.
+ *
+ * B is a `git worktree` of `<rev>` in the system temp directory. Its node_modules is a tree of
+ * hard links to this one (so B runs on the same dependencies), or, where hard links are not
+ * possible, a fresh `npm ci`. It is removed at the end unless `--keep` is given.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './lib/compile.js';
+
+const USAGE = 'usage: npm run bench:ab -- <rev> [--rounds N] [--keep] [bench/run.ts options, e.g. --only latency --rates 3000]';
+
+interface Row {
+  metric: string;
+  value: string;
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const rev = args.shift();
+  if (!rev || rev.startsWith('-')) throw new Error(USAGE);
+  let rounds = 3;
+  let keep = false;
+  const benchArgs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--rounds') {
+      rounds = Number(args[++i]);
+      if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`--rounds must be 1-20\n${USAGE}`);
+    } else if (arg === '--keep') keep = true;
+    else benchArgs.push(arg);
+  }
+
+  const sha = git(['rev-parse', '--verify', `${rev}^{commit}`]).trim();
+  const dir = join(tmpdir(), 'aiconexus-bench-ab', sha.slice(0, 12));
+  const trees: [string, string][] = [
+    [`A ${git(['rev-parse', '--short', 'HEAD']).trim()}${git(['status', '--porcelain', '--', 'src', 'bench']).trim() ? '+changes' : ''}`, ROOT],
+    [`B ${sha.slice(0, 7)}`, dir],
+  ];
+  prepare(sha, dir);
+  try {
+    const runs: Row[][][] = trees.map(() => []);
+    for (let round = 1; round <= rounds; round++) {
+      trees.forEach(([label, cwd], t) => {
+        process.stderr.write(`round ${round}/${rounds}: ${label} …\n`);
+        (runs[t] as Row[][]).push(runBench(cwd, benchArgs));
+      });
+    }
+    print(trees.map(([label]) => label), runs);
+  } finally {
+    if (!keep) {
+      git(['worktree', 'remove', '--force', dir]);
+    } else process.stderr.write(`kept ${dir}\n`);
+  }
+}
+
+function git(args: string[], cwd = ROOT): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A checkout of `sha` in `dir` with the dependencies installed. */
+function prepare(sha: string, dir: string): void {
+  if (existsSync(dir)) git(['worktree', 'remove', '--force', dir]);
+  rmSync(dir, { recursive: true, force: true });
+  git(['worktree', 'prune']);
+  git(['worktree', 'add', '--detach', dir, sha]);
+  const linked = spawnSync('cp', ['-al', join(ROOT, 'node_modules'), join(dir, 'node_modules')], { stdio: 'ignore' });
+  if (linked.status === 0) {
+    // Its own transpiled bench tree, not a link to A's.
+    rmSync(join(dir, 'node_modules', '.cache'), { recursive: true, force: true });
+  } else {
+    rmSync(join(dir, 'node_modules'), { recursive: true, force: true });
+    process.stderr.write('hard links not possible here: npm ci in the B checkout …\n');
+    execFileSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+}
+
+/** One bench/run.ts run in `cwd`; its summary rows. */
+function runBench(cwd: string, benchArgs: string[]): Row[] {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...benchArgs], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const summary = /\(summary: (\S+?\.json)\)/.exec(run.stdout ?? '')?.[1];
+  if (run.status !== 0 || !summary) throw new Error(`bench/run.ts failed in ${cwd} (exit ${run.status}):\n${(run.stdout ?? '').slice(-2000)}`);
+  const file = join(cwd, summary.replace(/^\//, ''));
+  return (JSON.parse(readFileSync(file, 'utf8')) as { result: { table: Row[] } }).result.table;
+}
+
+/** Every metric of the runs, one row each: A's values by round, then B's. */
+function print(labels: string[], runs: Row[][][]): void {
+  const metrics: string[] = [];
+  for (const tree of runs) for (const run of tree) for (const row of run) if (!metrics.includes(row.metric)) metrics.push(row.metric);
+  const cell = (t: number, metric: string) =>
+    (runs[t] as Row[][]).map((run) => run.find((r) => r.metric === metric)?.value ?? '-').join('  |  ');
+  const width = Math.max(...metrics.map((m) => m.length));
+  process.stdout.write(`\n${'metric'.padEnd(width)}  ${labels.join('  ‖  ')} (one column per round)\n`);
+  for (const metric of metrics) {
+    process.stdout.write(`${metric.padEnd(width)}  ${labels.map((_, t) => cell(t, metric)).join('  ‖  ')}\n`);
+  }
+}
+
+main();
