@@ -8,6 +8,7 @@
  *   npm run bench:smoke                             tiny sizes, ~25 s (CI: keeps the suite from rotting)
  *   npm run bench -- --duration 20 --agents 19000   longer throughput/latency phases; more idle agents
  *   npm run bench -- --only relay,throughput --cpu-prof    + a CPU profile of the gateway under load
+ *   npm run bench -- --only latency --heap-sample          + what the gateway allocates per frame
  *   npm run bench -- --only cluster                 cluster mode: 2 workers + Redis vs 1 process, cross-node latency
  *
  * Scenarios, in run order: ceiling, relay, throughput, latency, handshake, capacity, cluster.
@@ -26,7 +27,7 @@ import { killAllChildren, runtime, startChild, statsOf, type Child } from './lib
 import { cpuPercentBetween, cpuSample, startRedis, startWorkersGateway, waitReady, type BenchRedis } from './lib/cluster.js';
 import { compileForBench, ROOT } from './lib/compile.js';
 import { cpuPercent, eluBetween, type ProcessStats } from './lib/ipc.js';
-import { topSelfTime } from './lib/profile.js';
+import { topAllocations, topSelfTime, type AllocationSite } from './lib/profile.js';
 import { fmtInt, fmtKB, fmtMB, fmtMs, fmtRatio, sleep, summarize, table, type LatencySummary } from './lib/stats.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -52,6 +53,8 @@ const USAGE = `usage: npm run bench -- [options]
   --cross-share S   cluster: share of throughput pairs re-formed to be cross-worker, 0..1, or
                     "as-connected" (default 1 − 1/workers, what random pairing gives: 0.5 with 2)
   --cpu-prof        write a CPU profile of the gateway (throughput, latency, handshake) to bench/results/
+  --heap-sample     latency: sample the gateway's allocations during each rate (V8 sampling heap profiler,
+                    collected objects included); prints bytes allocated per frame and the top sites
   --verify-threads N VERIFY_THREADS of the gateway (default: the gateway's own default, cores ≤ 4)
   --gateway-flags=F extra node flags for the gateway process, e.g. --gateway-flags=--max-semi-space-size=1
   --tsx             run children under tsx instead of the transpiled tree (adds ~30 MB RSS)
@@ -72,7 +75,7 @@ function parseArgs(argv: string[]) {
   }
   const known = new Set([
     'only', 'smoke', 'duration', 'agents', 'rates', 'pairs-agents', 'window', 'handshakes', 'concurrency', 'frame',
-    'workers', 'cluster-rate', 'cross-share', 'cpu-prof', 'gateway-flags', 'verify-threads', 'tsx', 'verbose', 'help',
+    'workers', 'cluster-rate', 'cross-share', 'cpu-prof', 'heap-sample', 'gateway-flags', 'verify-threads', 'tsx', 'verbose', 'help',
   ]);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   if (flags.has('help')) {
@@ -133,6 +136,7 @@ function parseArgs(argv: string[]) {
       },
     },
     cpuProf: flags.has('cpu-prof'),
+    heapSample: flags.has('heap-sample'),
     gatewayFlags: typeof flags.get('gateway-flags') === 'string' ? String(flags.get('gateway-flags')).split(/\s+/).filter(Boolean) : [],
     tsx: flags.has('tsx'),
     verbose: flags.has('verbose'),
@@ -300,6 +304,8 @@ interface LatencyRate {
   senderLagMs: LatencySummary;
   loadgenCpuPercent: number;
   server?: { cpuPercent: number; eventLoopUtilization: number };
+  /** --heap-sample: what the gateway allocated while this rate was sent. */
+  heap?: { file: string; bytesPerFrame: number; top: AllocationSite[] };
 }
 
 interface HandshakeResult extends HandshakeRun {
@@ -434,6 +440,7 @@ function scaledTargetRate(): number | undefined {
 async function latencyAgainst(kind: 'server' | 'baseline-relay', opts: Options, rates: number[]) {
   const [server, loadgen] = await Promise.all([startServer(kind, opts, kind === 'server' ? 'latency' : undefined), startLoadgen()]);
   const marks = trackMarks(loadgen, server.child);
+  const heapSamples = kind === 'server' && opts.heapSample ? sampleHeapPerRate(loadgen, server.child) : undefined;
   const p = opts.latency;
   const totalS = rates.length * ((p.durationMs + p.warmupMs) / 1000 + 10);
   const task = await runTask<{ agents: number; rates: LatencyRate[] }>(
@@ -442,13 +449,44 @@ async function latencyAgainst(kind: 'server' | 'baseline-relay', opts: Options, 
     { url: server.url, agents: p.agents, rates, durationMs: p.durationMs, warmupMs: p.warmupMs, frame: opts.frame },
     totalS * 1000 + 120_000,
   );
-  for (const rate of task.rates) rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
+  for (const rate of task.rates) {
+    rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
+    const file = await heapSamples?.get(rate.rate);
+    if (heapSamples && !file) invalid.push(`latency @${rate.rate}/s: --heap-sample wrote no profile`);
+    if (file) {
+      const { totalBytes, rows } = topAllocations(file, 8);
+      // Frames the gateway handled while sampling: every frame sent at this rate, warm-up included.
+      rate.heap = { file, bytesPerFrame: totalBytes / Math.max(1, rate.received + rate.lost), top: rows };
+    }
+  }
   await loadgen.stop();
   await server.child.stop();
   if (server.profile) profiles.push(server.profile);
   const label = kind === 'server' ? 'latency' : 'relay latency';
   for (const x of task.rates) if (Object.keys(x.errors).length > 0) invalid.push(`${label} @${x.rate}/s: errors ${JSON.stringify(x.errors)}`);
   return task;
+}
+
+/**
+ * --heap-sample: starts the gateway's sampling heap profiler when the load generator starts a
+ * rate and writes the profile when it ends. Resolves per rate with the file (or undefined).
+ */
+function sampleHeapPerRate(loadgen: Child, server: Child): Map<number, Promise<string | undefined>> {
+  const files = new Map<number, Promise<string | undefined>>();
+  const previous = loadgen.onMessage;
+  loadgen.onMessage = (msg) => {
+    previous(msg);
+    const m = msg.type === 'mark' ? /^rate-(\d+)-(start|end)$/.exec(String(msg.name)) : null;
+    if (!m) return;
+    const rate = Number(m[1]);
+    if (m[2] === 'start') return server.send({ cmd: 'heap-sample-start' });
+    const file = join(RESULTS, `gateway-latency-${rate}-${STAMP}.heapprofile.json`);
+    const done = server
+      .request<{ type: string; file: string | null }>({ cmd: 'heap-sample-stop', file }, 'heap-sampled', 60_000)
+      .then((r) => r.file ?? undefined, () => undefined);
+    files.set(rate, done);
+  };
+  return files;
 }
 
 async function latency(opts: Options) {
@@ -496,6 +534,13 @@ async function latency(opts: Options) {
       `${fmtInt(scaledRate)}/s is the 5,000/s target rate scaled to this run's verify ceiling (${fmtInt(results.ceiling?.async.perSecond)}/s on all cores;`,
       `the target was set when it was ${fmtInt(TARGET_RATE_CEILING)}/s): the same share of this machine's verification capacity.`,
     );
+  }
+  for (const x of r.rates) {
+    if (!x.heap) continue;
+    lines.push('', `allocated on the gateway @${fmtInt(x.rate)}/s: ${(x.heap.bytesPerFrame / 1024).toFixed(1)} KB per frame (sampled; ${x.heap.file.slice(ROOT.length)})`);
+    for (const site of x.heap.top) {
+      lines.push(`   ${site.percent.toFixed(1).padStart(5)} %  ${site.name} ${site.where}${site.caller ? ` ← ${site.caller}` : ''}`);
+    }
   }
   if (relay) {
     const l = relay.latencyMs;

@@ -3,7 +3,8 @@
  * child-side helpers. Every child is forked with an IPC channel; it exits when the channel closes,
  * so no child outlives the orchestrator.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { performance } from 'node:perf_hooks';
 
 /** What a server child (bench/server.ts, bench/baseline-relay.ts) reports about itself. */
@@ -67,13 +68,35 @@ export function processStats(gc: boolean, connections?: number): ProcessStats {
   };
 }
 
+/** Bytes between two samples of the sampling heap profiler (`--heap-sample`). */
+const HEAP_SAMPLING_INTERVAL = 4096;
+
 /**
- * Serves the server-child commands: `stats` (optionally after a GC) and `stop` (graceful close,
- * then exit so that --cpu-prof writes its profile).
+ * Serves the server-child commands: `stats` (optionally after a GC), `heap-sample-start` /
+ * `heap-sample-stop` (V8's sampling heap profiler over a phase, objects already collected
+ * included, so the profile shows everything allocated; written to `msg.file`), and `stop`
+ * (graceful close, then exit so that --cpu-prof writes its profile).
  */
 export function serveServerCommands(stop: () => Promise<void>, connections: () => number): void {
+  let inspector: Session | undefined;
   fromParent((msg) => {
-    if (msg.cmd === 'stats') {
+    if (msg.cmd === 'heap-sample-start') {
+      if (inspector) return;
+      inspector = new Session();
+      inspector.connect();
+      inspector.post('HeapProfiler.enable');
+      // The two include* flags are newer than @types/node's protocol typings.
+      const params = { samplingInterval: HEAP_SAMPLING_INTERVAL, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true };
+      inspector.post('HeapProfiler.startSampling', params as { samplingInterval: number });
+    } else if (msg.cmd === 'heap-sample-stop') {
+      const session = inspector;
+      inspector = undefined;
+      session?.post('HeapProfiler.stopSampling', (err, result) => {
+        if (!err) writeFileSync(String(msg.file), JSON.stringify(result.profile));
+        session.disconnect();
+        toParent({ type: 'heap-sampled', file: err ? null : msg.file, error: err ? String(err) : null });
+      });
+    } else if (msg.cmd === 'stats') {
       toParent({ type: 'stats', stats: processStats(msg.gc === true, connections()) });
     } else if (msg.cmd === 'stop') {
       const done = () => {

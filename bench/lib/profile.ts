@@ -1,5 +1,6 @@
 /**
- * Reads a V8 .cpuprofile (written by `node --cpu-prof`) and ranks functions by self time.
+ * Reads a V8 .cpuprofile (written by `node --cpu-prof`) and ranks functions by self time, and a
+ * sampling heap profile (`--heap-sample`) and ranks allocation sites by bytes.
  */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
@@ -64,4 +65,46 @@ export function topSelfTime(file: string, top = 20): { busyMs: number; totalMs: 
     .slice(0, top)
     .map((e) => ({ name: e.name, where: e.where, selfMs: e.us / 1000, percent: busyUs > 0 ? (e.us / busyUs) * 100 : 0 }));
   return { busyMs: busyUs / 1000, totalMs: totalUs / 1000, rows };
+}
+
+interface HeapProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapProfileNode[];
+}
+
+export interface AllocationSite {
+  /** Function that allocated, file:line. */
+  name: string;
+  where: string;
+  /** The function that called it (allocation sites are often inlined helpers). */
+  caller: string;
+  bytes: number;
+  percent: number;
+}
+
+/** The `top` allocation sites (function and caller) of a sampling heap profile, by sampled bytes. */
+export function topAllocations(file: string, top = 10): { totalBytes: number; rows: AllocationSite[] } {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as { head: HeapProfileNode };
+  const sites = new Map<string, AllocationSite>();
+  let total = 0;
+  const label = (n: HeapProfileNode) => n.callFrame.functionName || '(anonymous)';
+  const visit = (node: HeapProfileNode, parent: HeapProfileNode | undefined) => {
+    total += node.selfSize;
+    if (node.selfSize > 0) {
+      const where = node.callFrame.url ? `${shortUrl(node.callFrame.url)}:${node.callFrame.lineNumber + 1}` : '';
+      const caller = parent ? label(parent) : '';
+      const key = `${label(node)}\n${where}\n${caller}`;
+      const site = sites.get(key) ?? { name: label(node), where, caller, bytes: 0, percent: 0 };
+      site.bytes += node.selfSize;
+      sites.set(key, site);
+    }
+    for (const child of node.children) visit(child, node);
+  };
+  visit(profile.head, undefined);
+  const rows = [...sites.values()]
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, top)
+    .map((site) => ({ ...site, percent: total > 0 ? (site.bytes / total) * 100 : 0 }));
+  return { totalBytes: total, rows };
 }
