@@ -39,8 +39,11 @@ describe('two nodes', () => {
     await n1.close();
     await n2.close();
   });
-  afterEach(() => {
+  afterEach(async () => {
     for (const a of open.splice(0)) a.close();
+    // Tests count the agents they open: wait until the cluster has dropped the previous test's
+    // (a close reaches Redis a little after the client's close returns).
+    await eventually(async () => (await get(n2, '/health')).body.cluster?.connected_agents === 0, 10_000, 'presence emptied');
   });
 
   it('routes OFFER/ANSWER/ICE/BYE across nodes byte for byte', async () => {
