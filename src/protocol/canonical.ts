@@ -16,8 +16,7 @@
 
 /** Returns the JCS canonical JSON text of a JSON value. Throws on non-finite numbers and non-JSON values. */
 export function canonicalize(value: unknown): string {
-  const copy = sortedCopy(value, undefined);
-  return copy === NO_COPY ? canonicalText(value) : (JSON.stringify(copy) as string);
+  return jcs(value, undefined);
 }
 
 const utf8 = new TextEncoder();
@@ -35,8 +34,15 @@ export function signedBytes(frame: Record<string, unknown>): Uint8Array {
  * cheaper UTF-8 encoder than TextEncoder (the gateway encodes into Node's pooled buffers).
  */
 export function signedText(frame: Record<string, unknown>): string {
-  const copy = sortedCopy(frame, 'sig');
-  return copy === NO_COPY ? canonicalObject(frame, 'sig') : (JSON.stringify(copy) as string);
+  return jcs(frame, 'sig');
+}
+
+/** JCS of `value` without its top-level `skipKey`: by a sorted copy, else by string building. */
+function jcs(value: unknown, skipKey: string | undefined): string {
+  const copy = sortedCopy(value, skipKey);
+  if (copy !== NO_COPY) return JSON.stringify(copy) as string;
+  // NO_COPY comes from an object somewhere inside; with a skipKey, `value` is a frame object.
+  return skipKey === undefined ? canonicalText(value) : canonicalObject(value as Record<string, unknown>, skipKey);
 }
 
 /** Returned by sortedCopy when an object's keys cannot be put in JCS order by insertion. */

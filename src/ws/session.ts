@@ -258,7 +258,7 @@ export class Session implements DeliveryTarget {
       queueMicrotask(() => done(false));
       return;
     }
-    // performance.now() rather than prom-client's startTimer: no hrtime tuples or closure per frame.
+    // performance.now() rather than prom-client's startTimer: no hrtime tuples or timer closure per frame.
     const started = performance.now();
     this.hub.verifier.verify(key.publicKey, message, signature, (ok) => {
       this.hub.metrics.verifySeconds.observe((performance.now() - started) / 1000);
