@@ -106,13 +106,11 @@ function runBench(cwd: string, benchArgs: string[]): Row[] {
  * relay's at that rate, the row after it) get one name, with the rate moved into the value.
  */
 function scaledRowsAligned(table: Row[]): Row[] {
+  const scaled = (r: Row | undefined) => r?.target?.startsWith('same, at') === true;
   return table.map((row, i) => {
-    const scaled = (r: Row | undefined) => r?.target?.startsWith('same, at') === true;
     const rate = /@([\d,]+\/s)/.exec(row.metric)?.[1];
-    if (!rate) return row;
-    if (scaled(row)) return { metric: row.metric.replace(rate, 'scaled rate'), value: `[${rate}] ${row.value}` };
-    if (scaled(table[i - 1]) && row.metric.includes('relay')) return { metric: row.metric.replace(rate, 'scaled rate'), value: `[${rate}] ${row.value}` };
-    return row;
+    const isScaled = scaled(row) || (scaled(table[i - 1]) && row.metric.includes('relay'));
+    return rate && isScaled ? { metric: row.metric.replace(rate, 'scaled rate'), value: `[${rate}] ${row.value}` } : row;
   });
 }
 

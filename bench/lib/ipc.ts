@@ -91,7 +91,8 @@ export function serveServerCommands(stop: () => Promise<void>, connections: () =
     } else if (msg.cmd === 'heap-sample-stop') {
       const session = inspector;
       inspector = undefined;
-      session?.post('HeapProfiler.stopSampling', (err, result) => {
+      if (!session) return toParent({ type: 'heap-sampled', file: null, error: 'no heap-sample-start before the stop' });
+      session.post('HeapProfiler.stopSampling', (err, result) => {
         if (!err) writeFileSync(String(msg.file), JSON.stringify(result.profile));
         session.disconnect();
         toParent({ type: 'heap-sampled', file: err ? null : msg.file, error: err ? String(err) : null });
