@@ -3,6 +3,7 @@
  * (server.ts, or a test on port 0) does. Nothing is module-global, so many apps can share a process.
  */
 import { readFileSync } from 'node:fs';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { agentsRoutes } from './http/agents.js';
@@ -11,6 +12,7 @@ import { healthRoutes } from './http/health.js';
 import { metricsRoutes } from './http/metrics.js';
 import { loggerOptions } from './logger.js';
 import { MemoryRegistry } from './registry/memory-registry.js';
+import { SocketLimit } from './socket-limit.js';
 import type { AgentRegistry } from './registry/agent-registry.js';
 import { Hub } from './ws/hub.js';
 import { wsRoutes } from './ws/plugin.js';
@@ -44,10 +46,21 @@ const VERSION: string = (
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? loggerOptions(config),
-    // Probes and scrapes (/health, /ready, /metrics) are polled constantly: no per-request lines for them.
-    // /agents requests are logged (an admin-facing route), and /ws upgrades are logged by the session.
-    logController: new LogController({ disableRequestLogging: (req) => !req.url.startsWith('/agents') }),
+    // No per-request info lines: anyone can send requests, with URLs of their choosing, faster
+    // than logs can be kept. A debug line per request (onResponse below); handler errors stay at
+    // error level, and /ws upgrades are logged by the session.
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
+    // Slow or silent clients cannot hold sockets: HTTP_IDLE_TIMEOUT without a byte either way
+    // (before or between requests; ws clears it on upgraded sockets), HTTP_HEADERS_TIMEOUT to
+    // send a request's line and headers (slowloris, upgrades that never complete), checked
+    // every second rather than Node's default 30 s.
+    connectionTimeout: config.httpIdleTimeoutMs,
+    keepAliveTimeout: Math.min(config.httpIdleTimeoutMs, 72_000),
+    http: {
+      headersTimeout: config.httpHeadersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.httpHeadersTimeoutMs),
+    },
     // While closing, /health and /ready answer from their routes (503 with status "draining")
     // instead of Fastify's generic 503.
     return503OnClosing: false,
@@ -70,12 +83,21 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   app.decorate('hub', hub);
 
+  new SocketLimit(config.maxSocketsPerIp, () => hub.metrics.socketsRefused.inc()).attach(app.server);
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.url.startsWith('/health') || req.url.startsWith('/ready')) return;
+    req.log.debug({ method: req.method, url: req.url.slice(0, 200), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+  // Per-client-address rate limits: routes opt in with `config.rateLimit` (/ws upgrades:
+  // CONNECT_RATE_LIMIT; /agents and /metrics: HTTP_RATE_LIMIT).
+  await app.register(rateLimit, { global: false });
+
   const startedAt = now();
   // OpenAPI + UI at /docs only when API_DOCS=true; first, so it sees every route registered below.
   if (config.apiDocs) await app.register(apiDocs, { version: VERSION });
   await app.register(healthRoutes, { hub, version: VERSION, startedAt });
   await app.register(agentsRoutes, { hub });
-  await app.register(metricsRoutes, { metrics: hub.metrics });
+  await app.register(metricsRoutes, { metrics: hub.metrics, rateLimit: config.httpRateLimit });
   await app.register(wsRoutes, { hub });
 
   app.addHook('onReady', async () => hub.start());

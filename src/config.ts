@@ -87,6 +87,18 @@ const envSchema = z.object({
       .default(75),
   ),
   MAX_CONNECTIONS_PER_IP: positiveInt(256),
+  MAX_SOCKETS_PER_IP: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a positive integer')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'must be a positive integer'))
+      .optional(),
+  ),
+  HTTP_IDLE_TIMEOUT: positiveInt(10, MAX_TIMER_SECONDS),
+  HTTP_HEADERS_TIMEOUT: positiveInt(10, MAX_TIMER_SECONDS),
+  HTTP_RATE_LIMIT: positiveInt(120),
   CONNECT_RATE_LIMIT: positiveInt(120),
   ALLOWED_ORIGINS: z.preprocess(
     unsetIfEmpty,
@@ -145,6 +157,18 @@ export interface Config {
   readonly verifyInlineMaxLoad: number;
   /** Open WebSocket connections allowed from one IP address. */
   readonly maxConnectionsPerIp: number;
+  /**
+   * Open TCP connections (any state: idle, mid-request, WebSocket) allowed from one peer address,
+   * counted at accept; Infinity = no cap (the default behind a trusted proxy, whose address every
+   * client shares).
+   */
+  readonly maxSocketsPerIp: number;
+  /** A TCP connection with no bytes either way this long, before or between HTTP requests, is closed (WebSocket connections are exempt). */
+  readonly httpIdleTimeoutMs: number;
+  /** An HTTP request (upgrades included) must have sent its request line and headers within this. */
+  readonly httpHeadersTimeoutMs: number;
+  /** Requests per minute per client address to GET /agents and GET /metrics. */
+  readonly httpRateLimit: number;
   /** WebSocket upgrades allowed per IP address per minute. */
   readonly connectRateLimit: number;
   /** Browser origins allowed to connect (Origin header); undefined = any. */
@@ -204,6 +228,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     verifyThreads: e.VERIFY_THREADS ?? defaultVerifyThreads(e.GATEWAY_WORKERS),
     verifyInlineMaxLoad: e.VERIFY_INLINE_MAX_LOAD / 100,
     maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
+    maxSocketsPerIp: e.MAX_SOCKETS_PER_IP ?? defaultMaxSocketsPerIp(e.MAX_CONNECTIONS_PER_IP, e.TRUST_PROXY === 'true'),
+    httpIdleTimeoutMs: e.HTTP_IDLE_TIMEOUT * 1000,
+    httpHeadersTimeoutMs: e.HTTP_HEADERS_TIMEOUT * 1000,
+    httpRateLimit: e.HTTP_RATE_LIMIT,
     connectRateLimit: e.CONNECT_RATE_LIMIT,
     allowedOrigins: e.ALLOWED_ORIGINS,
     trustProxy: e.TRUST_PROXY === 'true',
@@ -220,7 +248,20 @@ export function defaultVerifyThreads(workers: number, cores = usableCores()): nu
   return Math.max(1, Math.min(4, Math.floor(cores / workers)));
 }
 
+/**
+ * MAX_SOCKETS_PER_IP when unset: the WebSocket cap plus 64 for HTTP requests and upgrades in
+ * flight. Behind a trusted proxy every client arrives from the proxy's address, so there is no
+ * TCP cap unless one is set (the proxy bounds its clients; MAX_CONNECTIONS_PER_IP still applies
+ * per forwarded address).
+ */
+export function defaultMaxSocketsPerIp(maxConnectionsPerIp: number, trustProxy: boolean): number {
+  return trustProxy ? Number.POSITIVE_INFINITY : maxConnectionsPerIp + 64;
+}
+
 /** A Config with defaults, overridden field by field (for tests and embedding). */
 export function configWith(overrides: Partial<Config> = {}): Config {
-  return Object.freeze({ ...loadConfig({}), ...overrides });
+  const base = { ...loadConfig({}), ...overrides };
+  // Derived defaults follow the fields they derive from, as loadConfig does.
+  if (overrides.maxSocketsPerIp === undefined) base.maxSocketsPerIp = defaultMaxSocketsPerIp(base.maxConnectionsPerIp, base.trustProxy);
+  return Object.freeze(base);
 }

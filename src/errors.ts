@@ -24,8 +24,9 @@ export const CloseCode = {
   /** MAX_AGENTS already registered. */
   FULL: 4503,
   /**
-   * An addition to PROTOCOL.md §6: the agent does not read what is sent to it and its socket
-   * holds more than MAX_BUFFERED_BYTES unsent; it is closed so it cannot grow the gateway's memory.
+   * An addition to PROTOCOL.md §6: the agent does not read what is sent to it and one more write
+   * would leave more than MAX_BUFFERED_BYTES unsent on its socket; it is closed so it cannot grow
+   * the gateway's memory.
    */
   SLOW_CONSUMER: 4413,
 } as const;
@@ -68,6 +69,12 @@ export const errorTable = {
    * and the cluster bus (Redis) is unreachable. The frame is dropped; the connection stays open.
    */
   UNAVAILABLE: { message: 'cluster bus unavailable; frame for another node dropped', close: null },
+  /**
+   * An addition to PROTOCOL.md §6: the frames already queued for the target (it reads slower than
+   * it is sent to) use up its inbound budget, half of MAX_BUFFERED_BYTES. The frame is dropped and
+   * its id is used up; the target keeps its session. Retry later with a new id.
+   */
+  TARGET_BUSY: { message: 'target is not reading fast enough; frame dropped, retry later', close: null },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorTable;

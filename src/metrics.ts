@@ -13,6 +13,8 @@ export interface GatewayMetrics {
   readonly framesRouted: Counter<'type'>;
   readonly errors: Counter<'code'>;
   readonly closes: Counter<'code'>;
+  readonly congestions: Counter;
+  readonly socketsRefused: Counter;
   readonly verifySeconds: Histogram;
   readonly verifyPending: Gauge;
   readonly verified: Counter<'where'>;
@@ -72,6 +74,16 @@ export function createMetrics(opts: {
       name: 'aiconexus_closes_total',
       help: 'Connections closed by the gateway, by close code',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    congestions: new Counter({
+      name: 'aiconexus_congestions_total',
+      help: 'Times a connection held 64 KiB unsent and was not read until the client had read it (slow or non-reading clients)',
+      registers: [registry],
+    }),
+    socketsRefused: new Counter({
+      name: 'aiconexus_sockets_refused_total',
+      help: 'TCP connections reset at accept because their address already had MAX_SOCKETS_PER_IP open',
       registers: [registry],
     }),
     verifySeconds: new Histogram({

@@ -95,7 +95,9 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
     },
   };
 
-  app.get('/agents', { schema, validatorCompiler: describeOnly }, async (req, reply) => {
+  // Per client address (HTTP_RATE_LIMIT per minute): one request may list 1,000 agents.
+  const config = { rateLimit: { max: hub.config.httpRateLimit, timeWindow: 60_000 } };
+  app.get('/agents', { schema, validatorCompiler: describeOnly, config }, async (req, reply) => {
     if (expected) {
       const given = req.headers.authorization;
       // Compare digests so the comparison is constant-time whatever the header's length.

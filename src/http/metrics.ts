@@ -12,8 +12,10 @@ const metricsSchema = {
   },
 };
 
-export const metricsRoutes: FastifyPluginAsync<{ metrics: GatewayMetrics }> = async (app, { metrics }) => {
-  app.get('/metrics', { schema: metricsSchema }, async (_req, reply) => {
+export const metricsRoutes: FastifyPluginAsync<{ metrics: GatewayMetrics; rateLimit: number }> = async (app, { metrics, rateLimit }) => {
+  // Per client address (HTTP_RATE_LIMIT per minute): rendering every series is not free.
+  const config = { rateLimit: { max: rateLimit, timeWindow: 60_000 } };
+  app.get('/metrics', { schema: metricsSchema, config }, async (_req, reply) => {
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });

@@ -148,6 +148,8 @@ export const agentsSchema = z.looseObject({
   type: z.literal('AGENTS'),
   ref: z.string().nullable(),
   agents: z.array(agentInfoSchema),
+  /** Present (true) when the listing was cut at the reply's size bound (docs/protocol.md §6). */
+  truncated: z.literal(true).optional(),
 });
 export type AgentsFrame = z.infer<typeof agentsSchema>;
 

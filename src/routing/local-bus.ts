@@ -10,14 +10,17 @@
 export interface DeliveryTarget {
   /**
    * Sends the frame's original bytes as one text frame (a string when it came from another node).
-   * Returns false when the target cannot take it (closing, or closed as a slow consumer).
+   * `busy` when the frames already queued for the target use up its inbound budget; `closed` when
+   * it is closing.
    */
-  deliver(data: Buffer | string): boolean;
+  deliver(data: Buffer | string): 'delivered' | 'busy' | 'closed';
 }
 
+/** What became of a frame handed to this node's bus: `not_found` when no open session holds the DID here. */
+export type LocalDelivery = 'delivered' | 'busy' | 'not_found';
+
 export interface Bus {
-  /** Delivers to `to`; false when no such agent is online. */
-  deliver(to: string, data: Buffer | string): boolean;
+  deliver(to: string, data: Buffer | string): LocalDelivery;
   has(did: string): boolean;
 }
 
@@ -46,9 +49,11 @@ export class LocalBus implements Bus {
     return this.targets.has(did);
   }
 
-  deliver(to: string, data: Buffer | string): boolean {
+  deliver(to: string, data: Buffer | string): LocalDelivery {
     const target = this.targets.get(to);
-    return target !== undefined && target.deliver(data);
+    if (target === undefined) return 'not_found';
+    const result = target.deliver(data);
+    return result === 'closed' ? 'not_found' : result;
   }
 
   get size(): number {

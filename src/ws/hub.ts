@@ -10,7 +10,6 @@ import type { Cluster, ClusterOptions } from '../cluster/cluster.js';
 import type { Config } from '../config.js';
 import { CloseCode } from '../errors.js';
 import { createMetrics, type GatewayMetrics } from '../metrics.js';
-import type { AgentsFrame } from '../protocol/frames.js';
 import { ReplayCache } from '../identity/replay-cache.js';
 import { VerifyPool } from '../identity/verify-pool.js';
 import { RandomPool } from './random-pool.js';
@@ -21,6 +20,7 @@ import type { Presence } from '../registry/presence.js';
 import { Sweeper } from '../registry/sweeper.js';
 import { LocalBus } from '../routing/local-bus.js';
 import type { RemoteResult } from '../routing/redis-bus.js';
+import { Discovery } from './discovery.js';
 import type { Session } from './session.js';
 
 export interface HubOptions {
@@ -54,6 +54,8 @@ export class Hub {
   readonly random = new RandomPool();
   /** Merges the frames routed to one connection in one burst into one socket write. */
   readonly writes = new TurnWrites();
+  /** DISCOVER replies across the deployment, bounded in bytes and priced by size. */
+  readonly discovery: Discovery;
   /** Signature verification off the event loop (VERIFY_THREADS worker threads). */
   readonly verifier: VerifyPool;
   /** Every open connection, registered or not. */
@@ -107,13 +109,16 @@ export class Hub {
         onKick: (did, session) => this.closeIfOwner(did, session),
         onRefresh: (record, result) => {
           if (result === 'replaced') this.closeIfOwner(record.did, record.session);
-          else void this.announce(record);
+          // Missing: re-announce, unless the agent left while the refresh was on its way (its
+          // withdraw reached Redis first; announcing it again would leave a ghost entry).
+          else if (this.registry.get(record.did)?.session === record.session) void this.announce(record);
         },
       });
       this.presence = this.cluster.presence;
     } else {
       this.presence = new MemoryPresence(this.registry);
     }
+    this.discovery = new Discovery(this.presence, this.config.maxBufferedBytes);
   }
 
   /** Starts the heartbeat pings, the sweeper (both unref'd) and, in cluster mode, Redis. */
@@ -190,15 +195,6 @@ export class Hub {
     return this.cluster ? this.cluster.deliver(to, data) : null;
   }
 
-  /** DISCOVER: agents with the capability (all when undefined) across the deployment, by DID. */
-  async discover(capability: string | undefined, limit: number): Promise<AgentsFrame['agents']> {
-    const page = await this.presence.list({ capability, limit });
-    return page.agents.map((a) => ({
-      did: a.did,
-      meta: a.meta,
-      connected_at: new Date(a.connectedAt).toISOString(),
-    }));
-  }
 
   /** Closes every connection with `code` (1001 on shutdown). */
   closeAll(code: CloseCode): void {
@@ -230,7 +226,12 @@ export class Hub {
   }
 
   private onRemoteFrame(to: string, data: Buffer): void {
-    if (!this.bus.deliver(to, data)) {
+    const result = this.bus.deliver(to, data);
+    if (result === 'busy') {
+      // The sender's node already answered it (silently, as for every delivered frame).
+      this.metrics.errors.inc({ code: 'TARGET_BUSY' });
+      this.log.debug({ to }, 'frame from another node refused: target over its inbound budget');
+    } else if (result === 'not_found') {
       this.log.debug({ to }, 'frame from another node for an agent no longer here: dropped');
     }
   }

@@ -1,15 +1,12 @@
 /**
  * The /ws route: @fastify/websocket on `ws`, one {@link Session} per connection.
  */
-import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
+import { CLOSE_GRACE_MS, TERMINATE_AFTER_CLOSE_MS } from '../constants.js';
 import { Admission } from './admission.js';
 import type { Hub } from './hub.js';
 import { Session } from './session.js';
-
-/** How long shutdown waits for agents to answer the 1001 close before terminating them. */
-const CLOSE_GRACE_MS = 3000;
 
 /** The close code ws sent for a receiver error (its error codes are documented in ws/lib/errors). */
 function wsCloseCode(error: Error): number {
@@ -45,12 +42,12 @@ export const wsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) =
       request.log.info({ remote: request.ip, code, reason: error.message }, 'websocket closed on protocol error');
       // Not at once: a client still sending (a large oversize frame) would get a TCP reset and
       // lose the 1009 close frame. ws has stopped reading; the socket goes within a second.
-      setTimeout(() => socket.terminate(), 1000).unref();
+      setTimeout(() => socket.terminate(), TERMINATE_AFTER_CLOSE_MS).unref();
     },
   });
 
-  // Upgrades per IP per minute (CONNECT_RATE_LIMIT): a refused upgrade gets HTTP 429.
-  await app.register(rateLimit, { global: false });
+  // Upgrades per IP per minute (CONNECT_RATE_LIMIT, route config below): a refused upgrade gets
+  // HTTP 429 (@fastify/rate-limit, registered by buildApp).
   const admission = new Admission(hub.config.maxConnectionsPerIp, hub.config.allowedOrigins);
 
   app.get(

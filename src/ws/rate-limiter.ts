@@ -45,6 +45,14 @@ export class RateLimiter {
     return false;
   }
 
+  /**
+   * Takes `n` more tokens for work a frame turned out to cost (a large DISCOVER reply). The bucket
+   * may go below zero: the session's next frames wait until the refill has paid the debt.
+   */
+  charge(n: number): void {
+    if (n > 0) this.tokens -= n;
+  }
+
   /** True once more than `burst` frames were dropped in the current abuse window. */
   get abusive(): boolean {
     return this.dropped > this.burst;

@@ -14,9 +14,10 @@ import type { DeliveryTarget } from '../routing/local-bus.js';
 import { decodeFrame, refOf, schemaError } from '../protocol/codec.js';
 import { DISCOVER_DEFAULT_LIMIT, PROTOCOL_VERSION, discoverSchema, pingSchema } from '../protocol/frames.js';
 import { admitRegister, admitSignal, prepareRegister, prepareSignal, type PreparedRegister, type PreparedSignal } from '../identity/checks.js';
+import { MAX_PENDING_STEPS, RESUME_PENDING_STEPS, TERMINATE_AFTER_CLOSE_MS } from '../constants.js';
 import type { Hub } from './hub.js';
+import { Outbound, type OutboundSocket, type RouteResult } from './outbound.js';
 import { RateLimiter } from './rate-limiter.js';
-import type { Corkable } from './turn-writes.js';
 
 type State = 'auth' | 'open' | 'closed';
 
@@ -31,16 +32,8 @@ interface Step {
   run: () => void | Promise<void>;
 }
 
-/** ws.send options of a routed frame (a text frame, whatever the type of its bytes). */
-const TEXT = { binary: false } as const;
-
 /** No verdict from the verification workers (one died): an internal failure, not a bad signature. */
 const VERIFY_FAILED = 'signature verification failed internally';
-
-/** Past this many steps awaiting verification the socket stops reading (TCP back-pressure). */
-export const MAX_PENDING_STEPS = 64;
-/** Reading resumes when the queue has drained to this. */
-const RESUME_PENDING_STEPS = 16;
 
 export class Session implements DeliveryTarget {
   /** Opaque session id, sent in REGISTERED. */
@@ -56,16 +49,28 @@ export class Session implements DeliveryTarget {
   private readonly steps: Step[] = [];
   /** True while an asynchronous step runs; the queue resumes when it settles. */
   private stepRunning = false;
-  /** Frames received while a REGISTER's signature is being verified; null otherwise. */
+  /**
+   * Frames received while they cannot be worked on: a REGISTER is being verified, or the
+   * connection is congested (its own unsent output is high). Null otherwise. Bounded: the socket
+   * is paused meanwhile, so at most the rest of one read arrives.
+   */
   private held: [Buffer, boolean][] | null = null;
+  /** True while a REGISTER's signature (and in cluster mode its presence write) is in flight. */
+  private registering = false;
+  /** Every byte sent on this connection goes through here. */
+  private readonly out: Outbound;
 
   constructor(
     private readonly hub: Hub,
     private readonly ws: WebSocket,
     readonly remoteAddress: string,
-    /** The connection's TCP socket, under `ws`: deliveries of one burst are corked on it. */
-    private readonly socket: Corkable,
+    /** The connection's TCP socket, under `ws`: corked per burst, watched for 'drain'. */
+    socket: OutboundSocket,
   ) {
+    this.out = new Outbound(ws, socket, hub.config.maxBufferedBytes, hub.writes, {
+      onOverflow: (buffered) => this.onOverflow(buffered),
+      onDrained: () => this.onDrained(),
+    });
     this.id = hub.random.base64url(12);
     this.nonce = hub.random.base64url(32);
     this.limiter = new RateLimiter(hub.config.rateLimit, hub.config.rateBurst, hub.now);
@@ -102,30 +107,21 @@ export class Session implements DeliveryTarget {
   }
 
   /**
-   * Sends a routed frame's original bytes (DeliveryTarget). A target that does not read cannot
-   * grow the gateway's memory past MAX_BUFFERED_BYTES: it is closed with 4413 instead, unlisted at
-   * once, and the frame is reported as undeliverable (AGENT_NOT_FOUND to the sender).
+   * Sends a routed frame's original bytes (DeliveryTarget). Frames routed to this agent may fill
+   * half of MAX_BUFFERED_BYTES; past that they are refused (`busy`: TARGET_BUSY to the sender) and
+   * this session is kept, so no sender can get it disconnected.
    */
-  deliver(data: Buffer | string): boolean {
-    if (this.state !== 'open' || this.ws.readyState !== this.ws.OPEN) return false;
-    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    if (this.ws.bufferedAmount + size > this.hub.config.maxBufferedBytes) {
-      this.hub.log.warn({ did: this.did, remote: this.remoteAddress, buffered: this.ws.bufferedAmount }, 'closing slow consumer');
-      this.close(CloseCode.SLOW_CONSUMER);
-      // Its queued bytes are not going anywhere: free them soon even if it never reads the close.
-      setTimeout(() => this.ws.terminate(), 1000).unref();
-      return false;
-    }
-    this.hub.writes.hold(this.socket);
-    this.ws.send(data, TEXT);
-    return true;
+  deliver(data: Buffer | string): RouteResult {
+    if (this.state !== 'open') return 'closed';
+    const result = this.out.route(data);
+    this.checkCongestion();
+    return result;
   }
 
   /** Heartbeat: a WebSocket ping; the pong (or any frame) counts as activity. */
   ping(): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
     try {
-      this.ws.ping();
+      this.out.ping();
     } catch (err) {
       this.hub.log.debug({ err }, 'ping failed');
     }
@@ -136,6 +132,7 @@ export class Session implements DeliveryTarget {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.clearAuthTimer();
+    this.out.dispose();
     this.hub.metrics.closes.inc({ code: String(code) });
     // Unlist at once: frames for this DID must not reach a closing socket.
     this.hub.unregister(this);
@@ -160,12 +157,50 @@ export class Session implements DeliveryTarget {
     }
     if (this.held) {
       // A REGISTER is being verified: what follows it waits for the verdict (then runs as a
-      // registered session's frames, or is dropped with the connection).
+      // registered session's frames, or is dropped with the connection). Or the connection is
+      // congested: nothing more is worked on until the client has read what it was sent.
       this.held.push([data, isBinary]);
-      if (this.held.length >= MAX_PENDING_STEPS && !this.ws.isPaused) this.ws.pause();
+      this.updateReading();
       return;
     }
     this.handle(data, isBinary);
+  }
+
+  /** A write would pass MAX_BUFFERED_BYTES (the gateway's own replies beside routed frames). */
+  private onOverflow(buffered: number): void {
+    this.hub.log.warn({ did: this.did, remote: this.remoteAddress, buffered }, 'closing slow consumer');
+    this.close(CloseCode.SLOW_CONSUMER);
+    // Its queued bytes are not going anywhere: free them soon even if it never reads the close.
+    setTimeout(() => this.ws.terminate(), TERMINATE_AFTER_CLOSE_MS).unref();
+  }
+
+  /** Congestion starts at a write; from here frames are held and the socket is not read. */
+  private checkCongestion(): void {
+    if (this.out.congested && this.held === null && this.state !== 'closed') {
+      this.held = [];
+      this.hub.metrics.congestions.inc();
+      this.updateReading();
+    }
+  }
+
+  /** The client has read what it was sent: work on what was held, in order, and read again. */
+  private onDrained(): void {
+    if (this.state === 'closed') return;
+    this.flush();
+  }
+
+  /**
+   * Pauses the socket while frames wait (steps, held frames, congestion) and resumes it once
+   * they have drained: TCP back-pressure instead of gateway memory.
+   */
+  private updateReading(): void {
+    if (this.state === 'closed') return;
+    const held = this.held?.length ?? 0;
+    if (this.out.congested || this.steps.length >= MAX_PENDING_STEPS || held >= MAX_PENDING_STEPS) {
+      if (!this.ws.isPaused) this.ws.pause();
+    } else if (this.ws.isPaused && this.steps.length <= RESUME_PENDING_STEPS && held <= RESUME_PENDING_STEPS) {
+      this.ws.resume();
+    }
   }
 
   private handle(data: Buffer, isBinary: boolean): void {
@@ -189,11 +224,21 @@ export class Session implements DeliveryTarget {
     this.flush();
   }
 
-  /** Hands frames held during REGISTER verification to the normal path (or drops them). */
+  /**
+   * Hands held frames to the normal path in order (or drops them with the connection). Stops
+   * where one of them congests the connection again; the rest stay held, ahead of newer frames.
+   */
   private releaseHeld(): void {
-    const held = this.held ?? [];
+    const held = this.held;
+    if (held === null || this.registering || this.out.congested) return;
     this.held = null;
-    if (this.state === 'open') for (const [data, isBinary] of held) this.handle(data, isBinary);
+    let i = 0;
+    while (i < held.length && this.state !== 'closed' && this.held === null) {
+      const [data, isBinary] = held[i++] as [Buffer, boolean];
+      this.handle(data, isBinary);
+    }
+    if (this.state === 'closed') return;
+    if (i < held.length) this.held = held.slice(i).concat(this.held ?? []);
     this.flush();
   }
 
@@ -222,26 +267,35 @@ export class Session implements DeliveryTarget {
     }
   }
 
-  /** Applies ready outcomes in order; an asynchronous one holds the rest until it settles. */
+  /**
+   * Applies ready outcomes in order; an asynchronous one holds the rest until it settles. While
+   * the connection is congested nothing is applied (a step may write a reply): the drain resumes.
+   */
   private flush(): void {
-    while (!this.stepRunning && this.steps.length > 0 && (this.steps[0] as Step).ready) {
+    while (!this.stepRunning && !this.out.congested && this.steps.length > 0 && (this.steps[0] as Step).ready) {
       const pending = this.runStep((this.steps.shift() as Step).run);
+      this.checkCongestion();
       if (pending) {
         this.stepRunning = true;
         void pending.then(() => {
           this.stepRunning = false;
+          this.checkCongestion();
           this.flush();
         });
       }
     }
-    if (this.ws.isPaused && this.steps.length <= RESUME_PENDING_STEPS && this.state !== 'closed') this.ws.resume();
+    if (!this.out.congested && this.held !== null && !this.registering) {
+      this.releaseHeld();
+      return;
+    }
+    this.updateReading();
   }
 
   /** Queues signature verification in the worker pool; the frame is routed when its turn comes. */
   private verifyThenRoute(signal: PreparedSignal, data: Buffer): void {
     const step: Step = { ready: false, run: () => {} };
     this.steps.push(step);
-    if (this.steps.length >= MAX_PENDING_STEPS && !this.ws.isPaused) this.ws.pause();
+    this.updateReading();
     this.verify(this.key as AgentKey, signal.signature, signal.message, (ok) => {
       step.run = () => this.route(signal, ok, data);
       step.ready = true;
@@ -278,7 +332,9 @@ export class Session implements DeliveryTarget {
       throw new ProtocolError('BAD_FRAME', signal.id, 'signature could not be verified (gateway error); the frame may be sent again');
     }
     admitSignal(signal, verified, this.hub.replay, this.hub.config.clockSkewMs);
-    if (this.hub.bus.deliver(signal.to, data)) return this.routed(signal);
+    const local = this.hub.bus.deliver(signal.to, data);
+    if (local === 'delivered') return this.routed(signal);
+    if (local === 'busy') throw new ProtocolError('TARGET_BUSY', signal.id);
     const remote = this.hub.deliverRemote(signal.to, data);
     if (!remote) throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
     return remote.then((result) => {
@@ -313,13 +369,18 @@ export class Session implements DeliveryTarget {
     } catch (err) {
       this.authFailed(err, didOf(decoded.value));
     }
-    this.held = [];
+    this.held ??= [];
+    this.registering = true;
     return new Promise<boolean | null>((resolve) => this.verify(prepared.key, prepared.signature, prepared.message, resolve)).then(
       (verified) => {
         try {
           return this.completeRegister(prepared, verified);
         } finally {
-          this.releaseHeld();
+          this.registering = false;
+          // Registered: what followed the REGISTER runs as the session's frames. Refused: it
+          // is dropped with the connection.
+          if (this.state === 'open') this.releaseHeld();
+          else this.held = null;
         }
       },
     );
@@ -399,14 +460,16 @@ export class Session implements DeliveryTarget {
         if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
         const { id, capability, limit } = parsed.data;
         return async () => {
-          let agents;
+          let reply;
           try {
-            agents = await this.hub.discover(capability, limit ?? DISCOVER_DEFAULT_LIMIT);
+            reply = await this.hub.discovery.reply(id ?? null, capability, limit ?? DISCOVER_DEFAULT_LIMIT);
           } catch {
             // Cluster mode with Redis away: the cluster-wide list cannot be read.
             throw new ProtocolError('UNAVAILABLE', id ?? null, 'cluster presence unavailable; retry DISCOVER later');
           }
-          this.send({ type: 'AGENTS', ref: id ?? null, agents });
+          // Priced by its size: the frame took one token on arrival, the reply pays the rest.
+          this.limiter.charge(reply.tokens - 1);
+          this.sendText(reply.text);
         };
       }
       case 'PING': {
@@ -432,8 +495,13 @@ export class Session implements DeliveryTarget {
     this.send(errorFrame(code, ref, message));
   }
 
+  /** The gateway's own frames, through the connection's one write path. */
   private send(frame: object): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(frame));
+    this.sendText(JSON.stringify(frame));
+  }
+
+  private sendText(text: string): void {
+    if (this.out.reply(text)) this.checkCongestion();
   }
 
   private touch(): void {
@@ -448,6 +516,7 @@ export class Session implements DeliveryTarget {
   private onClose(code: number): void {
     this.state = 'closed';
     this.clearAuthTimer();
+    this.out.dispose();
     this.hub.sessions.delete(this);
     this.hub.unregister(this);
     this.hub.log.info({ did: this.did, remote: this.remoteAddress, code }, 'connection closed');

@@ -52,6 +52,7 @@ export const DOCUMENTED_CODES = new Set([
   'REPLAY',
   'AGENT_NOT_FOUND',
   'RATE_LIMITED',
+  'TARGET_BUSY',
   'UNAVAILABLE',
 ]);
 

@@ -3,7 +3,7 @@
  * every bad variable, secrets never echoed, frozen result).
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, defaultVerifyThreads, loadConfig } from '../../src/config.js';
+import { ConfigError, configWith, defaultVerifyThreads, loadConfig } from '../../src/config.js';
 import { usableCores } from '../../src/cpu-limit.js';
 
 /** Runs loadConfig expecting a ConfigError and returns it. */
@@ -57,6 +57,10 @@ describe('loadConfig defaults (PROTOCOL.md §8)', () => {
       verifyThreads: Math.min(4, usableCores()),
       verifyInlineMaxLoad: 0.75,
       maxConnectionsPerIp: 256,
+      maxSocketsPerIp: 320,
+      httpIdleTimeoutMs: 10_000,
+      httpHeadersTimeoutMs: 10_000,
+      httpRateLimit: 120,
       connectRateLimit: 120,
       allowedOrigins: undefined,
       trustProxy: false,
@@ -114,6 +118,10 @@ describe('loadConfig parses every variable', () => {
       VERIFY_THREADS: '3',
       VERIFY_INLINE_MAX_LOAD: '70',
       MAX_CONNECTIONS_PER_IP: '3',
+      MAX_SOCKETS_PER_IP: '11',
+      HTTP_IDLE_TIMEOUT: '4',
+      HTTP_HEADERS_TIMEOUT: '6',
+      HTTP_RATE_LIMIT: '13',
       CONNECT_RATE_LIMIT: '7',
       ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000',
       TRUST_PROXY: 'true',
@@ -140,11 +148,23 @@ describe('loadConfig parses every variable', () => {
       verifyThreads: 3,
       verifyInlineMaxLoad: 0.7,
       maxConnectionsPerIp: 3,
+      maxSocketsPerIp: 11,
+      httpIdleTimeoutMs: 4_000,
+      httpHeadersTimeoutMs: 6_000,
+      httpRateLimit: 13,
       connectRateLimit: 7,
       allowedOrigins: ['https://a.example', 'http://localhost:3000'],
       trustProxy: true,
       apiDocs: true,
     });
+  });
+
+  it('derives MAX_SOCKETS_PER_IP from MAX_CONNECTIONS_PER_IP, with no TCP cap behind a trusted proxy unless set', () => {
+    expect(loadConfig({ MAX_CONNECTIONS_PER_IP: '10' }).maxSocketsPerIp).toBe(74);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).maxSocketsPerIp).toBe(Number.POSITIVE_INFINITY);
+    expect(loadConfig({ TRUST_PROXY: 'true', MAX_SOCKETS_PER_IP: '500' }).maxSocketsPerIp).toBe(500);
+    expect(configWith({ maxConnectionsPerIp: 1000 }).maxSocketsPerIp).toBe(1064);
+    expect(() => loadConfig({ MAX_SOCKETS_PER_IP: '0' })).toThrow(/MAX_SOCKETS_PER_IP: must be a positive integer/);
   });
 
   it.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])('accepts LOG_LEVEL=%s', (level) => {

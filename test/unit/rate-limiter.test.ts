@@ -26,6 +26,21 @@ describe('RateLimiter: token bucket', () => {
     expect(limiter.take()).toBe(false);
   });
 
+  it('charges extra tokens for costly work: the bucket goes into debt and the refill pays it first', () => {
+    const c = clock();
+    const limiter = new RateLimiter(10, 5, c.now); // one token per 100 ms
+    expect(limiter.take()).toBe(true); // 4 left
+    limiter.charge(7); // -3
+    expect(limiter.take()).toBe(false);
+    c.t += 399; // -3 + 3.99
+    expect(limiter.take()).toBe(false);
+    c.t += 1; // 1.0
+    expect(limiter.take()).toBe(true);
+    limiter.charge(0);
+    limiter.charge(-5); // never a credit
+    expect(limiter.take()).toBe(false);
+  });
+
   it('refills at the configured rate', () => {
     const c = clock();
     const limiter = new RateLimiter(10, 5, c.now); // one token per 100 ms
