@@ -69,6 +69,7 @@ export class Cluster {
       // (also every hb/2) unlists its agents, so they vanish from every view within 2 hb.
       nodeTtlMs: Math.ceil(hb * 1.5),
       agentTtlMs: Math.max(hb * 3, 10_000),
+      log: opts.log,
     });
     this.bus = new RedisBus({
       pub: this.pub,

@@ -12,18 +12,44 @@
  * Every write that touches several keys is one Lua script, so concurrent registrations of the same
  * DID on two nodes resolve atomically (last writer wins, and learns whose session it replaced).
  * Lua scripts name keys outside KEYS, so this needs standalone Redis (or Sentinel), not Redis Cluster.
+ *
+ * Reads are one script too: a listing page is one EVALSHA (LIST) whatever the cluster size.
+ * Every script tolerates a corrupt `agent:<did>` (not a hash, fields missing, `caps` not a JSON
+ * array): it never makes a script fail. A listing skips a corrupt entry, reports it to the
+ * `log` option (warn) and removes it (PURGE) if it is still as read, so the owner's next heartbeat
+ * finds it missing and re-announces it from the node's own record.
  */
 import type { Redis } from 'ioredis';
 import type { AgentMeta } from '../protocol/frames.js';
 import type { AgentRecord, ListPage, ListQuery } from './agent-registry.js';
 import type { Presence, Replaced, RefreshResult } from './presence.js';
 
-const ANNOUNCE = `
-local p = ARGV[9]
-local old = redis.call('HMGET', KEYS[1], 'node', 'session', 'caps')
-if old[3] then
-  for _, c in ipairs(cjson.decode(old[3])) do redis.call('ZREM', p .. 'cap:' .. c, ARGV[1]) end
+/**
+ * Lua helpers for entries that may be corrupt: `hmget` answers {} instead of failing when the key
+ * is not a hash; `caps_of` yields only the strings of a JSON array and nothing for anything else.
+ */
+const SAFE_FN = `
+local function hmget(key, ...)
+  local row = redis.pcall('HMGET', key, ...)
+  if row.err then return {} end
+  return row
 end
+local function caps_of(raw)
+  local out = {}
+  if type(raw) ~= 'string' then return out end
+  local ok, v = pcall(cjson.decode, raw)
+  if not ok or type(v) ~= 'table' then return out end
+  for _, c in ipairs(v) do
+    if type(c) == 'string' then out[#out + 1] = c end
+  end
+  return out
+end
+`;
+
+const ANNOUNCE = `${SAFE_FN}
+local p = ARGV[9]
+local old = hmget(KEYS[1], 'node', 'session', 'caps')
+for _, c in ipairs(caps_of(old[3])) do redis.call('ZREM', p .. 'cap:' .. c, ARGV[1]) end
 if old[1] and old[1] ~= ARGV[2] then redis.call('SREM', p .. 'node:' .. old[1] .. ':agents', ARGV[1]) end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'node', ARGV[2], 'session', ARGV[3], 'meta', ARGV[4], 'caps', ARGV[5], 'connected_at', ARGV[6], 'last_seen', ARGV[7])
@@ -37,19 +63,17 @@ return false
 `;
 
 /** Removes an agent entry and its index entries; shared by WITHDRAW and REAP. */
-const REMOVE_FN = `
+const REMOVE_FN = `${SAFE_FN}
 local function remove(p, key, did, node, caps)
-  if caps then
-    for _, c in ipairs(cjson.decode(caps)) do redis.call('ZREM', p .. 'cap:' .. c, did) end
-  end
+  for _, c in ipairs(caps_of(caps)) do redis.call('ZREM', p .. 'cap:' .. c, did) end
   redis.call('ZREM', p .. 'agents', did)
-  redis.call('SREM', p .. 'node:' .. node .. ':agents', did)
+  if node then redis.pcall('SREM', p .. 'node:' .. node .. ':agents', did) end
   redis.call('DEL', key)
 end
 `;
 
 const WITHDRAW = `${REMOVE_FN}
-local cur = redis.call('HMGET', KEYS[1], 'node', 'session', 'caps')
+local cur = hmget(KEYS[1], 'node', 'session', 'caps')
 if cur[2] ~= ARGV[2] then return 0 end
 remove(ARGV[3], KEYS[1], ARGV[1], cur[1], cur[3])
 return 1
@@ -63,7 +87,7 @@ local set = p .. 'node:' .. ARGV[1] .. ':agents'
 local n = 0
 for _, did in ipairs(redis.call('SMEMBERS', set)) do
   local key = p .. 'agent:' .. did
-  local cur = redis.call('HMGET', key, 'node', 'caps')
+  local cur = hmget(key, 'node', 'caps')
   if cur[1] == ARGV[1] then
     remove(p, key, did, cur[1], cur[2])
     n = n + 1
@@ -78,7 +102,8 @@ return n
 
 /** 1 refreshed · 0 missing (expired: re-announce) · -1 owned by another session. */
 const TOUCH = `
-local s = redis.call('HGET', KEYS[1], 'session')
+local s = redis.pcall('HGET', KEYS[1], 'session')
+if type(s) == 'table' then return 0 end -- not a hash: corrupt, re-announcing replaces it
 if not s then return 0 end
 if s ~= ARGV[1] then return -1 end
 redis.call('HSET', KEYS[1], 'last_seen', ARGV[2])
@@ -88,8 +113,8 @@ return 1
 
 /** The node holding a DID, if that node is alive. */
 const LOCATE = `
-local node = redis.call('HGET', KEYS[1], 'node')
-if not node then return false end
+local node = redis.pcall('HGET', KEYS[1], 'node')
+if type(node) ~= 'string' then return false end -- missing, or not a hash (corrupt)
 if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then return false end
 return node
 `;
@@ -100,12 +125,90 @@ return node
  * -2 when it is this node (the agent just left here).
  */
 const ROUTE = `
-local node = redis.call('HGET', KEYS[1], 'node')
-if not node then return -1 end
+local node = redis.pcall('HGET', KEYS[1], 'node')
+if type(node) ~= 'string' then return -1 end -- missing, or not a hash (corrupt)
 if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then return -1 end
 if node == ARGV[2] then return -2 end
 return redis.call('PUBLISH', ARGV[1] .. 'ch:' .. node, ARGV[3])
 `;
+
+/**
+ * One listing page in one round trip: the ZRANGEBYLEX page (limit + 1, to know whether more
+ * follow), each listed entry (HMGET) and the liveness of each distinct node (EXISTS), then the
+ * count. Its work is bounded by the page size (list() asks for at most MAX_SCRIPT_PAGE at a time).
+ * Entries whose node is dead are left out (the reaper removes them); entries whose hash has expired
+ * are removed from the index (atomically: a concurrent ANNOUNCE cannot be unindexed by mistake).
+ * Reply: {count, last DID of the page when more follow | nil, rows}; a row is
+ * {did, node, session, meta, connected_at, last_seen}, or {did} when `agent:<did>` is not a hash.
+ * The rows are validated by the caller (corrupt ones are not listed).
+ */
+const LIST = `
+local p = ARGV[1]
+local limit = tonumber(ARGV[3])
+local dids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, limit + 1)
+local last = false
+if #dids > limit then
+  dids[limit + 1] = nil
+  last = dids[limit] or false
+end
+local rows, stale, alive = {}, {}, {}
+for _, did in ipairs(dids) do
+  local key = p .. 'agent:' .. did
+  local row = redis.pcall('HMGET', key, 'node', 'session', 'meta', 'connected_at', 'last_seen')
+  if row.err then
+    rows[#rows + 1] = {did}
+  elseif row[1] and row[1] ~= '' then
+    local up = alive[row[1]]
+    if up == nil then
+      up = redis.call('EXISTS', p .. 'node:' .. row[1]) == 1
+      alive[row[1]] = up
+    end
+    if up then
+      table.insert(row, 1, did)
+      rows[#rows + 1] = row
+    end
+  elseif row[2] or row[3] or row[4] or row[5] or redis.call('EXISTS', key) == 1 then
+    table.insert(row, 1, did) -- a hash without node: corrupt
+    rows[#rows + 1] = row
+  else
+    stale[#stale + 1] = did -- expired entry still indexed
+  end
+end
+if #stale > 0 then redis.call('ZREM', KEYS[1], unpack(stale)) end
+return {redis.call('ZCARD', KEYS[1]), last, rows}
+`;
+
+/**
+ * Removes a corrupt entry a listing met, only if it is still what the listing saw (a concurrent
+ * ANNOUNCE or TOUCH may have repaired it). ARGV: did, prefix, index listed, '1' when it was not a
+ * hash, then the five fields seen ('' for missing). Returns 1 when the DID left the listed index.
+ */
+const PURGE = `${REMOVE_FN}
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'hash' then
+  if ARGV[4] == '1' then return 0 end
+  local cur = redis.call('HMGET', KEYS[1], 'node', 'session', 'meta', 'connected_at', 'last_seen', 'caps')
+  for i = 1, 5 do
+    if (cur[i] or '') ~= ARGV[4 + i] then return 0 end
+  end
+  local n = redis.call('ZREM', ARGV[3], ARGV[1])
+  remove(ARGV[2], KEYS[1], ARGV[1], cur[1], cur[6])
+  return n
+elseif t ~= 'none' then
+  if ARGV[4] ~= '1' then return 0 end
+  local n = redis.call('ZREM', ARGV[3], ARGV[1])
+  redis.call('ZREM', ARGV[2] .. 'agents', ARGV[1])
+  redis.call('DEL', KEYS[1])
+  return n
+end
+return redis.call('ZREM', ARGV[3], ARGV[1])
+`;
+
+/** Most entries one LIST script reads: a script blocks Redis while it runs. */
+const MAX_SCRIPT_PAGE = 1000;
+
+/** A LIST row: [did] (not a hash) or [did, node, session, meta, connected_at, last_seen]. */
+type ListRow = (string | null)[];
 
 interface PresenceCommands {
   aicxAnnounce(key: string, ...args: (string | number)[]): Promise<[string, string] | null>;
@@ -114,6 +217,13 @@ interface PresenceCommands {
   aicxTouch(key: string, session: string, lastSeen: number, ttl: number): Promise<number>;
   aicxLocate(key: string, prefix: string): Promise<string | null>;
   aicxRoute(key: string, prefix: string, self: string, message: Buffer): Promise<number>;
+  aicxList(index: string, prefix: string, start: string, limit: number): Promise<[number, string | null, ListRow[]]>;
+  aicxPurge(key: string, ...args: string[]): Promise<number>;
+}
+
+/** The part of a pino/Fastify logger RedisPresence uses. */
+export interface PresenceLog {
+  warn(obj: Record<string, unknown>, msg: string): void;
 }
 
 export interface RedisPresenceOptions {
@@ -126,6 +236,11 @@ export interface RedisPresenceOptions {
   nodeTtlMs: number;
   /** TTL of each agent entry, refreshed by heartbeats. */
   agentTtlMs: number;
+  /**
+   * Where a listing reports a corrupt entry it skipped (warn `corrupt presence entry skipped`,
+   * with `did` truncated and `reason`). Default: nowhere.
+   */
+  log?: PresenceLog;
 }
 
 export class RedisPresence implements Presence {
@@ -144,6 +259,8 @@ export class RedisPresence implements Presence {
       redis.defineCommand('aicxTouch', { numberOfKeys: 1, lua: TOUCH });
       redis.defineCommand('aicxLocate', { numberOfKeys: 1, lua: LOCATE });
       redis.defineCommand('aicxRoute', { numberOfKeys: 1, lua: ROUTE });
+      redis.defineCommand('aicxList', { numberOfKeys: 1, lua: LIST });
+      redis.defineCommand('aicxPurge', { numberOfKeys: 1, lua: PURGE });
     }
     this.redis = redis as Redis & PresenceCommands;
   }
@@ -193,44 +310,58 @@ export class RedisPresence implements Presence {
     return this.redis.zcard(`${this.p}agents`);
   }
 
+  /**
+   * One page, ordered by DID: one LIST script (one round trip) per MAX_SCRIPT_PAGE entries.
+   * Corrupt entries are skipped, reported to `log` and purged (one more round trip, only then), and
+   * `count` leaves out those purged from the index, so it matches what paging can return (apart
+   * from a dead node's agents until the reaper runs).
+   */
   async list(query: ListQuery): Promise<ListPage> {
     const index = query.capability === undefined ? `${this.p}agents` : `${this.p}cap:${query.capability}`;
-    const start = query.after === undefined ? '-' : `(${query.after}`;
-    const [count, dids] = await Promise.all([
-      this.redis.zcard(index),
-      this.redis.zrangebylex(index, start, '+', 'LIMIT', 0, query.limit + 1),
-    ]);
-    const more = dids.length > query.limit;
-    const page = dids.slice(0, query.limit);
-    if (page.length === 0) return { count, agents: [], nextAfter: null };
-
-    const pipeline = this.redis.pipeline();
-    for (const did of page) pipeline.hmget(this.agentKey(did), 'node', 'session', 'meta', 'connected_at', 'last_seen');
-    const rows = ((await pipeline.exec()) ?? []).map(([err, row]) => (err ? null : (row as (string | null)[])));
-    const nodes = [...new Set(rows.flatMap((r) => (r?.[0] ? [r[0]] : [])))];
-    const aliveFlags = nodes.length > 0 ? await this.redis.mget(...nodes.map((n) => `${this.p}node:${n}`)) : [];
-    const alive = new Set(nodes.filter((_, i) => aliveFlags[i] !== null));
-
     const agents: AgentRecord[] = [];
-    const stale: string[] = [];
-    page.forEach((did, i) => {
-      const row = rows[i];
-      const node = row?.[0];
-      if (!row || !node) {
-        stale.push(did); // expired entry still indexed: tidy up lazily
-        return;
+    const corrupt: { row: ListRow; reason: string }[] = [];
+    let after = query.after;
+    let remaining = query.limit;
+    let count: number;
+    let nextAfter: string | null;
+    do {
+      const n = Math.min(remaining, MAX_SCRIPT_PAGE);
+      const [total, last, rows] = await this.redis.aicxList(index, this.p, after === undefined ? '-' : `(${after}`, n);
+      for (const row of rows) {
+        const parsed = parseRow(row);
+        if (typeof parsed === 'string') corrupt.push({ row, reason: parsed });
+        else agents.push(parsed);
       }
-      if (!alive.has(node)) return; // its node is dead; the reaper removes it
-      agents.push({
-        did,
-        session: row[1] ?? '',
-        meta: parseMeta(row[2]),
-        connectedAt: Number(row[3]),
-        lastSeen: Number(row[4]),
-      });
-    });
-    if (stale.length > 0) void this.redis.zrem(index, ...stale).catch(() => {});
-    return { count, agents, nextAfter: more ? (page[page.length - 1] ?? null) : null };
+      count = total;
+      nextAfter = last;
+      remaining -= n;
+      after = last ?? undefined;
+    } while (remaining > 0 && nextAfter !== null);
+    if (corrupt.length > 0) count -= await this.purge(index, corrupt);
+    return { count, agents, nextAfter };
+  }
+
+  /** Logs and removes corrupt entries a listing met; returns how many left `index`. Never rejects. */
+  private async purge(index: string, corrupt: { row: ListRow; reason: string }[]): Promise<number> {
+    const pipeline = this.redis.pipeline() as unknown as Pick<PresenceCommands, 'aicxPurge'> & {
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
+    for (const { row, reason } of corrupt) {
+      const did = row[0] ?? '';
+      try {
+        this.opts.log?.warn({ did: truncate(did), reason }, 'corrupt presence entry skipped');
+      } catch {
+        // a failing logger must not fail the listing
+      }
+      const seen = row.length === 1 ? ['1', '', '', '', '', ''] : ['0', ...row.slice(1, 6).map((v) => v ?? '')];
+      pipeline.aicxPurge(this.agentKey(did), did, this.p, index, ...seen);
+    }
+    try {
+      const replies = (await pipeline.exec()) ?? [];
+      return replies.reduce((n, [err, removed]) => n + (!err && removed === 1 ? 1 : 0), 0);
+    } catch {
+      return 0; // Redis went away: the next listing meets them again
+    }
   }
 
   async refresh(records: readonly AgentRecord[]): Promise<Map<string, RefreshResult>> {
@@ -274,11 +405,44 @@ export class RedisPresence implements Presence {
   }
 }
 
-function parseMeta(raw: string | null | undefined): AgentMeta {
-  if (!raw) return {};
+/** A LIST row as a record, or why it is corrupt. */
+function parseRow(row: ListRow): AgentRecord | string {
+  if (row.length === 1) return 'not a hash';
+  const [did, node, session, rawMeta, rawConnectedAt, rawLastSeen] = row;
+  if (!did) return 'empty did';
+  if (!node) return 'node missing';
+  if (!session) return 'session missing';
+  const meta = parseMeta(rawMeta);
+  if (typeof meta === 'string') return meta;
+  const connectedAt = timestamp(rawConnectedAt);
+  if (connectedAt === null) return 'connected_at not a timestamp';
+  const lastSeen = timestamp(rawLastSeen);
+  if (lastSeen === null) return 'last_seen not a timestamp';
+  return { did, session, meta, connectedAt, lastSeen };
+}
+
+function parseMeta(raw: string | null | undefined): AgentMeta | string {
+  if (raw === null || raw === undefined) return 'meta missing';
+  let value: unknown;
   try {
-    return JSON.parse(raw) as AgentMeta;
+    value = JSON.parse(raw);
   } catch {
-    return {};
+    return 'meta not JSON';
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'meta not an object';
+  return value as AgentMeta;
+}
+
+/**
+ * ms since the epoch as ANNOUNCE/TOUCH write it (any number a Date can hold: lenient, so that no
+ * entry this code writes is ever purged as corrupt), else null.
+ */
+function timestamp(raw: string | null | undefined): number | null {
+  if (raw === null || raw === undefined || raw.trim() === '') return null;
+  const n = Number(raw);
+  return Number.isFinite(n) && Math.abs(n) <= 8.64e15 ? n : null;
+}
+
+function truncate(did: string): string {
+  return did.length > 64 ? `${did.slice(0, 64)}…` : did;
 }

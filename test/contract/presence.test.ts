@@ -144,3 +144,159 @@ describe('RedisPresence across nodes', () => {
     expect((await b.list({ limit: 10 })).agents.map((x) => x.did)).toEqual([did(1)]);
   });
 });
+
+describe('RedisPresence with corrupt entries', () => {
+  type Warning = { did: string; reason: string };
+  function withLog(nodeId: string, prefix: string, warnings: Warning[], nodeTtlMs = 60_000): RedisPresence {
+    const client = new Redis(redis.url);
+    clients.push(client);
+    const log = { warn: (obj: Record<string, unknown>, msg: string) => msg === 'corrupt presence entry skipped' && warnings.push(obj as Warning) };
+    return new RedisPresence({ redis: client, nodeId, prefix, nodeTtlMs, agentTtlMs: 60_000, log });
+  }
+  function raw(): Redis {
+    const client = new Redis(redis.url);
+    clients.push(client);
+    return client;
+  }
+  const many = Array.from({ length: 14 }, () => new TestAgent().did).sort();
+  const at = (i: number) => many[i] as string;
+  /** Writes `agent:<did>` as given, indexed like ANNOUNCE does (agents, cap:x, the node's set). */
+  async function plant(r: Redis, prefix: string, d: string, entry: Record<string, string> | string, node = 'node-m'): Promise<void> {
+    const key = `${prefix}agent:${d}`;
+    await r.del(key);
+    if (typeof entry === 'string') await r.set(key, entry);
+    else await r.hset(key, entry);
+    await r.zadd(`${prefix}agents`, 0, d);
+    await r.zadd(`${prefix}cap:x`, 0, d);
+    await r.sadd(`${prefix}node:${node}:agents`, d);
+  }
+  const good = (d: string, session = 's') => {
+    const now = String(Date.now());
+    return { node: 'node-m', session, meta: JSON.stringify({ name: d.slice(-4), capabilities: ['x'] }), caps: '["x"]', connected_at: now, last_seen: now };
+  };
+
+  it('lists the good agents, skips and logs each corrupt one, and keeps count and paging consistent', async () => {
+    const prefix = `k${++prefixCounter}:`;
+    const warnings: Warning[] = [];
+    const p = withLog('node-m', prefix, warnings);
+    const r = raw();
+    const goods = many.filter((_, i) => i % 2 === 0);
+    // Whatever announce writes is never judged corrupt: zero, negative or fractional timestamps too.
+    const times = [0, -1, 0.5, 1712345678901.25, 8.64e15, 2, 3];
+    for (const [i, d] of goods.entries()) await p.announce({ did: d, session: `s${i}`, meta: { capabilities: ['x'] }, connectedAt: times[i] as number, lastSeen: i });
+    const corrupt: [string, Record<string, string> | string, string][] = [
+      [at(1), { ...good(at(1)), connected_at: 'yesterday' }, 'connected_at not a timestamp'],
+      [at(3), { ...good(at(3)), meta: '{"name":' }, 'meta not JSON'],
+      [at(5), { ...good(at(5)), meta: '[1,2]' }, 'meta not an object'],
+      [at(7), { ...good(at(7)), session: '' }, 'session missing'],
+      [at(9), 'not a hash at all', 'not a hash'],
+      [at(11), { meta: '{}', caps: '["x"]' }, 'node missing'],
+      [at(13), { ...good(at(13)), last_seen: '1e99' }, 'last_seen not a timestamp'],
+    ];
+    for (const [d, entry] of corrupt) await plant(r, prefix, d, entry);
+    expect(await r.zcard(`${prefix}agents`)).toBe(14);
+
+    const page = await p.list({ limit: 100 });
+    expect(page.agents.map((a) => [a.did, a.connectedAt, a.lastSeen])).toEqual(goods.map((d, i) => [d, times[i], i]));
+    expect(page.count).toBe(goods.length); // the corrupt entries were unindexed by this listing
+    expect(page.nextAfter).toBeNull();
+    expect(warnings.map((w) => [w.did, w.reason])).toEqual(corrupt.map(([d, , reason]) => [d, reason]));
+    // Removed, so their owners' next heartbeat re-announces them (TOUCH: missing).
+    for (const [d] of corrupt) expect(await r.exists(`${prefix}agent:${d}`)).toBe(0);
+    expect(await r.zcard(`${prefix}agents`)).toBe(goods.length);
+
+    // The capability index still held them: that listing tidies them as expired entries.
+    const caps = await p.list({ limit: 3, capability: 'x' });
+    expect(caps.agents.map((a) => a.did)).toEqual(goods.slice(0, 3));
+    let after = caps.nextAfter ?? undefined;
+    const seen = [...caps.agents.map((a) => a.did)];
+    while (after !== undefined) {
+      const next = await p.list({ limit: 3, capability: 'x', after });
+      seen.push(...next.agents.map((a) => a.did));
+      expect(next.count).toBe(goods.length);
+      after = next.nextAfter ?? undefined;
+    }
+    expect(seen).toEqual(goods);
+    expect(warnings).toHaveLength(corrupt.length);
+  });
+
+  it('skips corrupt entries met while paging, without throwing, and a page of them only is empty', async () => {
+    const prefix = `k${++prefixCounter}:`;
+    const warnings: Warning[] = [];
+    const p = withLog('node-m', prefix, warnings);
+    const r = raw();
+    await p.announce({ did: at(0), session: 's0', meta: {}, connectedAt: 1, lastSeen: 1 });
+    await plant(r, prefix, at(1), { ...good(at(1)), node: '' });
+    await plant(r, prefix, at(2), 'garbage');
+    await p.announce({ did: at(3), session: 's3', meta: {}, connectedAt: 1, lastSeen: 1 });
+    const long = `did:key:z${'Z'.repeat(300)}`; // sorts last; logged truncated
+    await plant(r, prefix, long, { ...good(long), meta: 'null' });
+    const first = await p.list({ limit: 1 });
+    expect(first.agents.map((a) => a.did)).toEqual([at(0)]);
+    const second = await p.list({ limit: 2, after: first.nextAfter ?? undefined });
+    expect(second.agents).toEqual([]);
+    expect(second.nextAfter).toBe(at(2));
+    const third = await p.list({ limit: 2, after: second.nextAfter ?? undefined });
+    expect(third.agents.map((a) => a.did)).toEqual([at(3)]);
+    expect(third.count).toBe(2);
+    expect(warnings.map((w) => [w.did, w.reason])).toEqual([
+      [at(1), 'node missing'],
+      [at(2), 'not a hash'],
+      [`${long.slice(0, 64)}…`, 'meta not an object'],
+    ]);
+  });
+
+  it('does not purge an entry repaired since the listing read it', async () => {
+    const prefix = `k${++prefixCounter}:`;
+    const r = raw();
+    const client = new Redis(redis.url);
+    clients.push(client);
+    let repair: Promise<unknown> | undefined;
+    // The owner re-announces it after the listing read it and before the purge: the log hook runs
+    // in between, and the announce goes first on the same connection.
+    const log = { warn: () => void (repair = p.announce({ did: at(1), session: 'sx', meta: {}, connectedAt: 5, lastSeen: 5 })) };
+    const p: RedisPresence = new RedisPresence({ redis: client, nodeId: 'node-m', prefix, nodeTtlMs: 60_000, agentTtlMs: 60_000, log });
+    await p.announce({ did: at(0), session: 's0', meta: {}, connectedAt: 1, lastSeen: 1 });
+    await plant(r, prefix, at(1), { ...good(at(1), 'sx'), connected_at: 'bad' });
+    const page = await p.list({ limit: 10 });
+    expect(page.agents.map((a) => a.did)).toEqual([at(0)]);
+    expect(page.count).toBe(2);
+    await repair;
+    expect((await p.list({ limit: 10 })).agents.map((a) => [a.did, a.connectedAt])).toEqual([
+      [at(0), 1],
+      [at(1), 5],
+    ]);
+  });
+
+  it('keeps locate, route, refresh, announce, withdraw and reap working over corrupt entries', async () => {
+    const prefix = `k${++prefixCounter}:`;
+    const r = raw();
+    const p = withLog('node-m', prefix, []);
+    await p.markAlive();
+    // Not a hash: not routable, refresh says missing (so the owner re-announces), announce replaces it.
+    await plant(r, prefix, at(0), 'garbage');
+    expect(await p.locate(at(0))).toBeNull();
+    expect(await p.route(at(0), Buffer.from('x'))).toBe(-1);
+    const mine = { did: at(0), session: 's0', meta: { capabilities: ['y'] }, connectedAt: 1, lastSeen: 1 };
+    expect(Object.fromEntries(await p.refresh([mine]))).toEqual({ [at(0)]: 'missing' });
+    expect(await p.announce(mine)).toBeNull();
+    expect(await p.locate(at(0))).toBe('node-m');
+    expect((await p.list({ limit: 10, capability: 'y' })).agents.map((a) => a.did)).toEqual([at(0)]);
+
+    // caps not a JSON array: a new registration, a withdraw and the reaper still clean up.
+    await plant(r, prefix, at(1), { ...good(at(1), 's1'), caps: '{oops' });
+    expect(await p.announce({ did: at(1), session: 's1b', meta: {}, connectedAt: 1, lastSeen: 1 })).toBeNull();
+    await plant(r, prefix, at(2), { ...good(at(2), 's2'), caps: '"x"' });
+    await p.withdraw(at(2), 's2');
+    expect(await r.exists(`${prefix}agent:${at(2)}`)).toBe(0);
+    expect(await p.locate(at(2))).toBeNull();
+
+    await plant(r, prefix, at(3), { ...good(at(3), 's3'), node: 'node-gone', caps: '[1,{"a":2},"x"]' }, 'node-gone');
+    await plant(r, prefix, at(4), 'garbage', 'node-gone');
+    await r.sadd(`${prefix}nodes`, 'node-gone');
+    expect(await p.reap()).toBe(1);
+    expect(await r.exists(`${prefix}agent:${at(3)}`)).toBe(0);
+    expect(await r.zscore(`${prefix}cap:x`, at(3))).toBeNull();
+    expect(await r.zscore(`${prefix}agents`, at(4))).toBeNull();
+  });
+});
