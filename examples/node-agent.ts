@@ -2,7 +2,7 @@
  * A minimal agent: connects to a gateway, lists the agents online, sends an OFFER to a peer given
  * on the command line, and prints every verified frame it receives (answering OFFERs).
  *
- *   npx tsx examples/node-agent.ts [--url ws://127.0.0.1:8000/ws] [--key agent.json] [PEER_DID]
+ *   npx tsx examples/node-agent.ts [--url ws://127.0.0.1:8000/ws] [--gateway-id ID] [--key agent.json] [PEER_DID]
  *
  * `--key` takes a key file from `aiconexus keygen --out agent.json`; without it the agent uses a
  * fresh key for this run. Run it twice (the second time with the first one's DID) to see an
@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { fromBase64url, GatewayClient, generateKeyPair, importRawKey, type KeyPair } from '../src/client/index.js';
 
 const { values, positionals } = parseArgs({
-  options: { url: { type: 'string' }, key: { type: 'string' }, name: { type: 'string' } },
+  options: { url: { type: 'string' }, 'gateway-id': { type: 'string' }, key: { type: 'string' }, name: { type: 'string' } },
   allowPositionals: true,
 });
 const url = values.url ?? process.env.GATEWAY_URL ?? 'ws://127.0.0.1:8000/ws';
@@ -28,6 +28,8 @@ async function loadKey(path: string | undefined): Promise<KeyPair> {
 
 const client = new GatewayClient({
   url,
+  // The gateway's GATEWAY_ID: the client refuses (without signing) a CHALLENGE naming another.
+  gatewayId: values['gateway-id'] ?? (process.env.GATEWAY_ID || undefined),
   key: await loadKey(values.key),
   meta: { name: values.name ?? 'node-agent-example', capabilities: ['example'] },
 });

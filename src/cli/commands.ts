@@ -1,11 +1,14 @@
 /**
  * The CLI's commands. Each parses its own arguments with node:util parseArgs, writes results to
  * stdout (JSON where it is data) and diagnostics to stderr, and resolves with an exit status.
+ * Text that comes from a peer or a gateway is printed only through terminalSafe / jsonText
+ * (./text.ts) or describeError, which escape control characters.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { GatewayClient, generateKeyPair, type AgentMeta, type GatewayClientOptions } from '../client/index.js';
+import { DEFAULT_GATEWAY_ID, GatewayClient, generateKeyPair, type AgentMeta, type GatewayClientOptions } from '../client/index.js';
 import { CliError, describeError } from './errors.js';
 import { readKeyFile, toKeyFile, writeKeyFile } from './key-file.js';
+import { jsonText, terminalSafe } from './text.js';
 import { DEFAULT_GATEWAY_URL, gatewayUrl, toHttpBase, toWsUrl } from './urls.js';
 
 export interface Io {
@@ -32,12 +35,23 @@ export interface Command {
 const URL_HELP = `--url URL          gateway URL, ws(s)://HOST:PORT/ws or http(s)://HOST:PORT (default: GATEWAY_URL or ${DEFAULT_GATEWAY_URL})`;
 const KEY_HELP = '--key FILE         key file written by `aiconexus keygen` (required)';
 const TIMEOUT_HELP = '--timeout MS       give up after MS milliseconds (default 10000)';
+const GATEWAY_ID_HELP = [
+  `--gateway-id ID    the gateway's GATEWAY_ID (default: GATEWAY_ID or ${DEFAULT_GATEWAY_ID}); a gateway`,
+  '                   whose CHALLENGE names another id is refused before anything is signed',
+];
 const HELP_HELP = '-h, --help         show this help';
 
 const common = {
   help: { type: 'boolean', short: 'h' },
   url: { type: 'string' },
   timeout: { type: 'string' },
+} as const satisfies Options;
+
+/** Options of the commands that register as an agent. */
+const agentOptions = {
+  ...common,
+  key: { type: 'string', short: 'k' },
+  'gateway-id': { type: 'string' },
 } as const satisfies Options;
 
 export const commands: Command[] = [
@@ -57,7 +71,7 @@ export const commands: Command[] = [
       const out = str(values, 'out');
       if (out === undefined) {
         if (values.force) throw new CliError('--force needs --out FILE');
-        io.out(JSON.stringify(toKeyFile(key), null, 2));
+        io.out(jsonText(toKeyFile(key), 2));
         return 0;
       }
       await writeKeyFile(out, key, values.force === true);
@@ -74,9 +88,9 @@ export const commands: Command[] = [
     async run(values, io) {
       const base = toHttpBase(gatewayUrl(str(values, 'url'), io.env));
       const { status, body } = await getJson(`${base}/health`, base, timeoutOf(values));
-      io.out(JSON.stringify(body, null, 2));
+      io.out(jsonText(body, 2));
       if (status !== 200) {
-        io.err(`aiconexus: gateway at ${base} is ${String((body as { status?: unknown })?.status ?? 'unhealthy')} (HTTP ${status})`);
+        io.err(terminalSafe(`aiconexus: gateway at ${base} is ${String((body as { status?: unknown })?.status ?? 'unhealthy')} (HTTP ${status})`));
         return 1;
       }
       return 0;
@@ -117,17 +131,18 @@ export const commands: Command[] = [
       const { status, body } = await getJson(`${base}/agents${qs}`, base, timeoutOf(values), headers);
       if (status === 401) throw new CliError(`unauthorized: ${base}/agents needs the admin token (--token or ADMIN_TOKEN)`);
       if (status !== 200) throw new CliError(`gateway answered HTTP ${status}: ${messageOf(body)}`);
-      io.out(JSON.stringify(body, null, 2));
+      io.out(jsonText(body, 2));
       return 0;
     },
   },
   {
     name: 'listen',
     summary: 'stay online as an agent and print verified incoming frames as JSON lines',
-    usage: 'aiconexus listen --key FILE [--url URL] [--name NAME] [--capability CAP]...',
+    usage: 'aiconexus listen --key FILE [--url URL] [--gateway-id ID] [--name NAME] [--capability CAP]...',
     help: [
       KEY_HELP,
       URL_HELP,
+      ...GATEWAY_ID_HELP,
       '--name NAME        agent name announced in REGISTER (≤ 64 chars)',
       '--capability CAP   a capability to announce; repeat for several',
       TIMEOUT_HELP,
@@ -135,11 +150,11 @@ export const commands: Command[] = [
       '',
       'Each verified OFFER/ANSWER/ICE/BYE is printed to stdout as one JSON line; status goes to',
       'stderr. Reconnects automatically; stops on Ctrl-C, or with status 1 when the session is',
-      'replaced (close 4409) or authentication fails.',
+      'replaced (close 4409), authentication fails or the gateway id does not match.',
+      'Control characters in text from peers and the gateway are printed as \\uXXXX escapes.',
     ],
     options: {
-      ...common,
-      key: { type: 'string', short: 'k' },
+      ...agentOptions,
       name: { type: 'string' },
       capability: { type: 'string', multiple: true },
     },
@@ -150,12 +165,13 @@ export const commands: Command[] = [
       const capabilities = values.capability as string[] | undefined;
       if (capabilities && capabilities.length > 0) meta.capabilities = capabilities;
       const { client, url } = await makeClient(values, io, { meta });
-      client.on('connected', (info) => io.err(`${info.reconnected ? 'reconnected' : 'listening'} as ${info.did} on ${url}`));
-      client.on('disconnected', (d) => io.err(`disconnected (close ${d.code}${d.reason ? ` ${d.reason}` : ''})${d.willReconnect ? '' : '; not reconnecting'}`));
-      client.on('reconnecting', (r) => io.err(`reconnecting in ${r.delayMs} ms (attempt ${r.attempt})${r.error ? `: ${describeError(r.error, url)}` : ''}`));
-      client.on('invalid', (i) => io.err(`dropped a frame (${i.reason}): ${i.message}`));
+      // Close reasons, frame types, ERROR codes and messages come from the gateway or a peer.
+      client.on('connected', (info) => io.err(terminalSafe(`${info.reconnected ? 'reconnected' : 'listening'} as ${info.did} on ${url}`)));
+      client.on('disconnected', (d) => io.err(terminalSafe(`disconnected (close ${d.code}${d.reason ? ` ${d.reason}` : ''})${d.willReconnect ? '' : '; not reconnecting'}`)));
+      client.on('reconnecting', (r) => io.err(terminalSafe(`reconnecting in ${r.delayMs} ms (attempt ${r.attempt})${r.error ? `: ${describeError(r.error, url)}` : ''}`)));
+      client.on('invalid', (i) => io.err(terminalSafe(`dropped a frame (${i.reason}): ${i.message}`)));
       client.on('error', (e) => io.err(describeError(e, url)));
-      client.on('signal', (frame) => io.out(JSON.stringify(frame)));
+      client.on('signal', (frame) => io.out(jsonText(frame)));
 
       return new Promise<number>((resolve, reject) => {
         let stopping = false;
@@ -166,7 +182,7 @@ export const commands: Command[] = [
         client.on('closed', (info) => {
           offSignal();
           if (stopping) return resolve(0);
-          io.err(`aiconexus: stopped: ${info.error ? describeError(info.error, url) : info.code === 4409 ? 'session replaced: this DID registered from another connection (close 4409)' : info.reason}`);
+          io.err(terminalSafe(`aiconexus: stopped: ${info.error ? describeError(info.error, url) : info.code === 4409 ? 'session replaced: this DID registered from another connection (close 4409)' : info.reason}`));
           resolve(1);
         });
         client.connect().catch((err: unknown) => {
@@ -181,15 +197,23 @@ export const commands: Command[] = [
   {
     name: 'discover',
     summary: 'register briefly and list agents over the WebSocket (DISCOVER)',
-    usage: 'aiconexus discover --key FILE [--url URL] [--capability CAP] [--limit N]',
-    help: [KEY_HELP, URL_HELP, '--capability CAP   only agents with this capability', '--limit N          at most N agents (1-1000, default 100)', TIMEOUT_HELP, HELP_HELP],
-    options: { ...common, key: { type: 'string', short: 'k' }, capability: { type: 'string' }, limit: { type: 'string' } },
+    usage: 'aiconexus discover --key FILE [--url URL] [--gateway-id ID] [--capability CAP] [--limit N]',
+    help: [
+      KEY_HELP,
+      URL_HELP,
+      ...GATEWAY_ID_HELP,
+      '--capability CAP   only agents with this capability',
+      '--limit N          at most N agents (1-1000, default 100)',
+      TIMEOUT_HELP,
+      HELP_HELP,
+    ],
+    options: { ...agentOptions, capability: { type: 'string' }, limit: { type: 'string' } },
     async run(values, io) {
       const limit = intOption(values, 'limit', 1, 1000);
       const capability = str(values, 'capability');
       return withSession(values, io, async (client) => {
         const agents = await client.discover({ ...(capability === undefined ? {} : { capability }), ...(limit === undefined ? {} : { limit }) });
-        io.out(JSON.stringify(agents, null, 2));
+        io.out(jsonText(agents, 2));
         return 0;
       });
     },
@@ -197,9 +221,9 @@ export const commands: Command[] = [
   {
     name: 'ping',
     summary: 'register briefly and measure the round trip of a PING',
-    usage: 'aiconexus ping --key FILE [--url URL]',
-    help: [KEY_HELP, URL_HELP, TIMEOUT_HELP, HELP_HELP],
-    options: { ...common, key: { type: 'string', short: 'k' } },
+    usage: 'aiconexus ping --key FILE [--url URL] [--gateway-id ID]',
+    help: [KEY_HELP, URL_HELP, ...GATEWAY_ID_HELP, TIMEOUT_HELP, HELP_HELP],
+    options: agentOptions,
     async run(values, io) {
       return withSession(values, io, async (client, url) => {
         const rtt = await client.ping();
@@ -273,15 +297,25 @@ async function getJson(url: string, base: string, timeoutMs: number, headers: Re
   }
 }
 
-/** A client from --key/--url/--timeout (the key file is read first: a bad key fails fast). */
+/** `--gateway-id`, else GATEWAY_ID (as the gateway reads it), else the gateway's default id. */
+function gatewayIdOf(values: Values, env: Io['env']): string {
+  const id = str(values, 'gateway-id') ?? (env.GATEWAY_ID || DEFAULT_GATEWAY_ID);
+  if (!/^[\x21-\x7e]{1,128}$/.test(id)) {
+    throw new CliError(`--gateway-id (or GATEWAY_ID) must be 1-128 printable ASCII characters without spaces (got ${JSON.stringify(id)})`);
+  }
+  return id;
+}
+
+/** A client from --key/--url/--gateway-id/--timeout (the key file is read first: a bad key fails fast). */
 async function makeClient(values: Values, io: Io, extra: Partial<GatewayClientOptions> = {}): Promise<{ client: GatewayClient; url: string }> {
   const keyPath = str(values, 'key');
   if (keyPath === undefined) throw new CliError('--key FILE is required (create one with `aiconexus keygen --out FILE`)');
   const key = await readKeyFile(keyPath, io.err);
   const url = toWsUrl(gatewayUrl(str(values, 'url'), io.env));
+  const gatewayId = gatewayIdOf(values, io.env);
   const timeout = timeoutOf(values);
   try {
-    return { client: new GatewayClient({ url, key, connectTimeoutMs: timeout, requestTimeoutMs: timeout, ...extra }), url };
+    return { client: new GatewayClient({ url, key, gatewayId, connectTimeoutMs: timeout, requestTimeoutMs: timeout, ...extra }), url };
   } catch (err) {
     throw new CliError((err as Error).message, { cause: err });
   }

@@ -2,7 +2,8 @@
  * CLI errors and their one-line messages. Every failure ends the process with exit status 1 and
  * one line on stderr; nothing prints a stack trace unless AICONEXUS_DEBUG is set.
  */
-import { ClientError, GatewayError } from '../client/index.js';
+import { ClientError, GatewayError, GatewayMismatchError } from '../client/index.js';
+import { terminalSafe } from './text.js';
 
 /** An error whose message is shown as is. */
 export class CliError extends Error {
@@ -36,9 +37,27 @@ export function isUnreachable(err: unknown): boolean {
   return (err instanceof ClientError && err.code === 'CONNECT_FAILED') || (code !== undefined && UNREACHABLE.has(code));
 }
 
-/** One line describing `err` for a command that talked to `url`. */
+/** A gateway id that can be pasted into a shell command as it is. */
+const SHELL_SAFE_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** The mismatch in the CLI's terms: which id was expected, which one the gateway named, and how to set it. */
+function describeMismatch(err: GatewayMismatchError, url: string | undefined): string {
+  const named = err.received.length > 128 ? `${JSON.stringify(err.received.slice(0, 128))}…` : JSON.stringify(err.received);
+  const hint = SHELL_SAFE_ID.test(err.received) ? `--gateway-id ${err.received} (or GATEWAY_ID=${err.received})` : '--gateway-id ID (or GATEWAY_ID)';
+  return (
+    `gateway id mismatch: the gateway at ${url ?? '?'} named itself ${named} in its CHALLENGE, but ${JSON.stringify(err.expected)} is expected; ` +
+    `nothing was signed. If ${named} is that gateway's GATEWAY_ID, pass ${hint}; otherwise the connection may be relaying another gateway's challenge`
+  );
+}
+
+/** One line describing `err` for a command that talked to `url`, with control characters escaped (terminalSafe). */
 export function describeError(err: unknown, url?: string): string {
+  return terminalSafe(describe(err, url));
+}
+
+function describe(err: unknown, url?: string): string {
   if (err instanceof CliError) return err.message;
+  if (err instanceof GatewayMismatchError) return describeMismatch(err, url);
   if (url !== undefined && isUnreachable(err)) {
     const code = errnoCode(err);
     return `cannot reach gateway at ${url}${code ? ` (${code})` : ''}`;

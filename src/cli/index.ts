@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { commandHelp, commands, runCommand, type Io } from './commands.js';
 import { CliError, describeError } from './errors.js';
+import { terminalSafe } from './text.js';
 
 function version(): string {
   try {
@@ -26,7 +27,8 @@ function programHelp(): string {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     "Run 'aiconexus <command> --help' for a command's options.",
-    'GATEWAY_URL sets the default gateway (ws://127.0.0.1:8000/ws).',
+    'GATEWAY_URL sets the default gateway (ws://127.0.0.1:8000/ws); GATEWAY_ID the gateway id that',
+    "agents expect in the gateway's CHALLENGE (aiconexus-gateway, the gateway's default).",
   ].join('\n');
 }
 
@@ -52,7 +54,7 @@ async function main(argv: string[], io: Io): Promise<number> {
     return await runCommand(command, rest, io);
   } catch (err) {
     io.err(`aiconexus: ${describeError(err)}`);
-    if (io.env.AICONEXUS_DEBUG && err instanceof Error) io.err(String(err.stack));
+    if (io.env.AICONEXUS_DEBUG && err instanceof Error) io.err(String(err.stack).split('\n').map(terminalSafe).join('\n'));
     return 1;
   }
 }

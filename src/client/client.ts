@@ -30,8 +30,9 @@ import {
 import { isDidKey } from '../identity/did-key.js';
 import { backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.js';
 import { TypedEmitter } from './emitter.js';
-import { ClientError, GatewayError } from './errors.js';
+import { ClientError, GatewayError, GatewayMismatchError } from './errors.js';
 import { randomBytes, signFrame, toBase64url, verifyFrame, type KeyPair } from './keys.js';
+import { DEFAULT_REPLAY_LIMITS, ReplayMemory, type ReplayLimits } from './replay.js';
 import {
   OPEN,
   resolveWebSocket,
@@ -74,9 +75,33 @@ export interface ByePayload {
   reason?: string;
 }
 
+/** The gateway's default GATEWAY_ID, and the gateway id a client expects unless told otherwise. */
+export const DEFAULT_GATEWAY_ID = 'aiconexus-gateway';
+
+/** A GATEWAY_ID as the gateway accepts it: 1-128 printable ASCII characters, no spaces. */
+const GATEWAY_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
+
 export interface GatewayClientOptions {
   /** The gateway's WebSocket URL, e.g. `wss://gateway.example/ws`. */
   url: string;
+  /**
+   * The gateway id this client registers with (the gateway's GATEWAY_ID). The REGISTER's `aud`
+   * is what stops a signed REGISTER from being relayed to another gateway, and it protects only a
+   * client that checks it: when CHALLENGE.gateway is not this id, the client closes the socket
+   * without signing anything and fails with a {@link GatewayMismatchError} (ClientError code
+   * GATEWAY_MISMATCH). That is a configuration error or an attack, so it is never retried: connect()
+   * rejects with it, or, on an automatic reconnect, the client stops ('closed' with the error).
+   * Default {@link DEFAULT_GATEWAY_ID} ('aiconexus-gateway', the gateway's default): set it to
+   * your deployment's GATEWAY_ID when that is not the default.
+   */
+  gatewayId?: string;
+  /**
+   * UNSAFE. Sign a REGISTER for whatever gateway id the CHALLENGE names (no pinning): a hostile
+   * gateway, or anyone on the path without TLS, can then pass another deployment's CHALLENGE to
+   * this client and register there as this agent with the REGISTER it signs. Default false; not
+   * allowed together with `gatewayId`.
+   */
+  acceptAnyGateway?: boolean;
   /** The agent's key pair (see generateKeyPair / importRawKey / importJwk). */
   key: KeyPair;
   /** Sent in REGISTER: `name` (≤ 64 chars) and `capabilities` (≤ 32 of `[a-z0-9._:-]{1,64}`). */
@@ -98,6 +123,14 @@ export interface GatewayClientOptions {
   keepAliveMs?: number;
   /** Incoming signaling frames whose `ts` is further than this from the local clock are dropped. Default 120000; 0 = no check. */
   maxFrameAgeMs?: number;
+  /**
+   * Bounds of the replay memory of received (sender, id) pairs. An id stays remembered until its
+   * window (`max(ts, now) + maxFrameAgeMs`, or 10 minutes when maxFrameAgeMs is 0) has passed,
+   * and is never forgotten earlier; a frame that would need more than `perSender` live ids of one
+   * sender (default 1000) or `total` live ids in all (default 100000) is dropped ('invalid' with
+   * reason 'replay-limit') until older ids expire.
+   */
+  replayLimits?: Partial<ReplayLimits>;
   /** WebSocket implementation; default the global WebSocket, else the `ws` package. */
   WebSocket?: WebSocketConstructor;
   /** Clock in ms since the epoch, for `ts` fields. Default Date.now. */
@@ -149,7 +182,8 @@ export type InvalidReason =
   | 'wrong-recipient' // `to` is not this agent's DID
   | 'stale' // `ts` is outside maxFrameAgeMs
   | 'bad-signature' // `sig` does not verify with the key of `from`
-  | 'replay' // `from` already sent a frame with this `id`
+  | 'replay' // `from` already sent a frame with this `id`, still inside its window
+  | 'replay-limit' // the replay memory holds its limit of live ids (of this sender, or in all)
   | 'unexpected'; // a type the gateway must not send here
 
 export interface InvalidFrameInfo {
@@ -203,8 +237,6 @@ type Phase = 'challenge' | 'register' | 'open';
 
 /** Signaling ids remembered to give an ERROR its request (type, target). */
 const SENT_MEMORY = 256;
-/** Upper bound of remembered (sender, id) pairs for replay detection. */
-const REPLAY_MEMORY = 10_000;
 /** Replay window when maxFrameAgeMs is 0. */
 const REPLAY_WINDOW_MS = 10 * 60_000;
 const CLOSE_WAIT_MS = 1000;
@@ -234,6 +266,8 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
   private readonly reconnectOnReplaced: boolean;
   private readonly keepAliveOpt: number | undefined;
   private readonly maxFrameAgeMs: number;
+  /** The gateway id CHALLENGE.gateway must name, or null when any is accepted (acceptAnyGateway). */
+  private readonly expectedGateway: string | null;
   private readonly WebSocketImpl: WebSocketConstructor | undefined;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -253,7 +287,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
   private keepAliveTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly pending = new Map<string, Pending>();
   private readonly sent = new Map<string, { type: string; to: string }>();
-  private readonly seen = new Map<string, number>();
+  private readonly seen: ReplayMemory;
 
   constructor(options: GatewayClientOptions) {
     super();
@@ -267,8 +301,21 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
       const parsed = metaSchema.safeParse(options.meta);
       if (!parsed.success) throw new ClientError('INVALID_ARGUMENT', `bad meta: ${issues(parsed.error)}`);
     }
+    if (options.acceptAnyGateway === true && options.gatewayId !== undefined) {
+      throw new ClientError('INVALID_ARGUMENT', 'gatewayId and acceptAnyGateway cannot be used together');
+    }
+    if (options.gatewayId !== undefined && (typeof options.gatewayId !== 'string' || !GATEWAY_ID_PATTERN.test(options.gatewayId))) {
+      throw new ClientError('INVALID_ARGUMENT', `gatewayId must be 1-128 printable ASCII characters without spaces, like the gateway's GATEWAY_ID (got ${JSON.stringify(options.gatewayId)})`);
+    }
+    const replayLimits = { ...DEFAULT_REPLAY_LIMITS, ...options.replayLimits };
+    for (const name of ['perSender', 'total'] as const) {
+      const n = replayLimits[name];
+      if (!Number.isSafeInteger(n) || n < 1) throw new ClientError('INVALID_ARGUMENT', `replayLimits.${name} must be a positive integer (got ${String(n)})`);
+    }
     this.url = options.url;
     this.key = options.key;
+    this.expectedGateway = options.acceptAnyGateway === true ? null : (options.gatewayId ?? DEFAULT_GATEWAY_ID);
+    this.seen = new ReplayMemory(replayLimits);
     this.meta = options.meta;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
@@ -532,6 +579,9 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
         (error instanceof ClientError && error.closeCode === CloseCode.AUTH);
       if (authFailure && !this.reconnectOnAuthFailure) {
         this.stop({ reason: 'authentication failed', error, ...(error instanceof ClientError && error.closeCode ? { code: error.closeCode } : {}) });
+      } else if (error instanceof GatewayMismatchError) {
+        // A configuration error (or an attack): the next attempt would meet the same id.
+        this.stop({ reason: 'gateway id mismatch', error });
       } else {
         this.scheduleReconnect(error);
       }
@@ -591,6 +641,11 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
         return this.abandon(ws, new ClientError('PROTOCOL', `bad CHALLENGE (protocol ${JSON.stringify(frame.protocol)}): ${issues(parsed.error)}`));
       }
       const challenge = parsed.data;
+      // Pinning: a REGISTER signed for another gateway's CHALLENGE would let whoever relayed it
+      // register there as this agent. Nothing is signed before this check.
+      if (this.expectedGateway !== null && challenge.gateway !== this.expectedGateway) {
+        return this.abandon(ws, new GatewayMismatchError(this.url, this.expectedGateway, challenge.gateway));
+      }
       if (this.handshake) this.handshake.gateway = challenge.gateway;
       const register: Record<string, unknown> = {
         type: 'REGISTER',
@@ -668,9 +723,22 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
     if (this.maxFrameAgeMs > 0 && Math.abs(this.now() - ts) > this.maxFrameAgeMs) {
       return this.invalid('stale', `${type} ${id} has ts ${ts}, outside ${this.maxFrameAgeMs} ms`, data, frame);
     }
+    // Replay memory first: a frame it refuses is dropped whatever its signature, without the cost of verifying it.
+    const now = this.now();
+    const verdict = this.seen.check(from, id, now);
+    if (verdict === 'replay') return this.invalid('replay', `${type} ${id} from ${from} was already received`, data, frame);
+    if (verdict === 'sender-full') {
+      return this.invalid('replay-limit', `${type} ${id} from ${from} refused: ${this.seen.limits.perSender} ids of this sender are inside their replay window`, data, frame);
+    }
+    if (verdict === 'full') {
+      return this.invalid('replay-limit', `${type} ${id} from ${from} refused: the replay memory holds ${this.seen.limits.total} ids inside their window`, data, frame);
+    }
     // Verify the parsed object: JCS of it is exactly what the sender signed, whatever the bytes' layout.
     if (!verifyFrame(frame, from)) return this.invalid('bad-signature', `${type} ${id}: signature does not verify with the key of ${from}`, data, frame);
-    if (!this.markSeen(from, id, ts)) return this.invalid('replay', `${type} ${id} from ${from} was already received`, data, frame);
+    // A frame passes the age check while |now - ts| <= maxFrameAgeMs: after max(ts, now) + maxFrameAgeMs (kept
+    // up to and including that instant) it can only come back stale. Without the check (0) ids are kept 10 minutes.
+    const window = this.maxFrameAgeMs > 0 ? this.maxFrameAgeMs : REPLAY_WINDOW_MS;
+    this.seen.add(from, id, Math.max(ts, now) + window);
     const event = lowerType[type];
     this.emit(event, frame as never);
     this.emit('signal', frame as SignalFrame);
@@ -690,26 +758,6 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
 
   private invalid(reason: InvalidReason, message: string, data: unknown, frame?: unknown): void {
     this.emit('invalid', { reason, message, data, ...(frame === undefined ? {} : { frame }) });
-  }
-
-  /** Records (from, id); false when it was already there and has not expired. */
-  private markSeen(from: string, id: string, ts: number): boolean {
-    const key = `${from} ${id}`;
-    const now = this.now();
-    const expires = this.seen.get(key);
-    if (expires !== undefined && expires > now) return false;
-    if (this.seen.size >= REPLAY_MEMORY) {
-      for (const [k, exp] of this.seen) if (exp <= now) this.seen.delete(k);
-      // Still full: forget the oldest entries (Map iterates in insertion order).
-      for (const k of this.seen.keys()) {
-        if (this.seen.size < REPLAY_MEMORY) break;
-        this.seen.delete(k);
-      }
-    }
-    const window = this.maxFrameAgeMs > 0 ? this.maxFrameAgeMs : REPLAY_WINDOW_MS;
-    this.seen.delete(key);
-    this.seen.set(key, Math.max(ts, now) + window);
-    return true;
   }
 
   // ───────────────────────── requests ─────────────────────────

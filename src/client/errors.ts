@@ -44,6 +44,8 @@ export type ClientErrorCode =
   | 'TIMEOUT'
   /** The gateway sent something the protocol does not allow here. */
   | 'PROTOCOL'
+  /** CHALLENGE.gateway is not the gateway id the client expects (GatewayMismatchError); nothing was signed. */
+  | 'GATEWAY_MISMATCH'
   /** A bad argument (target DID, payload, option). */
   | 'INVALID_ARGUMENT';
 
@@ -57,5 +59,32 @@ export class ClientError extends Error {
     this.name = 'ClientError';
     this.code = code;
     this.closeCode = options.closeCode;
+  }
+}
+
+/** Longest gateway id quoted in a message: a GATEWAY_ID has at most 128 characters. */
+const QUOTE_MAX = 128;
+
+/**
+ * The CHALLENGE named another gateway id than the one the client expects (the `gatewayId`
+ * option): the client closed the socket without signing a REGISTER, and does not retry.
+ */
+export class GatewayMismatchError extends ClientError {
+  declare readonly code: 'GATEWAY_MISMATCH';
+  /** The gateway id the client expects. */
+  readonly expected: string;
+  /** The gateway id the CHALLENGE named (as received: it comes from the gateway). */
+  readonly received: string;
+
+  constructor(url: string, expected: string, received: string) {
+    const named = JSON.stringify(received.length > QUOTE_MAX ? `${received.slice(0, QUOTE_MAX)}…` : received);
+    super(
+      'GATEWAY_MISMATCH',
+      `gateway id mismatch: the gateway at ${url} named itself ${named} in its CHALLENGE, but this client expects ${JSON.stringify(expected)}; ` +
+        "nothing was signed. If that is the gateway's GATEWAY_ID, set the client's gatewayId option to it",
+    );
+    this.name = 'GatewayMismatchError';
+    this.expected = expected;
+    this.received = received;
   }
 }

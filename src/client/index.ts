@@ -9,6 +9,7 @@
  * await client.connect();
  */
 export {
+  DEFAULT_GATEWAY_ID,
   GatewayClient,
   type AgentInfo,
   type AnswerFrame,
@@ -29,7 +30,8 @@ export {
   type SessionInfo,
   type SignalFrame,
 } from './client.js';
-export { ClientError, GatewayError, type ClientErrorCode } from './errors.js';
+export { ClientError, GatewayError, GatewayMismatchError, type ClientErrorCode } from './errors.js';
+export { DEFAULT_REPLAY_LIMITS, type ReplayLimits } from './replay.js';
 export {
   didFromKey,
   exportJwk,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fromBase64url, GatewayClient, generateKeyPair, importRawKey } from '../../src/client/index.js';
+import { fromBase64url, GatewayClient, generateKeyPair, importRawKey, signFrame } from '../../src/client/index.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { FakeGateway } from './fake-gateway.js';
 
@@ -19,25 +19,36 @@ const cli = join(root, 'src/cli/index.ts');
 /** Each test spawns several CLI processes (~1 s each on a busy 2-core machine). */
 const SPAWN_TIMEOUT = 90_000;
 
+/** Environment variables the CLI reads, cleared so that the caller's environment does not leak in. */
+const CLEAN_ENV = { GATEWAY_URL: '', GATEWAY_ID: '', ADMIN_TOKEN: '' };
+
 interface Result {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-/** Runs the CLI to completion (bounded by a timeout). GATEWAY_URL is cleared unless given. */
+/** Runs the CLI to completion (bounded by a timeout). GATEWAY_URL, GATEWAY_ID and ADMIN_TOKEN are cleared unless given. */
 function run(args: string[], env: Record<string, string> = {}): Promise<Result> {
   return new Promise((resolvePromise) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', cli, ...args],
-      { cwd: root, env: { ...process.env, GATEWAY_URL: '', ADMIN_TOKEN: '', ...env }, timeout: 30_000 },
+      { cwd: root, env: { ...process.env, ...CLEAN_ENV, ...env }, timeout: 30_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
         resolvePromise({ code, stdout, stderr });
       },
     );
   });
+}
+
+/** A key file as `aiconexus keygen --out` writes it, without spawning the CLI for it. */
+async function keyFile(name: string): Promise<string> {
+  const key = generateKeyPair();
+  const file = join(dir, name);
+  await writeFile(file, JSON.stringify({ did: key.did, secretKey: Buffer.from(key.secretKey).toString('base64url') }), { mode: 0o600 });
+  return file;
 }
 
 async function freePort(): Promise<number> {
@@ -140,6 +151,7 @@ describe('gateway commands', { timeout: SPAWN_TIMEOUT }, () => {
     const did = (await run(['keygen', '--out', file])).stdout.trim();
     const child = spawn(process.execPath, ['--import', 'tsx', cli, 'listen', '--key', file, '--url', gw.wsUrl, '--name', 'l', '--capability', 'echo'], {
       cwd: root,
+      env: { ...process.env, ...CLEAN_ENV },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
@@ -214,12 +226,112 @@ describe('errors', { timeout: SPAWN_TIMEOUT }, () => {
   });
 
   it('an authentication failure is one line and exit status 1', async () => {
-    const fake = await FakeGateway.start({ rejectRegister: true });
+    const fake = await FakeGateway.start({ rejectRegister: true, gatewayId: 'aiconexus-gateway' });
     try {
       const file = join(dir, 'auth.json');
       await run(['keygen', '--out', file]);
       const ping = await run(['ping', '--key', file, '--url', fake.url]);
       expect(ping).toEqual({ code: 1, stdout: '', stderr: 'aiconexus: authentication failed: registration rejected\n' });
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+describe('gateway id', { timeout: SPAWN_TIMEOUT }, () => {
+  it('refuses a gateway whose CHALLENGE names another id before signing, saying both ids and how to set it; --gateway-id and GATEWAY_ID accept it', async () => {
+    const fake = await FakeGateway.start(); // its CHALLENGE names "fake-gateway"
+    try {
+      const file = await keyFile('pinned.json');
+      const message =
+        `aiconexus: gateway id mismatch: the gateway at ${fake.url} named itself "fake-gateway" in its CHALLENGE, but "aiconexus-gateway" is expected; ` +
+        'nothing was signed. If "fake-gateway" is that gateway\'s GATEWAY_ID, pass --gateway-id fake-gateway (or GATEWAY_ID=fake-gateway); ' +
+        "otherwise the connection may be relaying another gateway's challenge\n";
+      const [ping, listen, flag, env, badId] = await Promise.all([
+        run(['ping', '--key', file, '--url', fake.url]),
+        run(['listen', '--key', file, '--url', fake.url]),
+        run(['ping', '--key', file, '--url', fake.url, '--gateway-id', 'fake-gateway']),
+        run(['ping', '--key', file, '--url', fake.url], { GATEWAY_ID: 'fake-gateway' }),
+        run(['ping', '--key', file, '--url', fake.url, '--gateway-id', 'two words']),
+      ]);
+      expect(ping).toEqual({ code: 1, stdout: '', stderr: message });
+      // listen stops too (one line, status 1) instead of reconnecting to the same mismatch.
+      expect(listen).toEqual({ code: 1, stdout: '', stderr: message });
+      expect(flag).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(/^pong from /) });
+      expect(env).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(/^pong from /) });
+      expect(badId).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: 'aiconexus: --gateway-id (or GATEWAY_ID) must be 1-128 printable ASCII characters without spaces (got "two words")\n',
+      });
+      // Two connections refused before anything was sent, two registered with aud = the id given.
+      expect(fake.connections).toHaveLength(4);
+      await Promise.all(fake.connections.map((c) => c.closed));
+      const firstFrames = fake.connections.map((c) => c.frames[0]);
+      expect(firstFrames.filter((f) => f === undefined)).toHaveLength(2);
+      expect(firstFrames.filter((f) => f !== undefined)).toEqual([
+        expect.objectContaining({ type: 'REGISTER', aud: 'fake-gateway' }),
+        expect.objectContaining({ type: 'REGISTER', aud: 'fake-gateway' }),
+      ]);
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+describe('untrusted text', { timeout: SPAWN_TIMEOUT }, () => {
+  it('listen escapes control characters in frame types, ERROR codes and messages, close reasons and peers\' frames', async () => {
+    const fake = await FakeGateway.start({ gatewayId: 'aiconexus-gateway' });
+    try {
+      const file = await keyFile('escapes.json');
+      const did = JSON.parse(await readFile(file, 'utf8')).did as string;
+      const registered = fake.nextConnection();
+      const child = spawn(process.execPath, ['--import', 'tsx', cli, 'listen', '--key', file, '--url', fake.url], {
+        cwd: root,
+        env: { ...process.env, ...CLEAN_ENV },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const conn = await registered;
+
+      const peer = generateKeyPair();
+      const offer = signFrame(
+        { type: 'OFFER', id: 'o-esc', from: peer.did, to: did, ts: Date.now(), payload: { type: 'offer', sdp: 'v=0\r\n\u009b2J\u202eevil\u001b[0m' } },
+        peer.secretKey,
+      );
+      conn.send({ type: '\u001b]0;pwned\u0007\u001b[2J' });
+      conn.send({ type: 'ERROR', code: 'RATE_LIMITED', message: '\u001b[31mred\u009b2J\naiconexus: fake line', ref: null });
+      conn.send({ type: 'ERROR', code: '\u001b[5mBLINK', message: 'm\u202eevil\u007f', ref: null });
+      conn.send(offer);
+      conn.ws.close(4000, '\u001b[2Jbye');
+
+      const deadline = Date.now() + 30_000;
+      while (!(stderr.includes('disconnected (close 4000') && stdout.includes('\n'))) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`listen output incomplete; stderr: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+
+      // Nothing a terminal acts on: only the newlines that end the CLI's own lines.
+      // eslint-disable-next-line no-control-regex
+      const unsafe = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+      expect(stderr).not.toMatch(unsafe);
+      expect(stdout).not.toMatch(unsafe);
+      expect(stderr).toContain('dropped a frame (unexpected): unexpected \\u001b]0;pwned\\u0007\\u001b[2J frame\n');
+      expect(stderr).toContain('gateway error RATE_LIMITED: \\u001b[31mred\\u009b2J\\u000aaiconexus: fake line\n');
+      expect(stderr).toContain('gateway sent unknown error code \\u001b[5mBLINK: m\\u202eevil\\u007f\n');
+      expect(stderr).toContain('disconnected (close 4000 \\u001b[2Jbye)\n');
+      expect(stderr.split('\n').filter((l) => l.startsWith('aiconexus: fake line'))).toEqual([]);
+      // stdout is still one JSON line per frame, equal to the frame as signed.
+      const lines = stdout.trim().split('\n');
+      expect(lines.map((l) => JSON.parse(l))).toEqual([offer]);
+      expect(lines[0]).toContain('v=0\\r\\n\\u009b2J\\u202eevil\\u001b[0m');
     } finally {
       await fake.close();
     }

@@ -3,11 +3,13 @@
  */
 import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import { buildApp, CloseCode, configWith } from '../../src/app.js';
 import {
   ClientError,
   GatewayClient,
   GatewayError,
+  GatewayMismatchError,
   generateKeyPair,
   type GatewayClientOptions,
   type KeyPair,
@@ -107,6 +109,73 @@ describe('handshake', () => {
     await expect(c.discover({ limit: 1001 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(() => new GatewayClient({ url: 'http://x', key: generateKeyPair() })).toThrow(ClientError);
     expect(() => new GatewayClient({ url: gw.wsUrl, key: generateKeyPair(), meta: { capabilities: ['UPPER'] } })).toThrow(/bad meta/);
+  });
+});
+
+/**
+ * A man in the middle without TLS: accepts WebSocket connections and relays every frame, both
+ * ways, to `upstream`. Records what the client sent upstream.
+ */
+async function startRelay(upstream: string): Promise<{ url: string; sent: string[]; close(): Promise<void> }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const sent: string[] = [];
+  const upstreams = new Set<WebSocket>();
+  wss.on('connection', (victim) => {
+    const up = new WebSocket(upstream);
+    upstreams.add(up);
+    const queue: string[] = [];
+    up.on('open', () => queue.splice(0).forEach((m) => up.send(m)));
+    up.on('message', (data) => victim.send(String(data)));
+    up.on('close', () => victim.close());
+    up.on('error', () => victim.terminate());
+    victim.on('message', (data) => {
+      sent.push(String(data));
+      if (up.readyState === WebSocket.OPEN) up.send(String(data));
+      else queue.push(String(data));
+    });
+    victim.on('close', () => up.close());
+  });
+  const address = wss.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return {
+    url: `ws://127.0.0.1:${address.port}/ws`,
+    sent,
+    close: async () => {
+      for (const up of upstreams) up.terminate();
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+describe('gateway id pinning', () => {
+  it('a relay that passes on another deployment’s CHALLENGE gets no signed REGISTER, and no session there', async () => {
+    // The victim means to use a default gateway; the path leads it to a deployment named "bank-eu-1".
+    const bank = await startGateway({ gatewayId: 'bank-eu-1' });
+    extraApps.push(bank);
+    const relay = await startRelay(bank.wsUrl);
+    extraApps.push(relay);
+    const victim = new GatewayClient({ url: relay.url, key: generateKeyPair() });
+    clients.push(victim);
+    const err = await victim.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayMismatchError);
+    expect(err).toMatchObject({ code: 'GATEWAY_MISMATCH', expected: 'aiconexus-gateway', received: 'bank-eu-1' });
+    expect(victim.state).toBe('closed');
+    expect(relay.sent).toEqual([]);
+    expect(await health(bank.httpUrl)).toMatchObject({ connected_agents: 0 });
+  });
+
+  it('registers with a gateway whose GATEWAY_ID is not the default when gatewayId names it', async () => {
+    const other = await startGateway({ gatewayId: 'gw-eu-1' });
+    extraApps.push(other);
+    const refused = new GatewayClient({ url: other.wsUrl, key: generateKeyPair() });
+    clients.push(refused);
+    await expect(refused.connect()).rejects.toMatchObject({ code: 'GATEWAY_MISMATCH', received: 'gw-eu-1' });
+    const pinned = new GatewayClient({ url: other.wsUrl, key: generateKeyPair(), gatewayId: 'gw-eu-1' });
+    clients.push(pinned);
+    expect(await pinned.connect()).toMatchObject({ gateway: 'gw-eu-1', did: pinned.did });
+    expect(await health(other.httpUrl)).toMatchObject({ connected_agents: 1 });
   });
 });
 

@@ -10,6 +10,8 @@ import { verifyFrame } from '../../src/client/index.js';
 export type Frame = Record<string, unknown> & { type: string };
 
 export interface FakeOptions {
+  /** The id its CHALLENGE names and REGISTER.aud must equal (default 'fake-gateway'). */
+  gatewayId?: string;
   /** Send a CHALLENGE on connect (default true). */
   challenge?: boolean;
   /** Answer a valid REGISTER with REGISTERED (default true). */
@@ -39,13 +41,17 @@ export class FakeConnection {
 
 export class FakeGateway {
   readonly connections: FakeConnection[] = [];
+  /** The id the next connections' CHALLENGE names; may be changed between connections. */
+  gatewayId: string;
   private waiters: ((c: FakeConnection) => void)[] = [];
 
   private constructor(
     readonly wss: WebSocketServer,
     readonly url: string,
     readonly options: FakeOptions,
-  ) {}
+  ) {
+    this.gatewayId = options.gatewayId ?? 'fake-gateway';
+  }
 
   static async start(options: FakeOptions = {}): Promise<FakeGateway> {
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
@@ -80,6 +86,7 @@ export class FakeGateway {
 
   private onConnection(ws: WebSocket): void {
     const conn = new FakeConnection(ws);
+    const gatewayId = this.gatewayId;
     this.connections.push(conn);
     const { challenge = true, register = true, pong = true } = this.options;
     ws.on('message', (data) => {
@@ -87,7 +94,7 @@ export class FakeGateway {
       conn.frames.push(frame);
       if (frame.type === 'REGISTER') {
         if (!register) return;
-        const ok = !this.options.rejectRegister && frame.nonce === conn.nonce && frame.aud === 'fake-gateway' && verifyFrame(frame, String(frame.did));
+        const ok = !this.options.rejectRegister && frame.nonce === conn.nonce && frame.aud === gatewayId && verifyFrame(frame, String(frame.did));
         if (!ok) {
           conn.send({ type: 'ERROR', code: 'AUTH_FAILED', message: 'registration rejected', ref: null });
           ws.close(4401, 'authentication failed');
@@ -104,7 +111,7 @@ export class FakeGateway {
       }
     });
     if (challenge) {
-      conn.send({ type: 'CHALLENGE', protocol: 'aiconexus/1', gateway: 'fake-gateway', nonce: conn.nonce, expires_in_ms: 10_000 });
+      conn.send({ type: 'CHALLENGE', protocol: 'aiconexus/1', gateway: gatewayId, nonce: conn.nonce, expires_in_ms: 10_000 });
     }
     if (!register) this.ready(conn);
   }

@@ -8,6 +8,7 @@ import {
   ClientError,
   GatewayClient,
   GatewayError,
+  GatewayMismatchError,
   generateKeyPair,
   signFrame,
   verifyFrame,
@@ -26,7 +27,7 @@ async function setup(
 ): Promise<{ fake: FakeGateway; client: GatewayClient; conn: FakeConnection }> {
   const fake = await FakeGateway.start(fakeOptions);
   fakes.push(fake);
-  const client = new GatewayClient({ url: fake.url, key: generateKeyPair(), reconnect: { baseMs: 5, maxMs: 20 }, ...clientOptions });
+  const client = new GatewayClient({ url: fake.url, key: generateKeyPair(), gatewayId: fake.gatewayId, reconnect: { baseMs: 5, maxMs: 20 }, ...clientOptions });
   clients.push(client);
   const connection = fake.nextConnection();
   await client.connect();
@@ -72,6 +73,64 @@ describe('REGISTER', () => {
     const err = await connecting;
     expect(err).toBeInstanceOf(ClientError);
     expect(err).toMatchObject({ code: 'PROTOCOL' });
+  });
+});
+
+describe('gateway id pinning', () => {
+  it('refuses a CHALLENGE naming another gateway id: closes without signing a REGISTER and rejects with GATEWAY_MISMATCH', async () => {
+    // A default client expects the gateway's default id; this "gateway" passes on another deployment's CHALLENGE.
+    const fake = await FakeGateway.start({ gatewayId: 'other-deployment', register: false });
+    fakes.push(fake);
+    const client = new GatewayClient({ url: fake.url, key: generateKeyPair(), connectTimeoutMs: 2000 });
+    clients.push(client);
+    const log = record(client);
+    const err = await client.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayMismatchError);
+    expect(err).toBeInstanceOf(ClientError);
+    expect(err).toMatchObject({ code: 'GATEWAY_MISMATCH', expected: 'aiconexus-gateway', received: 'other-deployment' });
+    expect((err as Error).message).toContain('named itself "other-deployment" in its CHALLENGE, but this client expects "aiconexus-gateway"');
+    expect(client.state).toBe('closed');
+    const [conn] = fake.connections;
+    expect(await conn?.closed).toBe(1000);
+    expect(conn?.frames).toEqual([]); // nothing signed, nothing sent
+    expect(log).toEqual([]);
+    expect(fake.connections).toHaveLength(1);
+  });
+
+  it('on a reconnect, refuses a relayed CHALLENGE and stops instead of retrying', async () => {
+    const { fake, client, conn } = await setup();
+    const log = record(client);
+    fake.gatewayId = 'other-deployment'; // from now on the path hands out another deployment's CHALLENGE
+    const closed = nextEvent(client, 'closed');
+    conn.ws.close(1001, 'bye');
+    const info = await closed;
+    expect(info.reason).toBe('gateway id mismatch');
+    expect(info.error).toBeInstanceOf(GatewayMismatchError);
+    expect(info.error).toMatchObject({ expected: 'fake-gateway', received: 'other-deployment' });
+    expect(client.state).toBe('closed');
+    expect(log.map((e) => e.event)).toEqual(['disconnected', 'reconnecting', 'closed']);
+    const relayed = fake.connections[1];
+    expect(await relayed?.closed).toBe(1000);
+    expect(relayed?.frames).toEqual([]);
+    expect(fake.connections).toHaveLength(2);
+  });
+
+  it('acceptAnyGateway (unsafe) registers with whatever id the CHALLENGE names; bad or conflicting options are refused', async () => {
+    const fake = await FakeGateway.start({ gatewayId: 'other-deployment' });
+    fakes.push(fake);
+    const key = generateKeyPair();
+    const client = new GatewayClient({ url: fake.url, key, acceptAnyGateway: true });
+    clients.push(client);
+    const registered = fake.nextConnection();
+    expect(await client.connect()).toMatchObject({ gateway: 'other-deployment' });
+    expect((await registered).frames[0]).toMatchObject({ type: 'REGISTER', aud: 'other-deployment' });
+
+    const bad = (options: Partial<GatewayClientOptions>) => () => new GatewayClient({ url: fake.url, key, ...options });
+    expect(bad({ gatewayId: 'x', acceptAnyGateway: true })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    for (const gatewayId of ['', 'with space', 'x'.repeat(129), 'tab\t', 'caf\u00e9']) {
+      expect(bad({ gatewayId }), JSON.stringify(gatewayId)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('gatewayId') }));
+    }
+    expect(bad({ replayLimits: { perSender: 0 } })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });
 
@@ -127,6 +186,53 @@ describe('incoming signaling frames', () => {
     const got = nextEvent(client, 'offer');
     conn.send(old);
     expect(await got).toEqual(old);
+  });
+});
+
+/** Sends `frame` and resolves with what the client made of it: 'emitted' or the 'invalid' reason. */
+function verdict(client: GatewayClient, conn: FakeConnection, frame: object): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (result: string) => {
+      offSignal();
+      offInvalid();
+      resolve(result);
+    };
+    const offSignal = client.on('signal', () => done('emitted'));
+    const offInvalid = client.on('invalid', (i) => done(i.reason));
+    conn.send(frame);
+  });
+}
+
+describe('replay memory', () => {
+  it('bounds memory by refusing: at most perSender live ids per sender and total in all; ids leave only once their window has passed', async () => {
+    let clock = Date.now();
+    const t0 = clock;
+    const { client, conn } = await setup({}, { now: () => clock, maxFrameAgeMs: 60_000, replayLimits: { perSender: 2, total: 4 } });
+    const peer = generateKeyPair();
+    const mallory = generateKeyPair();
+    const newcomer = generateKeyPair();
+    const frame = (from: KeyPair, id: string) => offerFrom(from, client.did, { ts: clock }, id);
+    const send = (from: KeyPair, id: string) => verdict(client, conn, frame(from, id));
+
+    expect(await send(peer, 'p1')).toBe('emitted');
+    expect(await send(peer, 'p2')).toBe('emitted');
+    expect(await send(peer, 'p3')).toBe('replay-limit'); // 2 live ids of peer
+    expect(await send(mallory, 'm1')).toBe('emitted');
+    expect(await send(mallory, 'm2')).toBe('emitted');
+    expect(await send(newcomer, 'n1')).toBe('replay-limit'); // 4 live ids in all: a new sender is refused too
+    expect(await verdict(client, conn, offerFrom(peer, client.did, { ts: t0 }, 'p1'))).toBe('replay');
+
+    // Until each window (max(ts, now) + 60 s) has passed nothing is forgotten...
+    clock = t0 + 59_999;
+    expect(await send(newcomer, 'n1')).toBe('replay-limit');
+    expect(await verdict(client, conn, offerFrom(peer, client.did, { ts: t0 }, 'p1'))).toBe('replay');
+    clock = t0 + 60_000; // the last instant p1 passes the age check: still remembered
+    expect(await verdict(client, conn, offerFrom(peer, client.did, { ts: t0 }, 'p1'))).toBe('replay');
+    // ...then everything is: the old frame comes back stale, and there is room again.
+    clock = t0 + 60_001;
+    expect(await verdict(client, conn, offerFrom(peer, client.did, { ts: t0 }, 'p1'))).toBe('stale');
+    expect(await send(newcomer, 'n1')).toBe('emitted');
+    expect(await send(peer, 'p3')).toBe('emitted');
   });
 });
 
