@@ -6,7 +6,8 @@
  * deep nesting, invalid JSON, binary, server-only and unknown types — and every frame must get
  * exactly the answer PROTOCOL.md documents (test/fuzz/oracle.ts), never a crash, never an unhandled
  * rejection, never a polluted prototype, while a well-behaved pair on the same gateway keeps
- * routing. Closing cases (1009, 1007) and REGISTER fuzzing run on throwaway connections.
+ * routing. Closing cases (1009, 1007) and REGISTER fuzzing run on throwaway connections. Frames whose
+ * text repeats a key are refused (issue 13 §5), and the oracle knows it (test/fuzz/oracle.ts).
  *
  * Reproduce a run with FUZZ_SEED=<seed printed on failure>. The long run: `npm run fuzz`.
  */
@@ -14,7 +15,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestAgent } from '../helpers/agent.js';
-import { closingRecipe, newSigner, registeredRecipe, signerFromSeed, unregisteredRecipe, type Recipe, type RegisterRecipe, type Signer } from './generators.js';
+import { closingRecipe, newSigner, registeredRecipe, signerFromSeed, unregisteredRecipe, type Recipe, type RegisterRecipe, type SignalRecipe, type Signer } from './generators.js';
 import { checkPair, DeliverySink, FuzzSession, runThrowaways, Stats, WireClient, type Failure, type Shared } from './harness.js';
 import { errorCodes } from '../../src/errors.js';
 import { DOCUMENTED_CODES, SignatureBook } from './oracle.js';
@@ -144,6 +145,25 @@ describe('fuzzing registered sessions', () => {
     });
   });
 
+  // Issue 13 §5: a validly signed frame (the signature covers JSON.parse's last-wins reading)
+  // whose text repeats a key would show a first-wins reader unsigned content: BAD_FRAME, not routed.
+  it('refuses signed frames whose text repeats a key, top level or nested, escaped or not', { timeout: 20_000 }, async () => {
+    const stats = new Stats();
+    const signal = (pre: SignalRecipe['pre']): SignalRecipe => ({ kind: 'signal', type: 'OFFER', to: 'peerDid', extras: [], pre, signer: 'self', fakeSig: 'A'.repeat(86), post: [], space: '', repeat: false });
+    const first = true;
+    const recipes: SignalRecipe[] = [
+      signal([{ op: 'add', path: ['payload'], key: '"sdp"', value: val('v=0 unsigned'), first }]),
+      signal([{ op: 'add', path: [], key: '"from"', value: { ph: 'peerDid' }, first }]),
+      signal([{ op: 'add', path: [], key: '"\\u0074ype"', value: val('BYE'), first }]),
+      signal([{ op: 'add', path: [], key: '"payload"', value: obj([entry('sdp', val('unsigned'))]), first }]),
+      signal([{ op: 'add', path: [], key: '"id"', value: val('other-id'), first }]),
+      signal([{ op: 'add', path: ['payload'], key: '"x"', value: val(1) }, { op: 'add', path: ['payload'], key: '"\\u0078"', value: val(2) }]),
+    ];
+    await (sessions[0] as FuzzSession).runBatch(recipes, stats);
+    expect(stats.failures).toEqual([]);
+    expect(Object.fromEntries(stats.outcomes)).toEqual({ 'ERROR BAD_FRAME': recipes.length });
+  });
+
   it('closes oversize frames with 1009 and invalid UTF-8 with 1007, registered or not', { timeout: 60_000 }, async () => {
     await property(fc.tuple(closingRecipe, fc.boolean()), CLOSING_RUNS, async ([recipe, afterRegister], stats) => {
       await runThrowaways(shared, [recipe], afterRegister, stats);
@@ -170,6 +190,19 @@ describe('fuzzing the handshake', () => {
     // Strict: the deviation the oracle tolerates elsewhere counts as a failure here.
     expect(stats.failureCount).toBe(0);
     expect(stats.deviations.size, JSON.stringify(stats.toJSON().deviations)).toBe(0);
+  });
+
+  it('answers a REGISTER whose text repeats a key with AUTH_REQUIRED + 4401 (it cannot be read as a REGISTER)', { timeout: 20_000 }, async () => {
+    const stats = new Stats();
+    const register = (pre: RegisterRecipe['pre']): RegisterRecipe => ({ kind: 'register', meta: obj([entry('name', val('n'))]), pre, signer: 'self', fakeSig: 'A'.repeat(86), post: [], space: '' });
+    const cases = [
+      register([{ op: 'add', path: [], key: '"did"', value: { ph: 'peerDid' }, first: true }]),
+      register([{ op: 'add', path: ['meta'], key: '"name"', value: val('admin'), first: true }]),
+      register([{ op: 'add', path: [], key: '"type"', value: val('PING'), first: true }]),
+    ];
+    await runThrowaways(shared, cases, false, stats);
+    expect(stats.failures).toEqual([]);
+    expect(Object.fromEntries(stats.outcomes)).toEqual({ 'AUTH_REQUIRED + close 4401': cases.length });
   });
 
   it('registers on a valid REGISTER after all that', async () => {

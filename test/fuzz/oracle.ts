@@ -186,17 +186,49 @@ function utf8(bytes: Buffer): string | undefined {
 
 /** Invalid UTF-8 in a text frame: the WebSocket layer closes with 1007, registered or not. */
 const INVALID_UTF8: Expectation = [{ outcome: { kind: 'close', code: 1007 } }];
-type ParsedText = { kind: 'json'; value: unknown } | { kind: 'invalid-utf8' } | { kind: 'not-json' };
+type ParsedText = { kind: 'json'; value: unknown; text: string } | { kind: 'invalid-utf8' } | { kind: 'not-json' };
 
 /** A text frame decoded and parsed the way the gateway does it. */
 function parseText(bytes: Buffer): ParsedText {
   const text = utf8(bytes);
   if (text === undefined) return { kind: 'invalid-utf8' };
   try {
-    return { kind: 'json', value: JSON.parse(text) as unknown };
+    return { kind: 'json', value: JSON.parse(text) as unknown, text };
   } catch {
     return { kind: 'not-json' };
   }
+}
+
+/** JSON string literals (the unrolled-loop form: no backtracking per character) and structure. */
+const TOKEN = /"[^"\\]*(?:\\.[^"\\]*)*"|[{}[\]:]/g;
+
+/**
+ * Duplicate keys (PROTOCOL.md §1 as this gateway applies it, issue 13 §5): a text that repeats a
+ * key, after unescaping, in any object is BAD_FRAME. Found here with a tokenizer of its own
+ * (not src/protocol/duplicate-keys.ts) on text JSON.parse accepted. `idRepeated`: the top-level
+ * object has `id` more than once, so no `id` is safe to reference (ref null).
+ */
+export function repeatedKeys(text: string): { repeated: boolean; idRepeated: boolean } {
+  const objects: (Set<string> | null)[] = []; // null for an array
+  let repeated = false;
+  let idRepeated = false;
+  let lastString = '""';
+  for (const [token] of text.matchAll(TOKEN)) {
+    if (token === '{') objects.push(new Set());
+    else if (token === '[') objects.push(null);
+    else if (token === '}' || token === ']') objects.pop();
+    else if (token === ':') {
+      const keys = objects[objects.length - 1];
+      const key = JSON.parse(lastString) as string;
+      if (!keys) continue; // not reached for valid JSON
+      if (keys.has(key)) {
+        repeated = true;
+        if (objects.length === 1 && key === 'id') idRepeated = true;
+      }
+      keys.add(key);
+    } else lastString = token;
+  }
+  return { repeated, idRepeated };
 }
 
 /** What a registered session must answer to one message (PROTOCOL.md §1, §4–§6). */
@@ -207,6 +239,9 @@ export function expectRegistered(bytes: Buffer, binary: boolean, state: SessionS
   if (parsed.kind === 'invalid-utf8') return INVALID_UTF8;
   if (parsed.kind === 'not-json' || !isObject(parsed.value)) return [error('BAD_FRAME', null)];
   const value = parsed.value;
+  // Before `type`: with a repeated key, another parser may read another type.
+  const repeated = repeatedKeys(parsed.text);
+  if (repeated.repeated) return [error('BAD_FRAME', repeated.idRepeated ? null : refOf(value))];
   const type = value.type;
   if (typeof type !== 'string') return [error('BAD_FRAME', refOf(value))];
   if (SERVER_TYPES.has(type)) return [error('BAD_FRAME', refOf(value))];
@@ -320,7 +355,8 @@ export interface AuthState {
 
 /**
  * What a connection that has not registered yet must answer (PROTOCOL.md §3): REGISTERED for a
- * valid REGISTER; AUTH_FAILED + 4401 for any bad REGISTER; AUTH_REQUIRED + 4401 for anything else.
+ * valid REGISTER; AUTH_FAILED + 4401 for any bad REGISTER; AUTH_REQUIRED + 4401 for anything else,
+ * a REGISTER with a repeated key included (the gateway cannot read it as a REGISTER).
  */
 export function expectUnregistered(bytes: Buffer, binary: boolean, state: AuthState, now: number): Expectation {
   if (bytes.length > state.limits.maxFrameBytes) return OVERSIZE;
@@ -329,6 +365,8 @@ export function expectUnregistered(bytes: Buffer, binary: boolean, state: AuthSt
   const parsed = parseText(bytes);
   if (parsed.kind === 'invalid-utf8') return INVALID_UTF8;
   if (parsed.kind === 'not-json' || !isObject(parsed.value) || parsed.value.type !== 'REGISTER') return required;
+  // Repeated keys make a frame unreadable, REGISTER included: like any frame that is not a REGISTER.
+  if (repeatedKeys(parsed.text).repeated) return required;
   const value = parsed.value;
   const failed: Alternative = { outcome: { kind: 'close', code: 4401, error: 'AUTH_FAILED' } };
   const o = value;

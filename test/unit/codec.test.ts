@@ -144,6 +144,86 @@ describe('decodeFrame', () => {
   });
 });
 
+describe('decodeFrame: duplicate keys (issue 13 §5)', () => {
+  /** The §9 frame as text, with `edit` applied to its JSON text. */
+  const offerText = (edit: (t: string) => string) => edit(JSON.stringify(offer()));
+
+  it('refuses a key repeated at the top level, naming it, with the frame id as ref', () => {
+    for (const key of ['type', 'from', 'to', 'ts', 'payload', 'sig']) {
+      const raw = offerText((t) => t.replace('{"type"', `{${JSON.stringify(key)}:null,"type"`));
+      expect(decodeText(raw), key).toEqual({ ok: false, code: 'BAD_FRAME', ref: 'offer-1', message: `duplicate key "${key}"` });
+    }
+  });
+
+  it('refuses a key repeated in a nested object (payload, meta, deeper)', () => {
+    expect(decodeText(offerText((t) => t.replace('"payload":{', '"payload":{"sdp":"v=1",')))).toEqual({
+      ok: false,
+      code: 'BAD_FRAME',
+      ref: 'offer-1',
+      message: 'duplicate key "sdp" in a nested object',
+    });
+    const reg = JSON.stringify(register({ name: 'alice', capabilities: ['vision'] })).replace('"meta":{', '"meta":{"name":"mallory",');
+    expect(decodeText(reg)).toEqual({ ok: false, code: 'BAD_FRAME', ref: null, message: 'duplicate key "name" in a nested object' });
+    expect(decodeText('{"type":"PING","id":"p1","x":[{"a":{"b":1,"b":1}}]}')).toMatchObject({ ok: false, code: 'BAD_FRAME', ref: 'p1' });
+  });
+
+  it('compares keys after unescaping', () => {
+    expect(decodeText('{"type":"PING","\\u0074ype":"OFFER","id":"p1"}')).toEqual({ ok: false, code: 'BAD_FRAME', ref: 'p1', message: 'duplicate key "type"' });
+    expect(decodeText('{"type":"PING","id":"p1","\\ud83d\\ude00":1,"😀":2}')).toMatchObject({ message: 'duplicate key "😀"' });
+    // Only escaped, no repetition: accepted as before.
+    expect(decodeText('{"\\u0074ype":"PING","\\u0069d":"p1"}')).toEqual({ ok: true, type: 'PING', value: { type: 'PING', id: 'p1' } });
+  });
+
+  it('ref is null when `id` itself is repeated: parsers would disagree on which id to reference', () => {
+    const cases = [
+      '{"type":"PING","id":"p1","id":"p2"}',
+      '{"type":"PING","id":"p1","id":"p1"}', // equal values: still no single id to stand on
+      '{"type":"PING","id":"p1","\\u0069d":"p2"}',
+      '{"type":"PING","id":null,"id":"p2"}',
+      // The first repetition found is elsewhere; `id` is repeated later.
+      '{"type":"PING","x":{"a":1,"a":2},"id":"p1","id":"p2"}',
+      '{"type":"PING","type":"PING","id":"p1","id":"p2"}',
+    ];
+    for (const raw of cases) expect(decodeText(raw), raw).toMatchObject({ ok: false, code: 'BAD_FRAME', ref: null });
+    expect(decodeText('{"type":"PING","id":"p1","id":"p2"}')).toMatchObject({ message: 'duplicate key "id"' });
+    // An `id` repeated in a nested object is not the frame's id.
+    expect(decodeText('{"type":"PING","id":"p1","x":{"id":1,"id":2}}')).toMatchObject({ ref: 'p1', message: 'duplicate key "id" in a nested object' });
+    // A repeated key next to a malformed id: ref null as for any frame (refOf).
+    expect(decodeText('{"type":"PING","id":"bad id","x":1,"x":2}')).toMatchObject({ ref: null });
+  });
+
+  it('checks before the type: a repeated key answers BAD_FRAME whatever type either copy names', () => {
+    expect(decodeText('{"type":"HELLO","type":"PING","id":"u1"}')).toMatchObject({ ok: false, code: 'BAD_FRAME', ref: 'u1' });
+    expect(decodeText('{"type":"PING","type":"HELLO","id":"u1"}')).toMatchObject({ ok: false, code: 'BAD_FRAME', ref: 'u1' });
+    expect(decodeText('{"type":"PONG","id":"u1","a":1,"a":2}')).toMatchObject({ ok: false, code: 'BAD_FRAME', message: 'duplicate key "a"' });
+    expect(decodeText('{"type":1,"a":1,"a":2}')).toMatchObject({ ok: false, code: 'BAD_FRAME', message: 'duplicate key "a"' });
+  });
+
+  it('does not look inside what is not an object frame', () => {
+    expect(decodeText('[{"a":1,"a":2}]')).toMatchObject({ ok: false, code: 'BAD_FRAME', ref: null, message: 'frame must be a JSON object' });
+    expect(decodeText('{"a":1,"a":2')).toMatchObject({ ok: false, code: 'BAD_FRAME', ref: null, message: 'frame is not valid JSON' });
+  });
+
+  it('quotes the key in the message escaped and cut to 32 UTF-16 code units', () => {
+    const message = (key: string) => {
+      const d = decodeText(`{"type":"PING","id":"p1",${JSON.stringify(key)}:1,${JSON.stringify(key)}:2}`);
+      return d.ok ? '' : d.message;
+    };
+    expect(message('a"b\\c')).toBe('duplicate key "a\\"b\\\\c"');
+    expect(message('\u0000\n\u001f')).toBe('duplicate key "\\u0000\\n\\u001f"');
+    expect(message('\ud800')).toBe('duplicate key "\\ud800"');
+    expect(message('k'.repeat(40_000))).toBe(`duplicate key "${'k'.repeat(32)}"…`);
+    expect(message('\u0001'.repeat(40_000)).length).toBeLessThanOrEqual(240);
+  });
+
+  it('accepts frames whose objects share keys with each other, and never throws on deep ones', () => {
+    expect(decodeText({ type: 'PING', id: 'p1', a: { id: 1, type: 2, a: { a: [{ a: 1 }, { a: 2 }] } } }).ok).toBe(true);
+    const deep = `{"type":"PING","x":${'{"a":'.repeat(5000)}{"b":1,"b":2}${'}'.repeat(5000)}}`;
+    expect(() => decodeText(deep)).not.toThrow();
+    expect(decodeText(deep)).toMatchObject({ ok: false, code: 'BAD_FRAME', message: 'duplicate key "b" in a nested object' });
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 
 describe('signaling envelope schema', () => {
