@@ -56,7 +56,7 @@ interface FrameDoc {
   examples?: { name: string; summary: string; payload: Json }[];
 }
 
-// Test vector of PROTOCOL.md §9 (its `ts` is old: a live gateway answers STALE).
+// The protocol's test vector (docs/protocol.md §13) (its `ts` is old: a live gateway answers STALE).
 const OFFER_VECTOR = offerVector();
 
 const SIG_NOTE =
@@ -95,7 +95,7 @@ const CLIENT_FRAMES: Record<ClientType, FrameDoc> = {
     summary: 'WebRTC SDP offer for another agent.',
     description: SIGNALING_NOTE,
     fields: { ...SIGNED_ENVELOPE_FIELDS, payload: '`sdp` (at most 32768 characters); extra fields allowed.' },
-    examples: [{ name: 'test-vector', summary: 'The signed test vector of PROTOCOL.md §9 (its ts is old).', payload: OFFER_VECTOR }],
+    examples: [{ name: 'test-vector', summary: 'The signed test vector of docs/protocol.md §13 (its ts is old).', payload: OFFER_VECTOR }],
   },
   ANSWER: {
     schema: answerSchema,
@@ -330,7 +330,7 @@ function errorCodesTable(): string {
 
 function description(): string {
   return [
-    `The AIConexus signaling protocol (\`${PROTOCOL_VERSION}\`) between the gateway and agents: one WebSocket per agent, every frame one UTF-8 **text** frame holding one JSON object with a string field \`type\`. The normative text is PROTOCOL.md; this document is generated from the zod schemas in \`src/protocol/frames.ts\` and the tables in \`src/errors.ts\` by \`npm run gen:asyncapi\` (do not edit it by hand).`,
+    `The AIConexus signaling protocol (\`${PROTOCOL_VERSION}\`) between the gateway and agents: one WebSocket per agent, every frame one UTF-8 **text** frame holding one JSON object with a string field \`type\`. The normative text is docs/protocol.md; this document is generated from the zod schemas in \`src/protocol/frames.ts\` and the tables in \`src/errors.ts\` by \`npm run gen:asyncapi\` (do not edit it by hand).`,
     '',
     '## Session',
     '1. On connect the gateway sends CHALLENGE.',
