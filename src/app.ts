@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
+import { MAX_HEADERS_CHECK_INTERVAL_MS, MAX_KEEP_ALIVE_TIMEOUT_MS } from './constants.js';
 import { agentsRoutes } from './http/agents.js';
 import { apiDocs } from './http/docs.js';
 import { healthRoutes } from './http/health.js';
@@ -56,10 +57,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // send a request's line and headers (slowloris, upgrades that never complete), checked
     // every second rather than Node's default 30 s.
     connectionTimeout: config.httpIdleTimeoutMs,
-    keepAliveTimeout: Math.min(config.httpIdleTimeoutMs, 72_000),
+    keepAliveTimeout: Math.min(config.httpIdleTimeoutMs, MAX_KEEP_ALIVE_TIMEOUT_MS),
     http: {
       headersTimeout: config.httpHeadersTimeoutMs,
-      connectionsCheckingInterval: Math.min(1000, config.httpHeadersTimeoutMs),
+      connectionsCheckingInterval: Math.min(MAX_HEADERS_CHECK_INTERVAL_MS, config.httpHeadersTimeoutMs),
     },
     // While closing, /health and /ready answer from their routes (503 with status "draining")
     // instead of Fastify's generic 503.

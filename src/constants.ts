@@ -1,6 +1,10 @@
 /**
  * Fixed timings and sizes of the gateway (those that are not configuration). Each is documented
  * in docs/protocol.md §10 or docs/operations.md where a client or an operator can observe it.
+ *
+ * Not here: protocol limits checked by the frame schemas (src/protocol/frames.ts: MAX_SDP_CHARS,
+ * DISCOVER_MAX_LIMIT, …), which the browser-safe client shares, and the client SDK's own timings
+ * (src/client/constants.ts). This module has no imports, so anything may import it.
  */
 
 /** Unsent bytes on one connection from which it counts as congested: it is not read until drained. */
@@ -25,3 +29,74 @@ export const TERMINATE_AFTER_CLOSE_MS = 1000;
 
 /** How long shutdown waits for agents to answer the 1001 close before terminating them. */
 export const CLOSE_GRACE_MS = 3000;
+
+// ───────────────────────── shutdown ─────────────────────────
+
+/** Upper bound for a graceful shutdown (server.ts, and the worker supervisor); past it the process exits anyway. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+/** While draining, how often shutdown checks whether every connection has closed. */
+export const DRAIN_POLL_MS = 20;
+
+// ───────────────────────── HTTP ─────────────────────────
+
+/** The window of the per-minute rate limits (CONNECT_RATE_LIMIT on /ws, HTTP_RATE_LIMIT on /agents and /metrics). */
+export const RATE_LIMIT_WINDOW_MS = 60_000;
+
+/** GET /agents: longest `cursor` accepted (base64url of a DID is 76 characters). */
+export const MAX_CURSOR_CHARS = 200;
+
+/** Keep-alive timeout of idle HTTP connections: HTTP_IDLE_TIMEOUT, at most this. */
+export const MAX_KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+/** How often Node checks HTTP_HEADERS_TIMEOUT (Node's default is 30 s): at most this, less if the timeout is shorter. */
+export const MAX_HEADERS_CHECK_INTERVAL_MS = 1000;
+
+// ───────────────────────── idle sweep ─────────────────────────
+
+/**
+ * The sweeper runs every AGENT_TIMEOUT / SWEEPS_PER_AGENT_TIMEOUT, clamped to
+ * [MIN_SWEEP_INTERVAL_MS, MAX_SWEEP_INTERVAL_MS]: an idle agent is unlisted within a second of its timeout.
+ */
+export const SWEEPS_PER_AGENT_TIMEOUT = 4;
+export const MIN_SWEEP_INTERVAL_MS = 50;
+export const MAX_SWEEP_INTERVAL_MS = 1000;
+
+// ───────────────────────── cluster mode (Redis) ─────────────────────────
+
+/** Redis reconnects: REDIS_RETRY_BASE_MS × 2^min(attempt, REDIS_RETRY_MAX_DOUBLINGS), at most REDIS_RETRY_MAX_MS. */
+export const REDIS_RETRY_BASE_MS = 50;
+export const REDIS_RETRY_MAX_DOUBLINGS = 6;
+export const REDIS_RETRY_MAX_MS = 2000;
+
+/**
+ * The cluster tick (node liveness, agent refresh, reaping) runs every HEARTBEAT_INTERVAL / 2, at
+ * least every MIN_CLUSTER_TICK_MS.
+ */
+export const MIN_CLUSTER_TICK_MS = 50;
+
+/** A node that misses ticks for this many HEARTBEAT_INTERVALs is dead (its agents are reaped). */
+export const NODE_TTL_HEARTBEATS = 1.5;
+
+/** An agent entry not refreshed for this many HEARTBEAT_INTERVALs (and at least MIN_AGENT_TTL_MS) expires in Redis. */
+export const AGENT_TTL_HEARTBEATS = 3;
+export const MIN_AGENT_TTL_MS = 10_000;
+
+/** While Redis is down, at most one `redis error` log line per this interval. */
+export const REDIS_ERROR_LOG_INTERVAL_MS = 5000;
+
+// ───────────────────────── worker supervisor (GATEWAY_WORKERS > 1) ─────────────────────────
+
+/** A dead worker is restarted at most once per this interval per slot. */
+export const WORKER_RESTART_INTERVAL_MS = 1000;
+
+/** A worker dying within this of its start counts as a start-up failure… */
+export const WORKER_QUICK_DEATH_MS = 5000;
+/** …and this many in a row for one slot stop the supervisor. */
+export const WORKER_MAX_QUICK_DEATHS = 3;
+
+/** When the supervisor gives up, the time its workers get to stop before it exits. */
+export const WORKER_GIVE_UP_EXIT_MS = 2000;
+
+/** On shutdown, the supervisor exits anyway this long after SHUTDOWN_GRACE_MS. */
+export const WORKER_SHUTDOWN_SLACK_MS = 1000;

@@ -1,8 +1,11 @@
 /**
- * The one table of protocol error codes (PROTOCOL.md §6) and WebSocket close codes.
+ * The one table of protocol error codes (PROTOCOL.md §6), WebSocket close codes, and the HTTP
+ * error codes of the routes (`{ error, message }` bodies with their status).
  *
  * Every ERROR frame the gateway sends is built from this table, so a code's message and its
  * transport mapping (keep the connection open, or close it with a code) live in one place.
+ *
+ * Browser-safe (no imports at all): the client SDK shares it.
  */
 
 /** WebSocket close codes used by the gateway (PROTOCOL.md §6). */
@@ -103,4 +106,44 @@ export class ProtocolError extends Error {
     super(detail ?? errorTable[code].message);
     this.name = 'ProtocolError';
   }
+}
+
+interface HttpErrorSpec {
+  /** HTTP status of the reply. */
+  readonly status: number;
+  /** Default human-readable `message` of the body (call sites usually give a more precise one). */
+  readonly message: string;
+}
+
+/**
+ * HTTP error codes → status and default message: the `error` field of every `{ error, message }`
+ * body a route sends itself (model: fastify's lib/errors.js, one table of code, message and
+ * status). Refusals by plugins (@fastify/rate-limit's 429, Fastify's own 404/503) keep their bodies.
+ */
+export const httpErrorTable = {
+  /** GET /agents: a bad query value or a cursor this gateway did not issue. */
+  bad_request: { status: 400, message: 'bad request' },
+  /** GET /agents: missing or wrong `Authorization: Bearer <ADMIN_TOKEN>`. */
+  unauthorized: { status: 401, message: 'authentication required' },
+  /** WebSocket upgrade: the Origin is not in ALLOWED_ORIGINS. */
+  forbidden_origin: { status: 403, message: 'origin is not in ALLOWED_ORIGINS' },
+  /** WebSocket upgrade: MAX_CONNECTIONS_PER_IP already open from this address. */
+  too_many_connections: { status: 429, message: 'too many connections from this address' },
+  /** Cluster mode: the cluster-wide presence (Redis) is unreachable. */
+  unavailable: { status: 503, message: 'service unavailable; retry later' },
+} as const satisfies Record<string, HttpErrorSpec>;
+
+export type HttpErrorCode = keyof typeof httpErrorTable;
+export type HttpStatus = (typeof httpErrorTable)[HttpErrorCode]['status'];
+
+/** An HTTP error reply: its status and its `{ error, message }` body. */
+export interface HttpError<C extends HttpErrorCode = HttpErrorCode> {
+  readonly status: (typeof httpErrorTable)[C]['status'];
+  readonly body: { readonly error: C; readonly message: string };
+}
+
+/** Builds the HTTP error reply of `code`; `detail` replaces the default message when given. */
+export function httpError<C extends HttpErrorCode>(code: C, detail?: string): HttpError<C> {
+  const spec = httpErrorTable[code];
+  return { status: spec.status, body: { error: code, message: detail ?? spec.message } };
 }

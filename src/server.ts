@@ -7,10 +7,8 @@ import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { SHUTDOWN_GRACE_MS } from './constants.js';
 import { superviseWorkers } from './workers.js';
-
-/** Upper bound for a graceful shutdown; past it the process exits anyway. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 let config: Config;
 try {
@@ -36,7 +34,7 @@ async function serve(config: Config): Promise<void> {
     if (err) app.log.error({ err }, 'fatal error, shutting down');
     else app.log.info({ signal }, 'shutting down: draining connections');
     // /health and /ready answer 503 from here on; preClose then closes every agent with 1001.
-    app.hub.draining = true;
+    app.hub.beginDrain();
     await app.close();
     app.log.info('shutdown complete');
   });

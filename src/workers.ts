@@ -9,6 +9,13 @@
 import cluster, { type Worker } from 'node:cluster';
 import pino from 'pino';
 import type { Config } from './config.js';
+import {
+  WORKER_GIVE_UP_EXIT_MS,
+  WORKER_MAX_QUICK_DEATHS,
+  WORKER_QUICK_DEATH_MS,
+  WORKER_RESTART_INTERVAL_MS,
+  WORKER_SHUTDOWN_SLACK_MS,
+} from './constants.js';
 
 export function superviseWorkers(config: Config, graceMs: number): void {
   const log = pino({ level: config.logLevel, base: { gateway: config.gatewayId, role: 'supervisor' } });
@@ -26,18 +33,18 @@ export function superviseWorkers(config: Config, graceMs: number): void {
   const onExit = (slot: number, worker: Worker, code: number | null, signal: string | null) => {
     if (stopping) return;
     const started = lastStart.get(slot) ?? 0;
-    const quick = Date.now() - started < 5000 ? (quickDeaths.get(slot) ?? 0) + 1 : 0;
+    const quick = Date.now() - started < WORKER_QUICK_DEATH_MS ? (quickDeaths.get(slot) ?? 0) + 1 : 0;
     quickDeaths.set(slot, quick);
-    if (quick >= 3) {
+    if (quick >= WORKER_MAX_QUICK_DEATHS) {
       log.fatal({ slot, code }, 'worker keeps failing at start-up (see its log); giving up');
       stopping = true;
       for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
       process.exitCode = 1;
-      setTimeout(() => process.exit(1), 2000).unref();
+      setTimeout(() => process.exit(1), WORKER_GIVE_UP_EXIT_MS).unref();
       return;
     }
     log.error({ slot, pid: worker.process.pid, code, signal }, 'worker died; restarting');
-    const wait = Math.max(0, 1000 - (Date.now() - started));
+    const wait = Math.max(0, WORKER_RESTART_INTERVAL_MS - (Date.now() - started));
     setTimeout(() => !stopping && fork(slot), wait).unref();
   };
 
@@ -55,7 +62,7 @@ export function superviseWorkers(config: Config, graceMs: number): void {
     const force = setTimeout(() => {
       log.error('workers did not stop in time; exiting');
       process.exit(1);
-    }, graceMs + 1000);
+    }, graceMs + WORKER_SHUTDOWN_SLACK_MS);
     force.unref();
     let alive = workers.filter((w) => !w.isDead()).length;
     if (alive === 0) process.exit(0);

@@ -5,7 +5,7 @@
  * (./text.ts) or describeError, which escape control characters.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_GATEWAY_ID, GatewayClient, generateKeyPair, type AgentMeta, type GatewayClientOptions } from '../client/index.js';
+import { CloseCode, DEFAULT_GATEWAY_ID, GatewayClient, generateKeyPair, type AgentMeta, type GatewayClientOptions } from '../client/index.js';
 import { CliError, describeError } from './errors.js';
 import { readKeyFile, toKeyFile, writeKeyFile } from './key-file.js';
 import { jsonText, terminalSafe } from './text.js';
@@ -150,7 +150,7 @@ export const commands: Command[] = [
       '',
       'Each verified OFFER/ANSWER/ICE/BYE is printed to stdout as one JSON line; status goes to',
       'stderr. Reconnects automatically; stops on Ctrl-C, or with status 1 when the session is',
-      'replaced (close 4409), authentication fails or the gateway id does not match.',
+      `replaced (close ${CloseCode.REPLACED}), authentication fails or the gateway id does not match.`,
       'Control characters in text from peers and the gateway are printed as \\uXXXX escapes.',
     ],
     options: {
@@ -182,7 +182,7 @@ export const commands: Command[] = [
         client.on('closed', (info) => {
           offSignal();
           if (stopping) return resolve(0);
-          io.err(terminalSafe(`aiconexus: stopped: ${info.error ? describeError(info.error, url) : info.code === 4409 ? 'session replaced: this DID registered from another connection (close 4409)' : info.reason}`));
+          io.err(terminalSafe(`aiconexus: stopped: ${info.error ? describeError(info.error, url) : info.code === CloseCode.REPLACED ? `session replaced: this DID registered from another connection (close ${CloseCode.REPLACED})` : info.reason}`));
           resolve(1);
         });
         client.connect().catch((err: unknown) => {

@@ -2,7 +2,7 @@
  * CLI errors and their one-line messages. Every failure ends the process with exit status 1 and
  * one line on stderr; nothing prints a stack trace unless AICONEXUS_DEBUG is set.
  */
-import { ClientError, GatewayError, GatewayMismatchError } from '../client/index.js';
+import { ClientError, CloseCode, GatewayError, GatewayMismatchError } from '../client/index.js';
 import { terminalSafe } from './text.js';
 
 /** An error whose message is shown as is. */
@@ -67,8 +67,8 @@ function describe(err: unknown, url?: string): string {
     return `gateway error ${err.code}: ${err.message}`;
   }
   if (err instanceof ClientError) {
-    if (err.closeCode === 4401) return `authentication failed (close ${err.closeCode})`;
-    if (err.closeCode === 4503) return 'gateway is full (close 4503)';
+    if (err.closeCode === CloseCode.AUTH) return `authentication failed (close ${err.closeCode})`;
+    if (err.closeCode === CloseCode.FULL) return `gateway is full (close ${CloseCode.FULL})`;
     return err.message;
   }
   if (err instanceof Error && err.name === 'TimeoutError') return `no answer from ${url ?? 'the gateway'} in time`;

@@ -28,7 +28,18 @@ import {
   type SignalingType,
 } from '../protocol/frames.js';
 import { isDidKey } from '../identity/did-key.js';
+import { issuesLine as issues } from '../protocol/issues.js';
 import { backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.js';
+import {
+  ABNORMAL_CLOSURE,
+  CLOSE_WAIT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_FRAME_AGE_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  NORMAL_CLOSURE,
+  REPLAY_WINDOW_MS,
+  SENT_MEMORY,
+} from './constants.js';
 import { TypedEmitter } from './emitter.js';
 import { ClientError, GatewayError, GatewayMismatchError } from './errors.js';
 import { randomBytes, signFrame, toBase64url, verifyFrame, type KeyPair } from './keys.js';
@@ -235,12 +246,6 @@ interface Handshake {
 
 type Phase = 'challenge' | 'register' | 'open';
 
-/** Signaling ids remembered to give an ERROR its request (type, target). */
-const SENT_MEMORY = 256;
-/** Replay window when maxFrameAgeMs is 0. */
-const REPLAY_WINDOW_MS = 10 * 60_000;
-const CLOSE_WAIT_MS = 1000;
-
 const noop = () => {};
 const unref = (timer: ReturnType<typeof setTimeout>) => (timer as { unref?: () => void }).unref?.();
 const monotonic = () => globalThis.performance?.now() ?? Date.now();
@@ -317,13 +322,13 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
     this.expectedGateway = options.acceptAnyGateway === true ? null : (options.gatewayId ?? DEFAULT_GATEWAY_ID);
     this.seen = new ReplayMemory(replayLimits);
     this.meta = options.meta;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.reconnectOpts = options.reconnect === false ? false : { ...DEFAULT_RECONNECT, ...options.reconnect };
     this.reconnectOnAuthFailure = options.reconnectOnAuthFailure ?? false;
     this.reconnectOnReplaced = options.reconnectOnReplaced ?? false;
     this.keepAliveOpt = options.keepAliveMs;
-    this.maxFrameAgeMs = options.maxFrameAgeMs ?? 120_000;
+    this.maxFrameAgeMs = options.maxFrameAgeMs ?? DEFAULT_MAX_FRAME_AGE_MS;
     this.WebSocketImpl = options.WebSocket;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
@@ -454,8 +459,8 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
     this.failHandshakePromise(closedError);
     this.rejectPending(closedError);
     this.currentState = 'closed';
-    if (wasConnected) this.emit('disconnected', { code: 1000, reason: 'client closed', willReconnect: false });
-    if (!alreadyClosed) this.emit('closed', { code: 1000, reason: 'client closed' });
+    if (wasConnected) this.emit('disconnected', { code: NORMAL_CLOSURE, reason: 'client closed', willReconnect: false });
+    if (!alreadyClosed) this.emit('closed', { code: NORMAL_CLOSURE, reason: 'client closed' });
     if (ws) await closeAndWait(ws);
   }
 
@@ -521,7 +526,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
     if (this.handshake) {
       const cause = this.lastSocketError;
       const err =
-        this.phase === 'challenge' && cause !== undefined && code === 1006
+        this.phase === 'challenge' && cause !== undefined && code === ABNORMAL_CLOSURE
           ? new ClientError('CONNECT_FAILED', `cannot reach gateway at ${this.url}: ${describeCause(cause)}`, { closeCode: code, cause })
           : new ClientError('CONNECTION_CLOSED', `gateway closed the connection during the handshake (${closeText(code, reason)})`, { closeCode: code });
       this.failHandshakePromise(err);
@@ -823,7 +828,7 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
           this.ws = null;
           detach(ws);
           void closeAndWait(ws);
-          this.lostSession(1006, 'keep-alive timeout');
+          this.lostSession(ABNORMAL_CLOSURE, 'keep-alive timeout');
         },
       );
     };
@@ -878,7 +883,7 @@ function closeAndWait(ws: WebSocketLike): Promise<void> {
       return;
     }
     try {
-      ws.close(1000, 'client closing');
+      ws.close(NORMAL_CLOSURE, 'client closing');
     } catch {
       clearTimeout(timer);
       resolve();
@@ -897,12 +902,4 @@ function describeCause(cause: unknown): string {
     return typeof code === 'string' && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message;
   }
   return typeof cause === 'string' ? cause : 'connection failed';
-}
-
-/** zod issues as one line: `path: message; …`. */
-function issues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message))
-    .join('; ');
 }

@@ -5,14 +5,12 @@
  * Browser-safe: @noble/ed25519 with @noble/hashes' SHA-512 (synchronous, no WebCrypto needed),
  * @scure/base for base64url. Nothing here imports a `node:` module.
  */
-import * as ed from '@noble/ed25519';
-import { sha512 } from '@noble/hashes/sha2.js';
 import { base64urlnopad } from '@scure/base';
 import { signedBytes } from '../protocol/canonical.js';
+import { SIGNATURE_PATTERN } from '../protocol/frames.js';
 import { didFromPublicKey, publicKeyFromDid } from '../identity/did-key.js';
-
-// @noble/ed25519 v3 has no synchronous SHA-512 of its own.
-ed.hashes.sha512 = sha512;
+// @noble/ed25519 with its SHA-512 set (a process-wide setting: see ./ed25519.ts).
+import { ed } from './ed25519.js';
 
 /** An agent's identity: its Ed25519 key pair and the did:key derived from the public key. */
 export interface KeyPair {
@@ -31,9 +29,6 @@ export interface Ed25519PrivateJwk {
   x: string;
   d: string;
 }
-
-/** 86 base64url characters = 64 bytes; the last character carries 2 bits, so only A, Q, g, w are canonical. */
-const SIG_PATTERN = /^[A-Za-z0-9_-]{85}[AQgw]$/;
 
 /** Encodes bytes as base64url without padding. */
 export function toBase64url(bytes: Uint8Array): string {
@@ -116,7 +111,7 @@ export function signFrame<T extends Record<string, unknown>>(frame: T, secretKey
  */
 export function verifyFrame(frame: Record<string, unknown>, did: string): boolean {
   const sig = frame.sig;
-  if (typeof sig !== 'string' || !SIG_PATTERN.test(sig)) return false;
+  if (typeof sig !== 'string' || !SIGNATURE_PATTERN.test(sig)) return false;
   const publicKey = publicKeyFromDid(did);
   if (!publicKey) return false;
   try {

@@ -11,6 +11,16 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
+import {
+  AGENT_TTL_HEARTBEATS,
+  MIN_AGENT_TTL_MS,
+  MIN_CLUSTER_TICK_MS,
+  NODE_TTL_HEARTBEATS,
+  REDIS_ERROR_LOG_INTERVAL_MS,
+  REDIS_RETRY_BASE_MS,
+  REDIS_RETRY_MAX_DOUBLINGS,
+  REDIS_RETRY_MAX_MS,
+} from '../constants.js';
 import { RedisPresence } from '../registry/redis-presence.js';
 import { RedisBus, type RemoteResult } from '../routing/redis-bus.js';
 import type { AgentRecord } from '../registry/agent-registry.js';
@@ -55,7 +65,8 @@ export class Cluster {
       lazyConnect: true,
       connectionName: `aiconexus-${this.nodeId}`,
       // Keep retrying forever, at most every 2 s: the gateway keeps serving local agents meanwhile.
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      retryStrategy: (times: number) =>
+        Math.min(REDIS_RETRY_BASE_MS * 2 ** Math.min(times, REDIS_RETRY_MAX_DOUBLINGS), REDIS_RETRY_MAX_MS),
       maxRetriesPerRequest: 1,
     };
     this.pub = new Redis(opts.redisUrl, { ...common, enableOfflineQueue: false });
@@ -67,8 +78,8 @@ export class Cluster {
       prefix: opts.prefix,
       // Ticks come every hb/2: a node that misses ticks for 1.5 hb is dead, and the reaper
       // (also every hb/2) unlists its agents, so they vanish from every view within 2 hb.
-      nodeTtlMs: Math.ceil(hb * 1.5),
-      agentTtlMs: Math.max(hb * 3, 10_000),
+      nodeTtlMs: Math.ceil(hb * NODE_TTL_HEARTBEATS),
+      agentTtlMs: Math.max(hb * AGENT_TTL_HEARTBEATS, MIN_AGENT_TTL_MS),
       log: opts.log,
     });
     this.bus = new RedisBus({
@@ -93,7 +104,7 @@ export class Cluster {
     // Neither call is awaited: with Redis down the node starts anyway (not ready) and keeps retrying.
     this.bus.start().catch((err: Error) => this.logError('subscribe', err));
     this.pub.connect().catch(() => {});
-    this.timer = setInterval(() => void this.tick(), Math.max(50, Math.floor(this.opts.heartbeatIntervalMs / 2)));
+    this.timer = setInterval(() => void this.tick(), Math.max(MIN_CLUSTER_TICK_MS, Math.floor(this.opts.heartbeatIntervalMs / 2)));
     this.timer.unref();
   }
 
@@ -154,7 +165,7 @@ export class Cluster {
 
   private logError(source: string, err: Error): void {
     const now = Date.now();
-    if (now - this.lastErrorLog < 5000) return; // one line per 5 s while Redis is down
+    if (now - this.lastErrorLog < REDIS_ERROR_LOG_INTERVAL_MS) return; // one line per 5 s while Redis is down
     this.lastErrorLog = now;
     this.opts.log.warn({ source, err: err.message, node: this.nodeId }, 'redis error');
   }

@@ -6,11 +6,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { CAPABILITY_PATTERN, DISCOVER_DEFAULT_LIMIT, DISCOVER_MAX_LIMIT } from '../protocol/frames.js';
+import { MAX_CURSOR_CHARS, RATE_LIMIT_WINDOW_MS } from '../constants.js';
+import { httpErrorTable } from '../errors.js';
 import { schemaError } from '../protocol/codec.js';
+import { agentListing } from '../registry/wire.js';
 import type { Hub } from '../ws/hub.js';
-import { errorReply } from './schemas.js';
-
-const MAX_CURSOR_CHARS = 200;
+import { errorReply, sendHttpError } from './schemas.js';
 
 const querySchema = z.strictObject({
   capability: z.string().regex(CAPABILITY_PATTERN, 'capability must be 1-64 of [a-z0-9._:-]').optional(),
@@ -89,32 +90,30 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
     ...(expected ? { security: [{ bearerAuth: [] }] } : {}),
     response: {
       200: { ...agentsBody, description: 'One page of agents.' },
-      400: errorReply('A bad query value (`error: "bad_request"`).'),
-      401: errorReply('Missing or wrong bearer token (`error: "unauthorized"`); only when ADMIN_TOKEN is set.'),
-      503: errorReply('Cluster mode only: the cluster-wide presence (Redis) is unreachable (`error: "unavailable"`).'),
+      [httpErrorTable.bad_request.status]: errorReply('A bad query value (`error: "bad_request"`).'),
+      [httpErrorTable.unauthorized.status]: errorReply('Missing or wrong bearer token (`error: "unauthorized"`); only when ADMIN_TOKEN is set.'),
+      [httpErrorTable.unavailable.status]: errorReply('Cluster mode only: the cluster-wide presence (Redis) is unreachable (`error: "unavailable"`).'),
     },
   };
 
   // Per client address (HTTP_RATE_LIMIT per minute): one request may list 1,000 agents.
-  const config = { rateLimit: { max: hub.config.httpRateLimit, timeWindow: 60_000 } };
+  const config = { rateLimit: { max: hub.config.httpRateLimit, timeWindow: RATE_LIMIT_WINDOW_MS } };
   app.get('/agents', { schema, validatorCompiler: describeOnly, config }, async (req, reply) => {
     if (expected) {
       const given = req.headers.authorization;
       // Compare digests so the comparison is constant-time whatever the header's length.
       if (typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) {
-        return reply
-          .code(401)
-          .header('www-authenticate', 'Bearer')
-          .send({ error: 'unauthorized', message: 'GET /agents requires Authorization: Bearer <ADMIN_TOKEN>' });
+        reply.header('www-authenticate', 'Bearer');
+        return sendHttpError(reply, 'unauthorized', 'GET /agents requires Authorization: Bearer <ADMIN_TOKEN>');
       }
     }
     const parsed = querySchema.safeParse(req.query);
-    if (!parsed.success) return reply.code(400).send({ error: 'bad_request', message: schemaError(parsed.error, 'query') });
+    if (!parsed.success) return sendHttpError(reply, 'bad_request', schemaError(parsed.error, 'query'));
     const { capability, limit, cursor } = parsed.data;
     let after: string | undefined;
     if (cursor !== undefined) {
       const decoded = decodeCursor(cursor);
-      if (decoded === null) return reply.code(400).send({ error: 'bad_request', message: 'cursor is not a cursor this gateway issued' });
+      if (decoded === null) return sendHttpError(reply, 'bad_request', 'cursor is not a cursor this gateway issued');
       after = decoded;
     }
     let page;
@@ -122,16 +121,11 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
       page = await hub.presence.list({ capability, limit: limit ?? DISCOVER_DEFAULT_LIMIT, after });
     } catch (err) {
       req.log.warn({ err: (err as Error).message }, 'GET /agents: presence unavailable');
-      return reply.code(503).send({ error: 'unavailable', message: 'cluster presence (Redis) is unavailable; retry later' });
+      return sendHttpError(reply, 'unavailable', 'cluster presence (Redis) is unavailable; retry later');
     }
     return {
       count: page.count,
-      agents: page.agents.map((a) => ({
-        did: a.did,
-        meta: a.meta,
-        connected_at: new Date(a.connectedAt).toISOString(),
-        last_seen: new Date(a.lastSeen).toISOString(),
-      })),
+      agents: page.agents.map(agentListing),
       next_cursor: page.nextAfter === null ? null : encodeCursor(page.nextAfter),
     };
   });

@@ -1,5 +1,6 @@
 /** GET /metrics: Prometheus text format from this app's own prom-client registry. */
 import type { FastifyPluginAsync } from 'fastify';
+import { RATE_LIMIT_WINDOW_MS } from '../constants.js';
 import type { GatewayMetrics } from '../metrics.js';
 
 /** Documentation only: a string body with a text content type is sent as is, never serialized. */
@@ -14,7 +15,7 @@ const metricsSchema = {
 
 export const metricsRoutes: FastifyPluginAsync<{ metrics: GatewayMetrics; rateLimit: number }> = async (app, { metrics, rateLimit }) => {
   // Per client address (HTTP_RATE_LIMIT per minute): rendering every series is not free.
-  const config = { rateLimit: { max: rateLimit, timeWindow: 60_000 } };
+  const config = { rateLimit: { max: rateLimit, timeWindow: RATE_LIMIT_WINDOW_MS } };
   app.get('/metrics', { schema: metricsSchema, config }, async (_req, reply) => {
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);

@@ -38,20 +38,45 @@ export function publicKeyFromDid(did: string): Uint8Array | null {
   return bytes.slice(2);
 }
 
-/**
- * DIDs that passed isDidKey recently. Every signaling frame names two (`from`, `to`), mostly the
- * same few per connection, and a base58 decode costs ~1.5 µs and ~250 bytes of garbage. Only
- * valid DIDs are kept (a string is valid or not for good), and the set is emptied when full, so
- * it stays under ~0.5 MB whatever clients send.
- */
-const knownDids = new Set<string>();
-const MAX_KNOWN_DIDS = 4096;
+/** Default bound of a {@link KnownDids}: 4,096 DIDs of 56 characters, under ~0.5 MB. */
+export const MAX_KNOWN_DIDS = 4096;
 
-/** True when `did` is an Ed25519 did:key (encoding only). */
+/**
+ * `isDidKey` with a memo of the DIDs it found valid. Every signaling frame names two (`from`,
+ * `to`), mostly the same few per connection, and a base58 decode costs ~1.5 µs and ~250 bytes of
+ * garbage. Only valid DIDs are kept (a string is valid or not for good, so the memo never changes
+ * an answer, only its cost), and the set is emptied when full, so it stays bounded whatever
+ * clients send.
+ */
+export class KnownDids {
+  private readonly dids = new Set<string>();
+
+  constructor(private readonly max: number = MAX_KNOWN_DIDS) {}
+
+  /** True when `did` is an Ed25519 did:key (encoding only). */
+  isDidKey(did: string): boolean {
+    if (this.dids.has(did)) return true;
+    if (publicKeyFromDid(did) === null) return false;
+    if (this.dids.size >= this.max) this.dids.clear();
+    this.dids.add(did);
+    return true;
+  }
+
+  /** DIDs remembered now. */
+  get size(): number {
+    return this.dids.size;
+  }
+}
+
+/**
+ * The one per-process memo behind {@link isDidKey}: module-level because the frame schemas
+ * (protocol/frames.ts `to`), which are module-level too and shared with the client SDK, call it.
+ * Sharing it between apps (or a gateway and clients) in one process is safe: it only caches a
+ * pure function, and it is bounded (MAX_KNOWN_DIDS, emptied when full).
+ */
+const processDids = new KnownDids();
+
+/** True when `did` is an Ed25519 did:key (encoding only); memoised per process ({@link KnownDids}). */
 export function isDidKey(did: string): boolean {
-  if (knownDids.has(did)) return true;
-  if (publicKeyFromDid(did) === null) return false;
-  if (knownDids.size >= MAX_KNOWN_DIDS) knownDids.clear();
-  knownDids.add(did);
-  return true;
+  return processDids.isDidKey(did);
 }

@@ -4,7 +4,6 @@
  * original bytes. Those bytes must mean the same to every JSON parser, so a text that repeats a
  * key in any object is refused (duplicate-keys.ts).
  */
-import type { z } from 'zod';
 import type { ErrorCode } from '../errors.js';
 import { countTopLevelKey, describeKey, findDuplicateKey } from './duplicate-keys.js';
 import { CLIENT_TYPES, ID_PATTERN, SERVER_TYPES } from './frames.js';
@@ -48,13 +47,8 @@ export function refOf(frame: Record<string, unknown>): string | null {
   return typeof id === 'string' && ID_PATTERN.test(id) ? id : null;
 }
 
-/** One readable line from a zod error: the first issue's path and message. */
-export function schemaError(error: z.ZodError, subject = 'frame'): string {
-  const issue = error.issues[0];
-  if (!issue) return `${subject} does not match the schema`;
-  const path = issue.path.length > 0 ? issue.path.join('.') : subject;
-  return `${path}: ${issue.message}`.slice(0, 200);
-}
+/** One readable line from a zod error (defined in issues.ts; re-exported for the session and checks). */
+export { schemaError } from './issues.js';
 
 /**
  * BAD_FRAME naming the repeated key. `ref` follows {@link refOf}, except that a frame with two

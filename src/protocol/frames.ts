@@ -22,8 +22,12 @@ export type SignalingType = (typeof SIGNALING_TYPES)[number];
 
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 export const CAPABILITY_PATTERN = /^[a-z0-9._:-]{1,64}$/;
-/** 86 base64url characters = 64 bytes; the last character carries 2 bits, so only A, Q, g, w are canonical. */
-const SIG_PATTERN = /^[A-Za-z0-9_-]{85}[AQgw]$/;
+/**
+ * An Ed25519 signature on the wire: 86 base64url characters = 64 bytes; the last character carries
+ * 2 bits, so only A, Q, g, w are canonical. The one definition: the schemas, the gateway's
+ * decodeSignature (identity/verify.ts) and the client's verifyFrame (client/keys.ts) use it.
+ */
+export const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{85}[AQgw]$/;
 const DID_SHAPE = /^did:key:z[1-9A-HJ-NP-Za-km-z]{47}$/;
 
 export const MAX_SDP_CHARS = 32768;
@@ -43,7 +47,7 @@ const maxChars = (max: number) =>
 
 const frameId = z.string().regex(ID_PATTERN, 'id must be 1-64 of [A-Za-z0-9._:-]');
 const timestamp = z.number().int('ts must be an integer').min(0).max(Number.MAX_SAFE_INTEGER);
-const signature = z.string().regex(SIG_PATTERN, 'sig must be 86 base64url characters (64 bytes)');
+const signature = z.string().regex(SIGNATURE_PATTERN, 'sig must be 86 base64url characters (64 bytes)');
 /** A syntactically valid did:key whose multicodec is Ed25519 (full decode). */
 const agentDid = z.string().refine((s) => DID_SHAPE.test(s) && isDidKey(s), 'not an Ed25519 did:key');
 const capability = z.string().regex(CAPABILITY_PATTERN, 'capability must be 1-64 of [a-z0-9._:-]');

@@ -3,12 +3,10 @@
  * (MAX_CONNECTIONS_PER_IP). Checked before the upgrade, so a refused client costs one HTTP reply.
  * The upgrade rate per IP (CONNECT_RATE_LIMIT) is @fastify/rate-limit's, on the /ws route.
  */
+import { httpError, type HttpError } from '../errors.js';
 
-export interface Refusal {
-  readonly status: 403 | 429;
-  readonly error: string;
-  readonly message: string;
-}
+/** The HTTP error a refused upgrade gets (src/errors.ts httpErrorTable). */
+export type Refusal = HttpError<'forbidden_origin' | 'too_many_connections'>;
 
 export class Admission {
   private readonly perIp = new Map<string, number>();
@@ -29,10 +27,10 @@ export class Admission {
    */
   check(ip: string, origin: string | undefined): Refusal | null {
     if (!this.anyOrigin && origin !== undefined && !this.origins.has(origin)) {
-      return { status: 403, error: 'forbidden_origin', message: `origin ${origin.slice(0, 100)} is not in ALLOWED_ORIGINS` };
+      return httpError('forbidden_origin', `origin ${origin.slice(0, 100)} is not in ALLOWED_ORIGINS`);
     }
     if ((this.perIp.get(ip) ?? 0) >= this.maxPerIp) {
-      return { status: 429, error: 'too_many_connections', message: `at most ${this.maxPerIp} connections per IP address` };
+      return httpError('too_many_connections', `at most ${this.maxPerIp} connections per IP address`);
     }
     return null;
   }

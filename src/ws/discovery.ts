@@ -10,6 +10,7 @@
 import { AGENTS_REPLY_SHARE, REPLY_BYTES_PER_TOKEN } from '../constants.js';
 import type { AgentRecord } from '../registry/agent-registry.js';
 import type { Presence } from '../registry/presence.js';
+import { agentEntry } from '../registry/wire.js';
 
 export interface AgentsReply {
   /** The AGENTS frame as sent. */
@@ -57,7 +58,7 @@ export class Discovery {
   private entryOf(record: AgentRecord): string {
     let entry = this.wire.get(record);
     if (entry === undefined) {
-      entry = JSON.stringify({ did: record.did, meta: record.meta, connected_at: new Date(record.connectedAt).toISOString() });
+      entry = JSON.stringify(agentEntry(record));
       this.wire.set(record, entry);
     }
     return entry;

@@ -8,6 +8,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Cluster, ClusterOptions } from '../cluster/cluster.js';
 import type { Config } from '../config.js';
+import { DRAIN_POLL_MS, MAX_SWEEP_INTERVAL_MS, MIN_SWEEP_INTERVAL_MS, SWEEPS_PER_AGENT_TIMEOUT } from '../constants.js';
 import { CloseCode } from '../errors.js';
 import { createMetrics, type GatewayMetrics } from '../metrics.js';
 import { ReplayCache } from '../identity/replay-cache.js';
@@ -62,8 +63,7 @@ export class Hub {
   readonly sessions = new Set<Session>();
   /** Per-frame log lines are built only when debug logging is on (hot path). */
   readonly debug: boolean;
-  /** Set when shutdown begins: /health and /ready answer 503 and new connections are refused. */
-  draining = false;
+  private drainStarted = false;
 
   private readonly sweeper: Sweeper;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -129,7 +129,9 @@ export class Hub {
     }, this.config.heartbeatIntervalMs);
     this.heartbeat.unref();
     // Sweep often enough that an idle agent is unlisted within a second of its timeout.
-    this.sweeper.start(Math.max(50, Math.min(1000, Math.floor(this.config.agentTimeoutMs / 4))));
+    this.sweeper.start(
+      Math.max(MIN_SWEEP_INTERVAL_MS, Math.min(MAX_SWEEP_INTERVAL_MS, Math.floor(this.config.agentTimeoutMs / SWEEPS_PER_AGENT_TIMEOUT))),
+    );
     if (this.cluster) {
       await this.cluster.start();
       this.log.info({ node: this.cluster.nodeId }, 'cluster mode: presence and routing through Redis');
@@ -146,6 +148,22 @@ export class Hub {
   async shutdown(): Promise<void> {
     this.stop();
     await Promise.all([this.cluster?.stop(), this.verifier.close()]);
+  }
+
+  /**
+   * Set once shutdown begins ({@link beginDrain}, also called by {@link drain}): /health and
+   * /ready answer 503 and new connections are refused. Never unset.
+   */
+  get draining(): boolean {
+    return this.drainStarted;
+  }
+
+  /**
+   * Marks the hub as draining (the one place it is set). Called by the process's signal handler
+   * before app.close(), so /health and /ready turn 503 at once, and by {@link drain}. Idempotent.
+   */
+  beginDrain(): void {
+    this.drainStarted = true;
   }
 
   /** Ready for traffic: not draining and, in cluster mode, Redis reachable. */
@@ -206,10 +224,10 @@ export class Hub {
    * connected after `graceMs` are terminated, so a silent client cannot hold the process.
    */
   async drain(graceMs: number): Promise<void> {
-    this.draining = true;
+    this.beginDrain();
     this.closeAll(CloseCode.GOING_AWAY);
     const deadline = Date.now() + graceMs;
-    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
     for (const session of this.sessions) session.terminate();
   }
 

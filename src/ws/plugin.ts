@@ -3,20 +3,25 @@
  */
 import websocket from '@fastify/websocket';
 import type { FastifyPluginAsync } from 'fastify';
-import { CLOSE_GRACE_MS, TERMINATE_AFTER_CLOSE_MS } from '../constants.js';
+import { CLOSE_GRACE_MS, RATE_LIMIT_WINDOW_MS, TERMINATE_AFTER_CLOSE_MS } from '../constants.js';
+import { CloseCode } from '../errors.js';
 import { Admission } from './admission.js';
 import type { Hub } from './hub.js';
 import { Session } from './session.js';
+
+/** Close codes `ws` sends for receiver errors (RFC 6455 §7.4.1); 1009 is in the gateway's table. */
+const INVALID_PAYLOAD = 1007;
+const PROTOCOL_ERROR = 1002;
 
 /** The close code ws sent for a receiver error (its error codes are documented in ws/lib/errors). */
 function wsCloseCode(error: Error): number {
   switch ((error as { code?: string }).code) {
     case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
-      return 1009;
+      return CloseCode.TOO_LARGE;
     case 'WS_ERR_INVALID_UTF8':
-      return 1007;
+      return INVALID_PAYLOAD;
     default:
-      return 1002;
+      return PROTOCOL_ERROR;
   }
 }
 
@@ -30,8 +35,8 @@ export const wsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) =
     },
     // On app.close(): every agent gets 1001 (PROTOCOL.md §6) before the server stops; peers that
     // do not answer the closing handshake within CLOSE_GRACE_MS are cut off.
+    // hub.drain marks the hub as draining first (already done on SIGTERM/SIGINT by server.ts).
     preClose: function (done) {
-      hub.draining = true;
       void hub.drain(CLOSE_GRACE_MS).then(() => this.websocketServer.close(() => done()));
     },
     // Socket-level faults: ws has already closed the connection (1009 too large, 1007 invalid
@@ -54,13 +59,13 @@ export const wsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) =
     '/ws',
     {
       websocket: true,
-      config: { rateLimit: { max: hub.config.connectRateLimit, timeWindow: 60_000 } },
+      config: { rateLimit: { max: hub.config.connectRateLimit, timeWindow: RATE_LIMIT_WINDOW_MS } },
       // Runs before the upgrade: a refused client gets an HTTP error, not a WebSocket.
       preValidation: async (req, reply) => {
         const refusal = admission.check(req.ip, req.headers.origin);
         if (refusal) {
-          req.log.info({ remote: req.ip, reason: refusal.error }, 'websocket upgrade refused');
-          return reply.code(refusal.status).send({ error: refusal.error, message: refusal.message });
+          req.log.info({ remote: req.ip, reason: refusal.body.error }, 'websocket upgrade refused');
+          return reply.code(refusal.status).send(refusal.body);
         }
         // Hold the 101 response (ws writes it just before the handler runs) so that it leaves with
         // the CHALLENGE in one write: one syscall and one TCP segment instead of two, and one
