@@ -9,7 +9,7 @@ import { CAPABILITY_PATTERN, DISCOVER_DEFAULT_LIMIT, DISCOVER_MAX_LIMIT } from '
 import { MAX_CURSOR_CHARS, RATE_LIMIT_WINDOW_MS } from '../constants.js';
 import { httpErrorTable } from '../errors.js';
 import { schemaError } from '../protocol/codec.js';
-import { agentListing } from '../registry/wire.js';
+import { agentListing, type AgentListing } from '../registry/wire.js';
 import type { Hub } from '../ws/hub.js';
 import { errorReply, sendHttpError } from './schemas.js';
 
@@ -123,10 +123,21 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
       req.log.warn({ err: (err as Error).message }, 'GET /agents: presence unavailable');
       return sendHttpError(reply, 'unavailable', 'cluster presence (Redis) is unavailable; retry later');
     }
-    return {
-      count: page.count,
-      agents: page.agents.map(agentListing),
-      next_cursor: page.nextAfter === null ? null : encodeCursor(page.nextAfter),
-    };
+    // A page is at most MAX_BUFFERED_BYTES of JSON (1 MiB by default; 1,000 agents with 4 KB of
+    // meta would be 4 MB): past it the page ends early and next_cursor goes on from there, so a
+    // client that does not read cannot make one request hold megabytes.
+    const agents: AgentListing[] = [];
+    let bytes = 0;
+    let nextAfter = page.nextAfter;
+    for (const record of page.agents) {
+      const entry = agentListing(record);
+      bytes += Buffer.byteLength(JSON.stringify(entry)) + 1;
+      if (bytes > hub.config.maxBufferedBytes && agents.length > 0) {
+        nextAfter = (agents[agents.length - 1] as AgentListing).did;
+        break;
+      }
+      agents.push(entry);
+    }
+    return { count: page.count, agents, next_cursor: nextAfter === null ? null : encodeCursor(nextAfter) };
   });
 };

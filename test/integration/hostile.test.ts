@@ -223,6 +223,31 @@ describe('HTTP API', () => {
     for (let i = 0; i < 5; i++) expect((await get(gw, '/health')).status).toBe(200);
   });
 
+  it('ends a GET /agents page at MAX_BUFFERED_BYTES of JSON; next_cursor goes on from there and every agent is listed once', async () => {
+    gw = await startGateway({ maxBufferedBytes: 64 * 1024 });
+    const dids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const a = agent();
+      await a.register(gw.wsUrl, fatMeta(i));
+      dids.push(a.did);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await fetch(`${gw.httpUrl}/agents?limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+      const text = await res.text();
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(64 * 1024 + 200);
+      const body = JSON.parse(text) as { count: number; agents: { did: string }[]; next_cursor: string | null };
+      expect(body.count).toBe(30);
+      seen.push(...body.agents.map((a) => a.did));
+      cursor = body.next_cursor;
+      pages++;
+    } while (cursor !== null);
+    expect(pages).toBeGreaterThan(1);
+    expect(seen).toEqual([...dids].sort());
+  });
+
   it('writes no per-request log line at info, whatever the URL (401s included)', async () => {
     const lines: string[] = [];
     const stream = new Writable({
