@@ -11,6 +11,7 @@ import type { Presence } from '../../src/registry/presence.js';
 import { RedisPresence } from '../../src/registry/redis-presence.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { TestAgent } from '../helpers/agent.js';
+import { eventually } from '../helpers/eventually.js';
 
 let redis: TestRedis;
 const clients: Redis[] = [];
@@ -126,8 +127,8 @@ describe('RedisPresence across nodes', () => {
     await dead.announce(record(1, 's1'));
     await live.announce(record(2, 's2'));
     expect((await live.list({ limit: 10 })).agents).toHaveLength(3);
-    // The dead node stops refreshing: its liveness key expires.
-    await new Promise((r) => setTimeout(r, 300));
+    // The dead node stops refreshing: its liveness key expires (Redis's own clock, 150 ms TTL).
+    await eventually(async () => (await live.locate(did(0))) === null, 5000, "the dead node's liveness key to expire");
     expect(await live.locate(did(0))).toBeNull();
     expect((await live.list({ limit: 10 })).agents.map((a) => a.did)).toEqual([did(2)]);
     expect(await live.reap()).toBe(2);

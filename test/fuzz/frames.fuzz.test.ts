@@ -122,6 +122,7 @@ beforeAll(async () => {
       const problem = await checkPair(pair.a, pair.b, shared.uniqueId);
       pairChecks += 1;
       if (problem) pairProblems.push(problem);
+      // Pacing, not waiting for anything: a check every 200 ms for as long as the fuzzers run.
       await new Promise((r) => setTimeout(r, 200));
     }
   })();

@@ -116,7 +116,28 @@ export class TestAgent {
     });
   }
 
-  /** Resolves true if no frame arrives within `ms`. */
+  /**
+   * A PING/PONG barrier: sends `{"type":"PING","id":X}` and returns every frame that arrives
+   * before the PONG with ref X (queued frames included). The gateway writes a connection's frames
+   * in order, so whatever it had sent this agent before it answered the PING is in the result:
+   * `expect(await a.barrier()).toEqual([])` proves that nothing stray came, however late a timer
+   * would have let it arrive. Needs a registered session (the gateway answers PING only then).
+   */
+  async barrier(timeoutMs = 5000): Promise<Frame[]> {
+    const id = nextId('barrier');
+    this.send({ type: 'PING', id });
+    const before: Frame[] = [];
+    for (;;) {
+      const frame = await this.next(timeoutMs);
+      if (frame.type === 'PONG' && frame.ref === id) return before;
+      before.push(frame);
+    }
+  }
+
+  /**
+   * Resolves true if no frame arrives within `ms`. A weak negative (a frame arriving later is
+   * missed): use barrier() wherever the agent is registered.
+   */
   async quiet(ms = 200): Promise<boolean> {
     if (this.inbox.length > 0) return false;
     try {

@@ -5,6 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Socket } from 'node:net';
 import { buildApp, type BuildOptions } from '../../src/app.js';
 import { configWith, type Config } from '../../src/config.js';
+import { eventually } from './eventually.js';
+
+export { eventually } from './eventually.js';
 
 export interface TestGateway {
   app: FastifyInstance;
@@ -52,16 +55,6 @@ export async function get(gw: TestGateway, path: string, headers: Record<string,
     // not JSON (e.g. /metrics)
   }
   return { status: res.status, body, headers: res.headers };
-}
-
-/** Polls `check` every 25 ms until it returns true; fails after `timeoutMs`. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** Waits until GET /ready answers 200 (in cluster mode: Redis connected). */

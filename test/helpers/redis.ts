@@ -4,6 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
+import { eventually } from './eventually.js';
 
 export interface TestRedis {
   port: number;
@@ -14,6 +15,11 @@ export interface TestRedis {
   start(): Promise<void>;
 }
 
+/**
+ * A port that was free a moment ago. Racy (another process may take it before it is used): only
+ * for servers that cannot listen on port 0 and report back, such as redis-server (whose port 0
+ * means "no TCP") and gateways restarted on the same port. Spawned gateways use port 0.
+ */
 export async function freePort(): Promise<number> {
   const srv = createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
@@ -29,20 +35,20 @@ function assertInstalled(): void {
   }
 }
 
-async function waitForPort(port: number, up: boolean): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ port, host: '127.0.0.1' });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
+/** True when something accepts TCP connections on 127.0.0.1:`port`. */
+function accepting(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
     });
-    if (open === up) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`redis on port ${port} did not ${up ? 'start' : 'stop'}`);
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitForPort(port: number, up: boolean): Promise<void> {
+  await eventually(async () => (await accepting(port)) === up, 10_000, `redis on port ${port} to ${up ? 'start' : 'stop'}`);
 }
 
 /** Starts redis-server; call stop() in afterAll. */

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestAgent } from '../helpers/agent.js';
 import { eventually, type Json } from '../helpers/gateway.js';
 import { spawnGateway, waitFor200, type GatewayProcess } from '../helpers/process.js';
-import { freePort, startRedis, type TestRedis } from '../helpers/redis.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;
 const procs: GatewayProcess[] = [];
@@ -24,7 +24,7 @@ afterAll(async () => {
 
 async function node(extra: Record<string, string> = {}): Promise<GatewayProcess> {
   const gp = spawnGateway({
-    GATEWAY_PORT: String(await freePort()),
+    GATEWAY_PORT: '0', // the port is read back from the log (process.ts)
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: `p${procs.length}${Date.now()}:`.slice(0, 20),
     HEARTBEAT_INTERVAL: '1',

@@ -54,7 +54,7 @@ describe('routing', () => {
     const bye = a.signal('BYE', b.did, { reason: 'done' });
     a.send(bye);
     expect(await b.next()).toEqual(bye);
-    expect(await a.quiet()).toBe(true);
+    expect(await a.barrier()).toEqual([]);
   });
 
   it('sends the frames routed to one agent in one burst in one write, in order and byte for byte', async () => {
@@ -80,6 +80,6 @@ describe('routing', () => {
     expect(b.raw.slice(-4)).toEqual(frames);
     // Two more writes, not four: each callback's deliveries to b leave together.
     expect(writes).toEqual([4]);
-    expect(await a.quiet()).toBe(true);
+    expect(await a.barrier()).toEqual([]);
   });
 });

@@ -4,7 +4,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { eventually, get, startGateway, type Json, type TestGateway } from '../helpers/gateway.js';
 import { spawnGateway, waitFor200 } from '../helpers/process.js';
-import { freePort } from '../helpers/redis.js';
 import { TestAgent } from '../helpers/agent.js';
 
 let gw: TestGateway | undefined;
@@ -35,7 +34,7 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
 describe('slow readers (MAX_BUFFERED_BYTES)', () => {
   it('refuses frames to a target that does not read past its inbound budget (TARGET_BUSY to the sender); the target keeps its session and gets every frame not refused; gateway RSS stays bounded', async () => {
     // The gateway runs in its own process so its RSS is measured apart from the test's clients.
-    const gp = spawnGateway({ GATEWAY_PORT: String(await freePort()), MAX_BUFFERED_BYTES: String(256 * 1024), RATE_LIMIT: '10000', RATE_BURST: '10000', LOG_LEVEL: 'warn' });
+    const gp = spawnGateway({ MAX_BUFFERED_BYTES: String(256 * 1024), RATE_LIMIT: '10000', RATE_BURST: '10000', LOG_LEVEL: 'warn' });
     try {
       await waitFor200(gp);
       const sender = new TestAgent();

@@ -2,11 +2,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestAgent } from '../helpers/agent.js';
+import { manualClock } from '../helpers/clock.js';
+import type { BuildOptions } from '../../src/app.js';
 
 const gateways: TestGateway[] = [];
 const open: TestAgent[] = [];
-async function gateway(overrides = {}) {
-  const gw = await startGateway(overrides);
+async function gateway(overrides = {}, opts: BuildOptions = {}) {
+  const gw = await startGateway(overrides, opts);
   gateways.push(gw);
   return gw;
 }
@@ -23,7 +25,9 @@ describe('heartbeat and sweeper', () => {
     await a.register(gw.wsUrl);
     let pings = 0;
     a.ws.on('ping', () => pings++);
-    await new Promise((r) => setTimeout(r, 550));
+    // Wall time is what is tested here (the heartbeat is a real timer): at least 2 pings within
+    // the same 550 ms as before, but done as soon as the second one comes.
+    await eventually(() => pings >= 2, 550, '2 pings within 550 ms');
     expect(pings).toBeGreaterThanOrEqual(2);
   });
 
@@ -47,17 +51,26 @@ describe('heartbeat and sweeper', () => {
   });
 
   it('counts frames as activity even without pongs', async () => {
-    const gw = await gateway({ heartbeatIntervalMs: 100, agentTimeoutMs: 500 });
+    // The gateway's clock is the test's: each step is exactly 150 ms against the 500 ms timeout
+    // (with wall-time sleeps a slow step on a busy machine got the agent swept).
+    const clock = manualClock();
+    const gw = await gateway({ heartbeatIntervalMs: 100, agentTimeoutMs: 500 }, { now: clock.now });
     const a = new TestAgent();
     open.push(a);
     await a.connect(gw.wsUrl, { autoPong: false });
     a.send(a.registerFrame());
     await a.next();
     for (let i = 0; i < 8; i++) {
-      await new Promise((r) => setTimeout(r, 150));
+      clock.advance(150);
+      gw.app.hub.sweep(); // as the sweeper's timer would, 150 ms after the last frame
+      expect(gw.app.hub.registry.get(a.did)).toBeDefined();
       a.send({ type: 'PING', id: `k${i}` });
       expect(await a.next()).toMatchObject({ type: 'PONG', ref: `k${i}` });
     }
+    // The clock does drive the sweeper: past the timeout without a frame, the agent goes.
+    clock.advance(501);
+    gw.app.hub.sweep();
+    expect(await a.closed).toMatchObject({ code: 4000 });
   });
 });
 

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestAgent } from '../helpers/agent.js';
+import { manualClock } from '../helpers/clock.js';
 
 let gw: TestGateway | undefined;
 const open: TestAgent[] = [];
@@ -49,7 +50,10 @@ describe('MAX_FRAME_BYTES', () => {
 
 describe('RATE_LIMIT / RATE_BURST', () => {
   it('drops frames over the burst with RATE_LIMITED (ref null) before parsing, and keeps the connection', async () => {
-    gw = await startGateway({ rateLimit: 1, rateBurst: 5 });
+    // The buckets run on the test's clock: no refill while the frames are sent, however slow the
+    // machine, and "a second later" below is one call, not a second of wall time.
+    const clock = manualClock();
+    gw = await startGateway({ rateLimit: 1, rateBurst: 5 }, { now: clock.now });
     const [a, b] = await agents(gw.wsUrl);
     // REGISTER used one token; 4 frames pass, then even garbage is RATE_LIMITED, not BAD_FRAME.
     for (let i = 0; i < 4; i++) a.send({ type: 'PING', id: `p${i}` });
@@ -63,7 +67,7 @@ describe('RATE_LIMIT / RATE_BURST', () => {
     b.send({ type: 'PING', id: 'b1' });
     expect(await b.next()).toMatchObject({ type: 'PONG', ref: 'b1' });
     // Tokens refill at RATE_LIMIT per second.
-    await new Promise((r) => setTimeout(r, 1100));
+    clock.advance(1000);
     a.send({ type: 'PING', id: 'refilled' });
     expect(await a.next()).toMatchObject({ type: 'PONG', ref: 'refilled' });
   });
@@ -100,7 +104,7 @@ describe('isolation', () => {
     expect(got).toEqual(expected);
     expect(a.inbox).toEqual([]);
     const codes = new Set<unknown>();
-    while (bad.inbox.length < 150) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => bad.inbox.length >= 150, 10_000, "the bad agent's 150 errors");
     for (const e of bad.inbox) codes.add(e.code);
     expect([...codes].sort()).toEqual(['BAD_FRAME', 'SENDER_MISMATCH']);
   });

@@ -113,7 +113,7 @@ describe('SENDER_MISMATCH, STALE, BAD_SIGNATURE, REPLAY, AGENT_NOT_FOUND', () =>
     expect(await b.next()).toEqual(f);
     a.send(f);
     expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'REPLAY', ref: 'r1' });
-    expect(await b.quiet()).toBe(true);
+    expect(await b.barrier()).toEqual([]);
   });
   it('REPLAY: a new frame reusing an id', async () => {
     const f1 = a.signal('ICE', b.did, { candidate: '' }, { id: 'r2' });
