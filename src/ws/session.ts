@@ -11,26 +11,17 @@ import type { AgentKey } from '../identity/verify.js';
 import type { VerifyDone } from '../identity/verify-pool.js';
 import type { AgentRecord } from '../registry/agent-registry.js';
 import type { DeliveryTarget } from '../routing/local-bus.js';
-import { decodeFrame, refOf, schemaError } from '../protocol/codec.js';
-import { DISCOVER_DEFAULT_LIMIT, PROTOCOL_VERSION, discoverSchema, pingSchema } from '../protocol/frames.js';
+import { decodeFrame } from '../protocol/codec.js';
+import { PROTOCOL_VERSION } from '../protocol/frames.js';
 import { admitRegister, admitSignal, prepareRegister, prepareSignal, type PreparedRegister, type PreparedSignal } from '../identity/checks.js';
 import { MAX_PENDING_STEPS, RESUME_PENDING_STEPS, TERMINATE_AFTER_CLOSE_MS } from '../constants.js';
 import type { Hub } from './hub.js';
 import { Outbound, type OutboundSocket, type RouteResult } from './outbound.js';
 import { RateLimiter } from './rate-limiter.js';
+import { discover, ping, type RequestContext } from './requests.js';
+import { StepQueue, type Outcome } from './step-queue.js';
 
 type State = 'auth' | 'open' | 'closed';
-
-/**
- * One inbound frame's outcome, applied in arrival order. Signaling frames wait for their
- * signature check on the threadpool; every later outcome of the same session (a PONG, an ERROR,
- * the next delivery) waits behind them, so replies and deliveries keep the order frames came in.
- */
-interface Step {
-  ready: boolean;
-  /** May return a promise (cross-node delivery, cluster discovery): later steps wait for it. */
-  run: () => void | Promise<void>;
-}
 
 /** No verdict from the verification workers (one died): an internal failure, not a bad signature. */
 const VERIFY_FAILED = 'signature verification failed internally';
@@ -45,10 +36,10 @@ export class Session implements DeliveryTarget {
   private readonly nonce: string;
   private readonly limiter: RateLimiter;
   private authTimer: NodeJS.Timeout | undefined;
-  /** Outcomes not yet applied; empty in the common case of no verification in flight. */
-  private readonly steps: Step[] = [];
-  /** True while an asynchronous step runs; the queue resumes when it settles. */
-  private stepRunning = false;
+  /** Inbound frames' outcomes, applied in arrival order (src/ws/step-queue.ts). */
+  private readonly steps: StepQueue;
+  /** What DISCOVER and PING need (src/ws/requests.ts). */
+  private readonly requests: RequestContext;
   /**
    * Frames received while they cannot be worked on: a REGISTER is being verified, or the
    * connection is congested (its own unsent output is high). Null otherwise. Bounded: the socket
@@ -71,6 +62,19 @@ export class Session implements DeliveryTarget {
       onOverflow: (buffered) => this.onOverflow(buffered),
       onDrained: () => this.onDrained(),
     });
+    this.steps = new StepQueue({
+      // A congested connection's outcomes wait: one may write a reply. The drain resumes them.
+      blocked: () => this.out.congested,
+      applied: () => this.checkCongestion(),
+      failed: (err) => this.onStepError(err),
+      settled: () => this.afterSteps(),
+    });
+    this.requests = {
+      discovery: hub.discovery,
+      now: hub.now,
+      charge: (tokens) => this.limiter.charge(tokens),
+      send: (text) => this.sendText(text),
+    };
     this.id = hub.random.base64url(12);
     this.nonce = hub.random.base64url(32);
     this.limiter = new RateLimiter(hub.config.rateLimit, hub.config.rateBurst, hub.now);
@@ -186,7 +190,7 @@ export class Session implements DeliveryTarget {
   /** The client has read what it was sent: work on what was held, in order, and read again. */
   private onDrained(): void {
     if (this.state === 'closed') return;
-    this.flush();
+    this.steps.flush();
   }
 
   /**
@@ -207,11 +211,11 @@ export class Session implements DeliveryTarget {
     if (this.state === 'auth') {
       // Through the step queue: REGISTER completes asynchronously (signature verification, and
       // in cluster mode the presence write), and frames that follow it wait behind it.
-      this.steps.push({ ready: true, run: () => this.onAuthFrame(data, isBinary) });
-      this.flush();
+      this.steps.push(() => this.onAuthFrame(data, isBinary));
+      this.steps.flush();
       return;
     }
-    let outcome: Step['run'] | null;
+    let outcome: Outcome | null;
     try {
       outcome = this.onFrame(data, isBinary);
     } catch (err) {
@@ -220,8 +224,8 @@ export class Session implements DeliveryTarget {
       };
     }
     if (outcome === null) return; // queued for verification
-    this.steps.push({ ready: true, run: outcome });
-    this.flush();
+    this.steps.push(outcome);
+    this.steps.flush();
   }
 
   /**
@@ -239,18 +243,7 @@ export class Session implements DeliveryTarget {
     }
     if (this.state === 'closed') return;
     if (i < held.length) this.held = held.slice(i).concat(this.held ?? []);
-    this.flush();
-  }
-
-  /** Runs one outcome; nothing it throws or rejects with escapes the session. */
-  private runStep(run: Step['run']): Promise<void> | undefined {
-    try {
-      const result = run();
-      if (result) return result.catch((err: unknown) => this.onStepError(err));
-    } catch (err) {
-      this.onStepError(err);
-    }
-    return undefined;
+    this.steps.flush();
   }
 
   private onStepError(err: unknown): void {
@@ -267,23 +260,8 @@ export class Session implements DeliveryTarget {
     }
   }
 
-  /**
-   * Applies ready outcomes in order; an asynchronous one holds the rest until it settles. While
-   * the connection is congested nothing is applied (a step may write a reply): the drain resumes.
-   */
-  private flush(): void {
-    while (!this.stepRunning && !this.out.congested && this.steps.length > 0 && (this.steps[0] as Step).ready) {
-      const pending = this.runStep((this.steps.shift() as Step).run);
-      this.checkCongestion();
-      if (pending) {
-        this.stepRunning = true;
-        void pending.then(() => {
-          this.stepRunning = false;
-          this.checkCongestion();
-          this.flush();
-        });
-      }
-    }
+  /** The step queue stopped: frames held for congestion go on once it is gone; then read again. */
+  private afterSteps(): void {
     if (!this.out.congested && this.held !== null && !this.registering) {
       this.releaseHeld();
       return;
@@ -293,14 +271,9 @@ export class Session implements DeliveryTarget {
 
   /** Queues signature verification in the worker pool; the frame is routed when its turn comes. */
   private verifyThenRoute(signal: PreparedSignal, data: Buffer): void {
-    const step: Step = { ready: false, run: () => {} };
-    this.steps.push(step);
+    const settle = this.steps.reserve();
     this.updateReading();
-    this.verify(this.key as AgentKey, signal.signature, signal.message, (ok) => {
-      step.run = () => this.route(signal, ok, data);
-      step.ready = true;
-      this.flush();
-    });
+    this.verify(this.key as AgentKey, signal.signature, signal.message, (ok) => settle(() => this.route(signal, ok, data)));
   }
 
   /**
@@ -438,7 +411,7 @@ export class Session implements DeliveryTarget {
    * Checks one frame of a registered session. Returns the outcome to apply in order, or null
    * when a signaling frame was queued for verification (its outcome comes when verified).
    */
-  private onFrame(data: Buffer, isBinary: boolean): (() => void) | null {
+  private onFrame(data: Buffer, isBinary: boolean): Outcome | null {
     const decoded = decodeFrame(data, isBinary);
     if (!decoded.ok) throw new ProtocolError(decoded.code, decoded.ref, decoded.message);
     const frame = decoded.value;
@@ -455,29 +428,10 @@ export class Session implements DeliveryTarget {
         this.verifyThenRoute(signal, data);
         return null;
       }
-      case 'DISCOVER': {
-        const parsed = discoverSchema.safeParse(frame);
-        if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
-        const { id, capability, limit } = parsed.data;
-        return async () => {
-          let reply;
-          try {
-            reply = await this.hub.discovery.reply(id ?? null, capability, limit ?? DISCOVER_DEFAULT_LIMIT);
-          } catch {
-            // Cluster mode with Redis away: the cluster-wide list cannot be read.
-            throw new ProtocolError('UNAVAILABLE', id ?? null, 'cluster presence unavailable; retry DISCOVER later');
-          }
-          // Priced by its size: the frame took one token on arrival, the reply pays the rest.
-          this.limiter.charge(reply.tokens - 1);
-          this.sendText(reply.text);
-        };
-      }
-      case 'PING': {
-        const parsed = pingSchema.safeParse(frame);
-        if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
-        const ref = parsed.data.id ?? null;
-        return () => this.send({ type: 'PONG', ref, ts: this.hub.now() });
-      }
+      case 'DISCOVER':
+        return discover(frame, this.requests);
+      case 'PING':
+        return ping(frame, this.requests);
       case 'REGISTER':
         throw new ProtocolError('BAD_FRAME', null, 'already registered');
     }
