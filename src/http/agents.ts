@@ -10,7 +10,8 @@ import { MAX_CURSOR_CHARS, RATE_LIMIT_WINDOW_MS } from '../constants.js';
 import { httpErrorTable } from '../errors.js';
 import { schemaError } from '../protocol/codec.js';
 import { agentListing, type AgentListing } from '../registry/wire.js';
-import type { Hub } from '../ws/hub.js';
+import type { Config } from '../config.js';
+import type { Presence } from '../registry/presence.js';
 import { errorReply, sendHttpError } from './schemas.js';
 
 const querySchema = z.strictObject({
@@ -76,8 +77,14 @@ function decodeCursor(cursor: string): string | null {
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) => {
-  const token = hub.config.adminToken;
+/** What GET /agents needs: who is online (presence), and its knobs. */
+export interface AgentsRoutesOptions {
+  presence: Pick<Presence, 'list'>;
+  config: Pick<Config, 'adminToken' | 'httpRateLimit' | 'maxBufferedBytes'>;
+}
+
+export const agentsRoutes: FastifyPluginAsync<AgentsRoutesOptions> = async (app, { presence, config: knobs }) => {
+  const token = knobs.adminToken;
   const expected = token === undefined ? undefined : digest(`Bearer ${token}`);
 
   const schema = {
@@ -97,7 +104,7 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
   };
 
   // Per client address (HTTP_RATE_LIMIT per minute): one request may list 1,000 agents.
-  const config = { rateLimit: { max: hub.config.httpRateLimit, timeWindow: RATE_LIMIT_WINDOW_MS } };
+  const config = { rateLimit: { max: knobs.httpRateLimit, timeWindow: RATE_LIMIT_WINDOW_MS } };
   app.get('/agents', { schema, validatorCompiler: describeOnly, config }, async (req, reply) => {
     if (expected) {
       const given = req.headers.authorization;
@@ -118,7 +125,7 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
     }
     let page;
     try {
-      page = await hub.presence.list({ capability, limit: limit ?? DISCOVER_DEFAULT_LIMIT, after });
+      page = await presence.list({ capability, limit: limit ?? DISCOVER_DEFAULT_LIMIT, after });
     } catch (err) {
       req.log.warn({ err: (err as Error).message }, 'GET /agents: presence unavailable');
       return sendHttpError(reply, 'unavailable', 'cluster presence (Redis) is unavailable; retry later');
@@ -132,7 +139,7 @@ export const agentsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub 
     for (const record of page.agents) {
       const entry = agentListing(record);
       bytes += Buffer.byteLength(JSON.stringify(entry)) + 1;
-      if (bytes > hub.config.maxBufferedBytes && agents.length > 0) {
+      if (bytes > knobs.maxBufferedBytes && agents.length > 0) {
         nextAfter = (agents[agents.length - 1] as AgentListing).did;
         break;
       }

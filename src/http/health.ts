@@ -2,10 +2,26 @@
  * GET /health (liveness and a summary) and GET /ready (readiness: 503 while draining).
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { Hub } from '../ws/hub.js';
+import type { Presence } from '../registry/presence.js';
+
+/**
+ * What /health and /ready read: the node's state, not the WebSocket layer itself (the Hub
+ * provides it).
+ */
+export interface NodeStatus {
+  readonly draining: boolean;
+  /** Not draining and, in cluster mode, Redis reachable. */
+  readonly ready: boolean;
+  readonly config: { readonly gatewayId: string };
+  readonly registry: { readonly size: number };
+  readonly sessions: { readonly size: number };
+  readonly presence: Pick<Presence, 'count'>;
+  readonly cluster: { readonly nodeId: string; readonly status: string } | undefined;
+  now(): number;
+}
 
 export interface HealthRoutesOptions {
-  hub: Hub;
+  hub: NodeStatus;
   version: string;
   startedAt: number;
 }
@@ -93,7 +109,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
 };
 
 /** Cluster part of /health: this node's id, Redis status, and the cluster-wide agent count. */
-async function clusterHealth(hub: Hub): Promise<Record<string, unknown>> {
+async function clusterHealth(hub: NodeStatus): Promise<Record<string, unknown>> {
   const cluster = hub.cluster;
   if (!cluster) return {};
   let agents: number | null = null;
