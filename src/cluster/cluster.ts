@@ -1,5 +1,5 @@
 /**
- * Cluster mode: this node's Redis connections, presence, bus, and their timers.
+ * Cluster mode: this node's Redis connections, presence, bus, remote delivery, and their timers.
  *
  * Client library: ioredis. It re-subscribes by itself after a reconnect (`autoResubscribe`),
  * caches Lua scripts as EVALSHA commands (`defineCommand`), pipelines commands in order on one
@@ -22,7 +22,9 @@ import {
   REDIS_RETRY_MAX_MS,
 } from '../constants.js';
 import { RedisPresence } from '../registry/redis-presence.js';
-import { RedisBus, type RemoteResult } from '../routing/redis-bus.js';
+import { RedisBus } from '../routing/redis-bus.js';
+import { RedisRouter } from '../routing/redis-router.js';
+import type { RemoteDelivery, RemoteResult } from '../routing/router.js';
 import type { AgentRecord } from '../registry/agent-registry.js';
 import type { RefreshResult } from '../registry/presence.js';
 
@@ -48,10 +50,12 @@ export function newNodeId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
-export class Cluster {
+export class Cluster implements RemoteDelivery {
   readonly nodeId: string;
   readonly presence: RedisPresence;
   readonly bus: RedisBus;
+  /** Frames for agents on other nodes (the ROUTE script). */
+  readonly remote: RedisRouter;
   status: ClusterStatus = 'connecting';
   private readonly pub: Redis;
   private readonly sub: Redis;
@@ -82,10 +86,10 @@ export class Cluster {
       agentTtlMs: Math.max(hb * AGENT_TTL_HEARTBEATS, MIN_AGENT_TTL_MS),
       log: opts.log,
     });
+    this.remote = new RedisRouter({ redis: this.pub, nodeId: this.nodeId, prefix: opts.prefix });
     this.bus = new RedisBus({
       pub: this.pub,
       sub: this.sub,
-      presence: this.presence,
       nodeId: this.nodeId,
       prefix: opts.prefix,
       onFrame: opts.onFrame,
@@ -110,7 +114,7 @@ export class Cluster {
 
   /** Delivers to an agent on another node. */
   deliver(to: string, data: Buffer): Promise<RemoteResult> {
-    return this.bus.deliver(to, data);
+    return this.remote.deliver(to, data);
   }
 
   get redisStatus(): string {

@@ -120,19 +120,6 @@ return node
 `;
 
 /**
- * Locate and publish in one round trip: the frame goes to the channel of the live node holding
- * the DID. Returns the number of receivers (0: that node is gone), -1 when no live node holds it,
- * -2 when it is this node (the agent just left here).
- */
-const ROUTE = `
-local node = redis.pcall('HGET', KEYS[1], 'node')
-if type(node) ~= 'string' then return -1 end -- missing, or not a hash (corrupt)
-if redis.call('EXISTS', ARGV[1] .. 'node:' .. node) == 0 then return -1 end
-if node == ARGV[2] then return -2 end
-return redis.call('PUBLISH', ARGV[1] .. 'ch:' .. node, ARGV[3])
-`;
-
-/**
  * One listing page in one round trip: the ZRANGEBYLEX page (limit + 1, to know whether more
  * follow), each listed entry (HMGET) and the liveness of each distinct node (EXISTS), then the
  * count. Its work is bounded by the page size (list() asks for at most MAX_SCRIPT_PAGE at a time).
@@ -216,7 +203,6 @@ interface PresenceCommands {
   aicxReapNode(node: string, prefix: string): Promise<number>;
   aicxTouch(key: string, session: string, lastSeen: number, ttl: number): Promise<number>;
   aicxLocate(key: string, prefix: string): Promise<string | null>;
-  aicxRoute(key: string, prefix: string, self: string, message: Buffer): Promise<number>;
   aicxList(index: string, prefix: string, start: string, limit: number): Promise<[number, string | null, ListRow[]]>;
   aicxPurge(key: string, ...args: string[]): Promise<number>;
 }
@@ -258,7 +244,6 @@ export class RedisPresence implements Presence {
       redis.defineCommand('aicxReapNode', { numberOfKeys: 0, lua: REAP_NODE });
       redis.defineCommand('aicxTouch', { numberOfKeys: 1, lua: TOUCH });
       redis.defineCommand('aicxLocate', { numberOfKeys: 1, lua: LOCATE });
-      redis.defineCommand('aicxRoute', { numberOfKeys: 1, lua: ROUTE });
       redis.defineCommand('aicxList', { numberOfKeys: 1, lua: LIST });
       redis.defineCommand('aicxPurge', { numberOfKeys: 1, lua: PURGE });
     }
@@ -296,14 +281,6 @@ export class RedisPresence implements Presence {
 
   async locate(did: string): Promise<string | null> {
     return this.redis.aicxLocate(this.agentKey(did), this.p);
-  }
-
-  /**
-   * Publishes `message` to the channel of the live node holding `did`, in one round trip.
-   * Returns receivers (≥ 0), -1 when no live node holds `did`, -2 when this node does.
-   */
-  route(did: string, message: Buffer): Promise<number> {
-    return this.redis.aicxRoute(this.agentKey(did), this.p, this.nodeId, message);
   }
 
   async count(): Promise<number> {

@@ -2,8 +2,7 @@
  * Delivery to agents connected to this node. A frame is handed over as the exact bytes received,
  * so the target can verify the sender's signature end to end.
  *
- * Cluster mode will add a bus that forwards to the node holding the target; the session code only
- * sees {@link Bus}.
+ * The sessions deliver through a Router (src/routing/router.ts), which starts here.
  */
 
 /** Something that can receive a routed frame (a registered session). */
@@ -19,12 +18,7 @@ export interface DeliveryTarget {
 /** What became of a frame handed to this node's bus: `not_found` when no open session holds the DID here. */
 export type LocalDelivery = 'delivered' | 'busy' | 'not_found';
 
-export interface Bus {
-  deliver(to: string, data: Buffer | string): LocalDelivery;
-  has(did: string): boolean;
-}
-
-export class LocalBus implements Bus {
+export class LocalBus {
   private readonly targets = new Map<string, DeliveryTarget>();
 
   /** Makes `target` the delivery point for `did`; returns the one it replaced, if any. */

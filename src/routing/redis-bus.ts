@@ -5,23 +5,26 @@
  * another node is published to that node's channel alone — no broadcast. Publishes from one
  * session are issued one after another on one connection, and Redis delivers a channel's
  * messages in order, so per-pair order holds across nodes.
+ *
+ * Frames are published by src/routing/redis-router.ts (the ROUTE script), in {@link frameMessage}'s
+ * format; this bus receives them and publishes kicks.
  */
 import type { Redis } from 'ioredis';
-import type { RedisPresence } from '../registry/redis-presence.js';
-
-/** Outcome of a delivery to another node. */
-export type RemoteResult = 'delivered' | 'not_found' | 'unavailable';
 
 const FRAME = 0x46; // 'F'
 const KICK = 0x4b; // 'K'
 const NEWLINE = 0x0a;
 
+/** A frame for `to` as published on a node channel: `F<to>\n` then the frame's original bytes. */
+export function frameMessage(to: string, data: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`F${to}\n`, 'latin1'), data]);
+}
+
 export interface RedisBusOptions {
-  /** Command connection (publishes; presence look-ups). */
+  /** Command connection (publishes kicks). */
   pub: Redis;
   /** Subscriber connection (ioredis re-subscribes by itself after a reconnect). */
   sub: Redis;
-  presence: RedisPresence;
   nodeId: string;
   prefix: string;
   /** A frame for a local agent arrived from another node (its original bytes). */
@@ -42,22 +45,6 @@ export class RedisBus {
     // Buffers, not strings: a frame's bytes go from the sender's socket to the target's untouched.
     this.opts.sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onMessage(message));
     await this.opts.sub.subscribe(this.channel(this.opts.nodeId));
-  }
-
-  /**
-   * Delivers a frame's original bytes to the node holding `to`: one Redis round trip (a script
-   * that locates the target's live node and publishes to its channel).
-   */
-  async deliver(to: string, data: Buffer): Promise<RemoteResult> {
-    if (this.opts.pub.status !== 'ready') return 'unavailable';
-    const message = Buffer.concat([Buffer.from(`F${to}\n`, 'latin1'), data]);
-    try {
-      const receivers = await this.opts.presence.route(to, message);
-      // -1: no live node holds it; -2: listed here but no longer connected here; 0: node gone.
-      return receivers > 0 ? 'delivered' : 'not_found';
-    } catch {
-      return 'unavailable';
-    }
   }
 
   /** Tells `node` that its session `session` of `did` was replaced. */

@@ -20,7 +20,7 @@ import { MemoryPresence } from '../registry/memory-presence.js';
 import type { Presence } from '../registry/presence.js';
 import { Sweeper } from '../registry/sweeper.js';
 import { LocalBus } from '../routing/local-bus.js';
-import type { RemoteResult } from '../routing/redis-bus.js';
+import { ClusterRouter, LocalRouter, type Router } from '../routing/router.js';
 import { Discovery } from './discovery.js';
 import type { Session } from './session.js';
 
@@ -49,7 +49,13 @@ export class Hub {
   readonly metrics: GatewayMetrics;
   readonly log: FastifyBaseLogger;
   readonly now: () => number;
+  /** DID → Session on this node (attach, detach, look-up). Frames go through {@link router}. */
   readonly bus = new LocalBus();
+  /**
+   * Where sessions deliver routed frames: LocalRouter (single node) or ClusterRouter (local
+   * sessions first, synchronously; else through Redis).
+   */
+  readonly router: Router;
   readonly replay: ReplayCache;
   /** Session ids and CHALLENGE nonces. */
   readonly random = new RandomPool();
@@ -115,8 +121,10 @@ export class Hub {
         },
       });
       this.presence = this.cluster.presence;
+      this.router = new ClusterRouter(this.bus, this.cluster);
     } else {
       this.presence = new MemoryPresence(this.registry);
+      this.router = new LocalRouter(this.bus);
     }
     this.discovery = new Discovery(this.presence, this.config.maxBufferedBytes);
   }
@@ -207,12 +215,6 @@ export class Hub {
     this.registry.remove(session.did, session.id);
     this.presence.withdraw(session.did, session.id).catch((err: Error) => this.logPresenceError('withdraw', err));
   }
-
-  /** Delivers to an agent on another node; null when there is no other node (single-node mode). */
-  deliverRemote(to: string, data: Buffer): Promise<RemoteResult> | null {
-    return this.cluster ? this.cluster.deliver(to, data) : null;
-  }
-
 
   /** Closes every connection with `code` (1001 on shutdown). */
   closeAll(code: CloseCode): void {

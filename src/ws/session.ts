@@ -11,6 +11,7 @@ import type { AgentKey } from '../identity/verify.js';
 import type { VerifyDone } from '../identity/verify-pool.js';
 import type { AgentRecord } from '../registry/agent-registry.js';
 import type { DeliveryTarget } from '../routing/local-bus.js';
+import type { DeliveryResult } from '../routing/router.js';
 import { decodeFrame } from '../protocol/codec.js';
 import { PROTOCOL_VERSION } from '../protocol/frames.js';
 import { admitRegister, admitSignal, prepareRegister, prepareSignal, type PreparedRegister, type PreparedSignal } from '../identity/checks.js';
@@ -294,8 +295,8 @@ export class Session implements DeliveryTarget {
   }
 
   /**
-   * Replay check, then delivery of the original bytes (PROTOCOL.md §4): at once to a local
-   * target, or through the cluster bus (asynchronous) to the node holding a remote one.
+   * Replay check, then delivery of the original bytes (PROTOCOL.md §4) through the hub's router:
+   * at once to a local target, or (cluster mode, asynchronous) to the node holding a remote one.
    */
   private route(signal: PreparedSignal, verified: boolean | null, data: Buffer): void | Promise<void> {
     if (verified === null) {
@@ -305,19 +306,17 @@ export class Session implements DeliveryTarget {
       throw new ProtocolError('BAD_FRAME', signal.id, 'signature could not be verified (gateway error); the frame may be sent again');
     }
     admitSignal(signal, verified, this.hub.replay, this.hub.config.clockSkewMs);
-    const local = this.hub.bus.deliver(signal.to, data);
-    if (local === 'delivered') return this.routed(signal);
-    if (local === 'busy') throw new ProtocolError('TARGET_BUSY', signal.id);
-    const remote = this.hub.deliverRemote(signal.to, data);
-    if (!remote) throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
-    return remote.then((result) => {
-      if (result === 'delivered') return this.routed(signal);
-      if (result === 'unavailable') throw new ProtocolError('UNAVAILABLE', signal.id);
-      throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
-    });
+    const result = this.hub.router.deliver(signal.to, data);
+    // A plain string when known at once (a local target): no promise on the hot path.
+    if (typeof result === 'string') return this.routed(signal, result);
+    return result.then((r) => this.routed(signal, r));
   }
 
-  private routed(signal: PreparedSignal): void {
+  /** Answers a delivery: counted and logged when delivered, else the sender's error. */
+  private routed(signal: PreparedSignal, result: DeliveryResult): void {
+    if (result === 'busy') throw new ProtocolError('TARGET_BUSY', signal.id);
+    if (result === 'unavailable') throw new ProtocolError('UNAVAILABLE', signal.id);
+    if (result === 'not_found') throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
     this.hub.metrics.framesRouted.inc({ type: signal.type });
     if (this.hub.debug) {
       this.hub.log.debug({ did: this.did, to: signal.to, type: signal.type, id: signal.id }, 'frame routed');
