@@ -16,7 +16,15 @@ import { decodeFrame } from '../protocol/codec.js';
 import { PROTOCOL_VERSION } from '../protocol/frames.js';
 import { admitRegister, admitSignal, prepareRegister, prepareSignal, type PreparedRegister, type PreparedSignal } from '../identity/checks.js';
 import { MAX_PENDING_STEPS, RESUME_PENDING_STEPS, TERMINATE_AFTER_CLOSE_MS } from '../constants.js';
-import type { Hub } from './hub.js';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config.js';
+import type { ReplayCache } from '../identity/replay-cache.js';
+import type { VerifyPool } from '../identity/verify-pool.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { Router } from '../routing/router.js';
+import type { Discovery } from './discovery.js';
+import type { RandomPool } from './random-pool.js';
+import type { TurnWrites } from './turn-writes.js';
 import { Outbound, type OutboundSocket, type RouteResult } from './outbound.js';
 import { RateLimiter } from './rate-limiter.js';
 import { discover, ping, type RequestContext } from './requests.js';
@@ -26,6 +34,39 @@ type State = 'auth' | 'open' | 'closed';
 
 /** No verdict from the verification workers (one died): an internal failure, not a bad signature. */
 const VERIFY_FAILED = 'signature verification failed internally';
+
+/**
+ * What a session uses of the node, and nothing more (the Hub provides it): its knobs, the
+ * verifier, replay cache, router and discovery, the node's bookkeeping of connections and
+ * registrations, metrics and log.
+ */
+export interface SessionHost {
+  readonly config: Pick<
+    Config,
+    'gatewayId' | 'authTimeoutMs' | 'clockSkewMs' | 'rateLimit' | 'rateBurst' | 'maxBufferedBytes' | 'heartbeatIntervalMs' | 'agentTimeoutMs'
+  >;
+  readonly log: FastifyBaseLogger;
+  /** Per-frame log lines are built only when debug logging is on. */
+  readonly debug: boolean;
+  readonly metrics: GatewayMetrics;
+  now(): number;
+  readonly random: Pick<RandomPool, 'base64url'>;
+  readonly writes: TurnWrites;
+  readonly verifier: Pick<VerifyPool, 'verify'>;
+  readonly replay: ReplayCache;
+  readonly router: Router;
+  readonly discovery: Pick<Discovery, 'reply'>;
+  /** Shutdown has begun: a new connection is closed with 1001 at once. */
+  readonly draining: boolean;
+  /** Every open connection (registered or not). */
+  readonly sessions: Set<Session>;
+  /** Registering `did` would pass MAX_AGENTS on this node. */
+  isFull(did: string): boolean;
+  /** Lists the session as its DID's owner; in cluster mode resolves once presence has it. */
+  register(session: Session, record: AgentRecord): Promise<void> | undefined;
+  /** Unlists the session's DID if it still owns it. */
+  unregister(session: Session): void;
+}
 
 export class Session implements DeliveryTarget {
   /** Opaque session id, sent in REGISTERED. */
@@ -53,13 +94,13 @@ export class Session implements DeliveryTarget {
   private readonly out: Outbound;
 
   constructor(
-    private readonly hub: Hub,
+    private readonly host: SessionHost,
     private readonly ws: WebSocket,
     readonly remoteAddress: string,
     /** The connection's TCP socket, under `ws`: corked per burst, watched for 'drain'. */
     socket: OutboundSocket,
   ) {
-    this.out = new Outbound(ws, socket, hub.config.maxBufferedBytes, hub.writes, {
+    this.out = new Outbound(ws, socket, host.config.maxBufferedBytes, host.writes, {
       onOverflow: (buffered) => this.onOverflow(buffered),
       onDrained: () => this.onDrained(),
     });
@@ -71,37 +112,37 @@ export class Session implements DeliveryTarget {
       settled: () => this.afterSteps(),
     });
     this.requests = {
-      discovery: hub.discovery,
-      now: hub.now,
+      discovery: host.discovery,
+      now: host.now,
       charge: (tokens) => this.limiter.charge(tokens),
       send: (text) => this.sendText(text),
     };
-    this.id = hub.random.base64url(12);
-    this.nonce = hub.random.base64url(32);
-    this.limiter = new RateLimiter(hub.config.rateLimit, hub.config.rateBurst, hub.now);
+    this.id = host.random.base64url(12);
+    this.nonce = host.random.base64url(32);
+    this.limiter = new RateLimiter(host.config.rateLimit, host.config.rateBurst, host.now);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => this.touch());
     ws.on('close', (code) => this.onClose(code));
-    ws.on('error', (err) => hub.log.debug({ err, remote: remoteAddress }, 'websocket error'));
-    hub.sessions.add(this);
-    hub.log.info({ remote: remoteAddress }, 'connection opened');
+    ws.on('error', (err) => host.log.debug({ err, remote: remoteAddress }, 'websocket error'));
+    host.sessions.add(this);
+    host.log.info({ remote: remoteAddress }, 'connection opened');
 
-    if (hub.draining) {
+    if (host.draining) {
       this.close(CloseCode.GOING_AWAY);
       return;
     }
     this.send({
       type: 'CHALLENGE',
       protocol: PROTOCOL_VERSION,
-      gateway: hub.config.gatewayId,
+      gateway: host.config.gatewayId,
       nonce: this.nonce,
-      expires_in_ms: hub.config.authTimeoutMs,
+      expires_in_ms: host.config.authTimeoutMs,
     });
     this.authTimer = setTimeout(() => {
-      hub.metrics.handshakes.inc({ result: 'timeout' });
-      hub.log.info({ remote: remoteAddress }, 'auth timeout');
+      host.metrics.handshakes.inc({ result: 'timeout' });
+      host.log.info({ remote: remoteAddress }, 'auth timeout');
       this.close(CloseCode.AUTH_TIMEOUT);
-    }, hub.config.authTimeoutMs);
+    }, host.config.authTimeoutMs);
     this.authTimer.unref();
   }
 
@@ -128,7 +169,7 @@ export class Session implements DeliveryTarget {
     try {
       this.out.ping();
     } catch (err) {
-      this.hub.log.debug({ err }, 'ping failed');
+      this.host.log.debug({ err }, 'ping failed');
     }
   }
 
@@ -138,9 +179,9 @@ export class Session implements DeliveryTarget {
     this.state = 'closed';
     this.clearAuthTimer();
     this.out.dispose();
-    this.hub.metrics.closes.inc({ code: String(code) });
+    this.host.metrics.closes.inc({ code: String(code) });
     // Unlist at once: frames for this DID must not reach a closing socket.
-    this.hub.unregister(this);
+    this.host.unregister(this);
     try {
       this.ws.close(code, closeReasons[code]);
     } catch {
@@ -155,7 +196,7 @@ export class Session implements DeliveryTarget {
     if (!this.limiter.take()) {
       this.sendError('RATE_LIMITED', null);
       if (this.limiter.abusive) {
-        this.hub.log.warn({ did: this.did, remote: this.remoteAddress }, 'closing session for rate-limit abuse');
+        this.host.log.warn({ did: this.did, remote: this.remoteAddress }, 'closing session for rate-limit abuse');
         this.close(CloseCode.RATE_ABUSE);
       }
       return;
@@ -173,7 +214,7 @@ export class Session implements DeliveryTarget {
 
   /** A write would pass MAX_BUFFERED_BYTES (the gateway's own replies beside routed frames). */
   private onOverflow(buffered: number): void {
-    this.hub.log.warn({ did: this.did, remote: this.remoteAddress, buffered }, 'closing slow consumer');
+    this.host.log.warn({ did: this.did, remote: this.remoteAddress, buffered }, 'closing slow consumer');
     this.close(CloseCode.SLOW_CONSUMER);
     // Its queued bytes are not going anywhere: free them soon even if it never reads the close.
     setTimeout(() => this.ws.terminate(), TERMINATE_AFTER_CLOSE_MS).unref();
@@ -183,7 +224,7 @@ export class Session implements DeliveryTarget {
   private checkCongestion(): void {
     if (this.out.congested && this.held === null && this.state !== 'closed') {
       this.held = [];
-      this.hub.metrics.congestions.inc();
+      this.host.metrics.congestions.inc();
       this.updateReading();
     }
   }
@@ -252,11 +293,11 @@ export class Session implements DeliveryTarget {
       this.fail(err);
     } else if (this.state === 'auth') {
       // Whatever went wrong with a REGISTER, the protocol's answer is AUTH_FAILED + 4401.
-      this.hub.log.warn({ err, remote: this.remoteAddress }, 'REGISTER handling failed');
+      this.host.log.warn({ err, remote: this.remoteAddress }, 'REGISTER handling failed');
       this.fail(new ProtocolError('AUTH_FAILED', null, 'REGISTER could not be processed'));
     } else {
       // A bug, not bad input: report it without losing the session.
-      this.hub.log.error({ err, did: this.did }, 'frame handling failed');
+      this.host.log.error({ err, did: this.did }, 'frame handling failed');
       this.sendError('BAD_FRAME', null, 'frame could not be processed');
     }
   }
@@ -288,8 +329,8 @@ export class Session implements DeliveryTarget {
     }
     // performance.now() rather than prom-client's startTimer: no hrtime tuples or timer closure per frame.
     const started = performance.now();
-    this.hub.verifier.verify(key.publicKey, message, signature, (ok) => {
-      this.hub.metrics.verifySeconds.observe((performance.now() - started) / 1000);
+    this.host.verifier.verify(key.publicKey, message, signature, (ok) => {
+      this.host.metrics.verifySeconds.observe((performance.now() - started) / 1000);
       done(ok);
     });
   }
@@ -302,11 +343,11 @@ export class Session implements DeliveryTarget {
     if (verified === null) {
       if (this.state === 'closed') return; // e.g. the pool stopped at shutdown: nobody to tell
       // Not the client's fault, and the id is not used up: the same frame may be sent again.
-      this.hub.log.error({ did: this.did, id: signal.id }, VERIFY_FAILED);
+      this.host.log.error({ did: this.did, id: signal.id }, VERIFY_FAILED);
       throw new ProtocolError('BAD_FRAME', signal.id, 'signature could not be verified (gateway error); the frame may be sent again');
     }
-    admitSignal(signal, verified, this.hub.replay, this.hub.config.clockSkewMs);
-    const result = this.hub.router.deliver(signal.to, data);
+    admitSignal(signal, verified, this.host.replay, this.host.config.clockSkewMs);
+    const result = this.host.router.deliver(signal.to, data);
     // A plain string when known at once (a local target): no promise on the hot path.
     if (typeof result === 'string') return this.routed(signal, result);
     return result.then((r) => this.routed(signal, r));
@@ -317,26 +358,26 @@ export class Session implements DeliveryTarget {
     if (result === 'busy') throw new ProtocolError('TARGET_BUSY', signal.id);
     if (result === 'unavailable') throw new ProtocolError('UNAVAILABLE', signal.id);
     if (result === 'not_found') throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
-    this.hub.metrics.framesRouted.inc({ type: signal.type });
-    if (this.hub.debug) {
-      this.hub.log.debug({ did: this.did, to: signal.to, type: signal.type, id: signal.id }, 'frame routed');
+    this.host.metrics.framesRouted.inc({ type: signal.type });
+    if (this.host.debug) {
+      this.host.log.debug({ did: this.did, to: signal.to, type: signal.type, id: signal.id }, 'frame routed');
     }
   }
 
   private onAuthFrame(data: Buffer, isBinary: boolean): void | Promise<void> {
     const decoded = decodeFrame(data, isBinary);
     if (!decoded.ok || decoded.type !== 'REGISTER') {
-      this.hub.metrics.handshakes.inc({ result: 'failed' });
-      this.hub.log.info({ remote: this.remoteAddress }, 'auth failure: frame before REGISTERED');
+      this.host.metrics.handshakes.inc({ result: 'failed' });
+      this.host.log.info({ remote: this.remoteAddress }, 'auth failure: frame before REGISTERED');
       throw new ProtocolError('AUTH_REQUIRED', null);
     }
     let prepared: PreparedRegister;
     try {
       prepared = prepareRegister(decoded.value, {
         nonce: this.nonce,
-        gatewayId: this.hub.config.gatewayId,
-        now: this.hub.now(),
-        clockSkewMs: this.hub.config.clockSkewMs,
+        gatewayId: this.host.config.gatewayId,
+        now: this.host.now(),
+        clockSkewMs: this.host.config.clockSkewMs,
       });
     } catch (err) {
       this.authFailed(err, didOf(decoded.value));
@@ -359,8 +400,8 @@ export class Session implements DeliveryTarget {
   }
 
   private authFailed(err: unknown, did: string | undefined): never {
-    this.hub.metrics.handshakes.inc({ result: 'failed' });
-    this.hub.log.info({ remote: this.remoteAddress, did, reason: (err as Error).message }, 'auth failure');
+    this.host.metrics.handshakes.inc({ result: 'failed' });
+    this.host.log.info({ remote: this.remoteAddress, did, reason: (err as Error).message }, 'auth failure');
     throw err;
   }
 
@@ -368,7 +409,7 @@ export class Session implements DeliveryTarget {
     // Closed meanwhile (auth timeout, client gone, shutdown): nothing to register.
     if (this.state !== 'auth') return;
     if (verified === null) {
-      this.hub.metrics.handshakes.inc({ result: 'failed' });
+      this.host.metrics.handshakes.inc({ result: 'failed' });
       throw new Error(VERIFY_FAILED);
     }
     try {
@@ -376,22 +417,22 @@ export class Session implements DeliveryTarget {
     } catch (err) {
       this.authFailed(err, prepared.frame.did);
     }
-    if (this.hub.isFull(prepared.frame.did)) {
-      this.hub.metrics.handshakes.inc({ result: 'failed' });
-      this.hub.log.warn({ remote: this.remoteAddress, did: prepared.frame.did }, 'gateway full (MAX_AGENTS)');
+    if (this.host.isFull(prepared.frame.did)) {
+      this.host.metrics.handshakes.inc({ result: 'failed' });
+      this.host.log.warn({ remote: this.remoteAddress, did: prepared.frame.did }, 'gateway full (MAX_AGENTS)');
       return this.close(CloseCode.FULL);
     }
     this.clearAuthTimer();
-    const now = this.hub.now();
+    const now = this.host.now();
     const did = prepared.frame.did;
     this.did = did;
     this.key = prepared.key;
     const record: AgentRecord = { did, meta: prepared.frame.meta ?? {}, session: this.id, connectedAt: now, lastSeen: now };
     this.record = record;
     this.state = 'open';
-    const announced = this.hub.register(this, record);
-    this.hub.metrics.handshakes.inc({ result: 'ok' });
-    this.hub.log.info({ did, remote: this.remoteAddress, session: this.id }, 'agent registered');
+    const announced = this.host.register(this, record);
+    this.host.metrics.handshakes.inc({ result: 'ok' });
+    this.host.log.info({ did, remote: this.remoteAddress, session: this.id }, 'agent registered');
     if (announced) return announced.then(() => this.sendRegistered());
     this.sendRegistered();
   }
@@ -401,8 +442,8 @@ export class Session implements DeliveryTarget {
       type: 'REGISTERED',
       did: this.did,
       session: this.id,
-      heartbeat_ms: this.hub.config.heartbeatIntervalMs,
-      agent_timeout_ms: this.hub.config.agentTimeoutMs,
+      heartbeat_ms: this.host.config.heartbeatIntervalMs,
+      agent_timeout_ms: this.host.config.agentTimeoutMs,
     });
   }
 
@@ -421,8 +462,8 @@ export class Session implements DeliveryTarget {
       case 'BYE': {
         const signal = prepareSignal(decoded.type, frame, {
           did: this.did as string,
-          now: this.hub.now(),
-          clockSkewMs: this.hub.config.clockSkewMs,
+          now: this.host.now(),
+          clockSkewMs: this.host.config.clockSkewMs,
         });
         this.verifyThenRoute(signal, data);
         return null;
@@ -444,7 +485,7 @@ export class Session implements DeliveryTarget {
   }
 
   private sendError(code: ErrorCode, ref: string | null, message?: string): void {
-    this.hub.metrics.errors.inc({ code });
+    this.host.metrics.errors.inc({ code });
     this.send(errorFrame(code, ref, message));
   }
 
@@ -458,7 +499,7 @@ export class Session implements DeliveryTarget {
   }
 
   private touch(): void {
-    if (this.record) this.record.lastSeen = this.hub.now();
+    if (this.record) this.record.lastSeen = this.host.now();
   }
 
   private clearAuthTimer(): void {
@@ -470,9 +511,9 @@ export class Session implements DeliveryTarget {
     this.state = 'closed';
     this.clearAuthTimer();
     this.out.dispose();
-    this.hub.sessions.delete(this);
-    this.hub.unregister(this);
-    this.hub.log.info({ did: this.did, remote: this.remoteAddress, code }, 'connection closed');
+    this.host.sessions.delete(this);
+    this.host.unregister(this);
+    this.host.log.info({ did: this.did, remote: this.remoteAddress, code }, 'connection closed');
   }
 }
 
