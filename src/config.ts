@@ -23,6 +23,18 @@ const positiveInt = (fallback: number, max = Number.MAX_SAFE_INTEGER) =>
       .default(fallback),
   );
 
+/** Like positiveInt, without a default: undefined when unset (the default is derived later). */
+const optionalPositiveInt = (max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a positive integer')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'must be a positive integer').max(max, `must be at most ${max}`))
+      .optional(),
+  );
+
 /** Timers take at most 2^31 − 1 ms; Node turns a longer delay into 1 ms, so refuse it at boot. */
 const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
@@ -68,15 +80,7 @@ const envSchema = z.object({
   ),
   GATEWAY_WORKERS: positiveInt(1, 64),
   MAX_BUFFERED_BYTES: positiveInt(1_048_576),
-  VERIFY_THREADS: z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .regex(/^\d+$/, 'must be a positive integer')
-      .transform(Number)
-      .pipe(z.number().int().min(1, 'must be a positive integer').max(64, 'must be at most 64'))
-      .optional(),
-  ),
+  VERIFY_THREADS: optionalPositiveInt(64),
   VERIFY_INLINE_MAX_LOAD: z.preprocess(
     unsetIfEmpty,
     z
@@ -87,15 +91,7 @@ const envSchema = z.object({
       .default(75),
   ),
   MAX_CONNECTIONS_PER_IP: positiveInt(256),
-  MAX_SOCKETS_PER_IP: z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .regex(/^\d+$/, 'must be a positive integer')
-      .transform(Number)
-      .pipe(z.number().int().min(1, 'must be a positive integer'))
-      .optional(),
-  ),
+  MAX_SOCKETS_PER_IP: optionalPositiveInt(),
   HTTP_IDLE_TIMEOUT: positiveInt(10, MAX_TIMER_SECONDS),
   HTTP_HEADERS_TIMEOUT: positiveInt(10, MAX_TIMER_SECONDS),
   HTTP_RATE_LIMIT: positiveInt(120),
