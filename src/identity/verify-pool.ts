@@ -18,7 +18,13 @@
  * `done` is called exactly once, asynchronously, with true/false, or with null when the frame
  * could not be verified at all (a worker died; it is replaced).
  *
- * Workers start on first use, so an idle gateway does not pay their memory (~9 MB each).
+ * Workers start when needed (the first batch starts one, another starts when every running one
+ * has a batch in flight), so an idle gateway does not pay their memory (~9 MB each), and they
+ * exit after `idleExitMs` without a batch (default 10 s), which returns all of it: the isolate's
+ * heap pages, and its thread's malloc arena to the free list. The pool decides that on the event
+ * loop and takes the lane out before stopping the worker, so nothing is ever sent to a worker that
+ * is exiting: a verification arriving then starts a fresh one (about 15–30 ms before its first
+ * batch is answered on the 2-core bench VM; one with the loop idle is verified inline anyway).
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -97,6 +103,16 @@ export interface VerifyPoolOptions {
   inlineBudgetMs?: number;
   /** KeyObjects cached per worker thread (default 65,536). */
   maxKeysPerWorker?: number;
+  /**
+   * A worker thread with nothing in flight exits after this long without a batch, and the next
+   * batch starts a new one (default 10,000 ms; 0 or Infinity: never).
+   */
+  idleExitMs?: number;
+  /**
+   * Called when an idle worker is told to exit (it is already out of the pool), with a promise
+   * that resolves once its thread has exited.
+   */
+  onIdleExit?: (exited: Promise<void>) => void;
   /** Reports a worker that failed (it is replaced); default: ignore. */
   onWorkerError?: (err: Error) => void;
   /** Reports a `done` callback that threw (the other verdicts are still delivered). */
@@ -109,7 +125,14 @@ interface Lane {
   inFlight: Item[][];
   /** Items in `inFlight`, for picking the least loaded lane. */
   load: number;
+  /** performance.now() when the lane last received a batch or answered one. */
+  active: number;
+  /** Fires every idleExitMs while the lane runs; exits the worker once it has been idle that long. */
+  idle: NodeJS.Timeout | undefined;
 }
+
+/** Default for {@link VerifyPoolOptions.idleExitMs}. */
+export const DEFAULT_IDLE_EXIT_MS = 10_000;
 
 /** A pool of verification workers; one per gateway (buildApp), closed with it. */
 export class VerifyPool {
@@ -127,6 +150,11 @@ export class VerifyPool {
   private readonly keys = new WeakMap<Uint8Array, KeyObject>();
   /** Verifications done on the event loop and by the workers (for tests and metrics). */
   readonly counts = { inline: 0, workers: 0 };
+  /** Worker threads started, and stopped for being idle (for tests and metrics). */
+  readonly threads = { started: 0, idleExits: 0 };
+  /** Workers told to exit for being idle, until their threads have exited (close() waits for them). */
+  private readonly exiting = new Set<Promise<void>>();
+  private readonly idleExitMs: number;
   /** The event loop's busy share: measured when it was last sampled (`sampledAt`). */
   private readonly busyShare = busyShareMeter();
   private sampledAt = performance.now();
@@ -137,6 +165,10 @@ export class VerifyPool {
   constructor(private readonly options: VerifyPoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError('threads must be an integer ≥ 1');
     this.lanes = Array.from({ length: options.threads }, () => undefined);
+    const idle = options.idleExitMs ?? DEFAULT_IDLE_EXIT_MS;
+    if (!(idle >= 0)) throw new RangeError('idleExitMs must be ≥ 0');
+    // setTimeout takes at most 2^31-1 ms; longer means never.
+    this.idleExitMs = idle > 0 && idle < 2 ** 31 ? idle : 0;
   }
 
   /** Worker threads currently running (they start on first use). */
@@ -171,8 +203,11 @@ export class VerifyPool {
     this.closed = true;
     const lanes = this.lanes.filter((l): l is Lane => l !== undefined);
     this.lanes.fill(undefined);
-    for (const lane of lanes) lane.worker.removeAllListeners('exit');
-    await Promise.all(lanes.map((lane) => lane.worker.terminate()));
+    for (const lane of lanes) {
+      clearTimeout(lane.idle);
+      lane.worker.removeAllListeners('exit');
+    }
+    await Promise.all([...lanes.map((lane) => lane.worker.terminate()), ...this.exiting]);
     for (const lane of lanes) failAll(lane.inFlight.flat());
     this.inFlight = 0;
     failAll(this.queued);
@@ -256,12 +291,22 @@ export class VerifyPool {
     }
   }
 
+  /**
+   * The running lane with the least in flight; a new worker only when every running one has a
+   * batch in flight (a steady trickle keeps one worker, not all of them, from idling out).
+   */
   private leastLoaded(): Lane {
     let best: Lane | undefined;
+    let free = -1;
     for (let i = 0; i < this.lanes.length; i++) {
-      const lane = this.lanes[i] ?? (this.lanes[i] = this.spawn(i));
-      if (best === undefined || lane.load < best.load) best = lane;
+      const lane = this.lanes[i];
+      if (lane === undefined) {
+        if (free < 0) free = i;
+      } else if (best === undefined || lane.load < best.load) {
+        best = lane;
+      }
     }
+    if (free >= 0 && (best === undefined || best.load > 0)) return (this.lanes[free] = this.spawn(free));
     return best as Lane;
   }
 
@@ -279,6 +324,7 @@ export class VerifyPool {
     }
     lane.inFlight.push(batch);
     lane.load += batch.length;
+    lane.active = performance.now();
     this.inFlight += batch.length;
     this.counts.workers += batch.length;
     lane.worker.postMessage({ buffer: buf.buffer, count: batch.length }, [buf.buffer]);
@@ -293,17 +339,25 @@ export class VerifyPool {
     });
     // The gateway's lifetime is decided by its sockets and close(), not by these threads.
     worker.unref();
-    const lane: Lane = { worker, inFlight: [], load: 0 };
+    this.threads.started++;
+    const lane: Lane = { worker, inFlight: [], load: 0, active: performance.now(), idle: undefined };
+    if (this.idleExitMs > 0) {
+      lane.idle = setTimeout(() => this.checkIdle(index, lane), this.idleExitMs);
+      lane.idle.unref();
+    }
     worker.on('message', (results: Uint8Array) => {
       const batch = lane.inFlight.shift();
       if (!batch) return;
+      lane.active = performance.now();
       lane.load -= batch.length;
       this.inFlight -= batch.length;
       for (let i = 0; i < batch.length; i++) this.answer(batch[i] as Item, results[i] === 1);
     });
     worker.on('error', (err) => this.options.onWorkerError?.(err));
     worker.on('exit', () => {
-      // Unexpected (close() removes this listener first): answer what it held, replace it lazily.
+      // Unexpected unless idle (close() removes this listener first): answer what it held (an
+      // idle worker held nothing), replace it lazily.
+      clearTimeout(lane.idle);
       if (this.lanes[index] === lane) this.lanes[index] = undefined;
       this.inFlight -= lane.load;
       failAll(lane.inFlight.flat());
@@ -311,6 +365,30 @@ export class VerifyPool {
       lane.load = 0;
     });
     return lane;
+  }
+
+  /**
+   * The lane's idle timer: stops its worker when nothing is in flight and nothing was sent or
+   * answered for idleExitMs; otherwise looks again when that much time will have passed. The lane
+   * leaves `lanes` before the worker is told to stop, so the next batch goes to a new worker.
+   */
+  private checkIdle(index: number, lane: Lane): void {
+    if (this.lanes[index] !== lane) return;
+    const idleFor = performance.now() - lane.active;
+    if (lane.load > 0 || idleFor < this.idleExitMs) {
+      lane.idle = setTimeout(() => this.checkIdle(index, lane), lane.load > 0 ? this.idleExitMs : this.idleExitMs - idleFor);
+      lane.idle.unref();
+      return;
+    }
+    this.lanes[index] = undefined;
+    this.threads.idleExits++;
+    const exited = lane.worker.terminate().then(
+      () => undefined,
+      () => undefined,
+    );
+    this.exiting.add(exited);
+    void exited.then(() => this.exiting.delete(exited));
+    this.options.onIdleExit?.(exited);
   }
 }
 

@@ -34,13 +34,26 @@ afterEach(async () => {
 });
 
 describe('VerifyPool', () => {
-  it('starts no worker until the first verification that goes to one', async () => {
+  it('starts no worker until the first verification that goes to one, and then only one', async () => {
     pool = new VerifyPool({ threads: 2, inlineWhenIdle: false, inlineBelowUtilization: 0 });
     expect(pool.running).toBe(0);
     const [s] = await signed(1);
     expect(await verdict(pool, s as Signed)).toBe(true);
-    expect(pool.running).toBe(2);
+    expect(pool.running).toBe(1);
     expect(pool.counts).toEqual({ inline: 0, workers: 1 });
+  });
+
+  it('keeps one worker for a trickle and starts another only while the first has a batch in flight', async () => {
+    pool = new VerifyPool({ threads: 3, inlineWhenIdle: false, inlineBelowUtilization: 0 });
+    const items = await signed(40, 4);
+    // One batch at a time: the running worker is idle each time, so no other starts.
+    for (const s of items.slice(0, 10)) expect(await verdict(pool, s)).toBe(true);
+    expect(pool.threads.started).toBe(1);
+    // 30 in one turn: split into 3 batches, each to a worker with nothing in flight.
+    const burst = await Promise.all(items.slice(10).map((s) => verdict(pool as VerifyPool, s)));
+    expect(burst.every((r) => r === true)).toBe(true);
+    expect(pool.running).toBe(3);
+    expect(pool.threads.started).toBe(3);
   });
 
   it('verifies on the event loop while the workers are idle, and hands the rest of a burst to them', async () => {
@@ -204,7 +217,123 @@ describe('VerifyPool', () => {
     expect(pool.counts).toEqual({ inline: 3, workers: 27 });
   });
 
-  it('rejects a thread count below 1', () => {
+  it('rejects a thread count below 1 and a negative idle time', () => {
     expect(() => new VerifyPool({ threads: 0 })).toThrow(RangeError);
+    expect(() => new VerifyPool({ threads: 1, idleExitMs: -1 })).toThrow(RangeError);
+    expect(() => new VerifyPool({ threads: 1, idleExitMs: Number.NaN })).toThrow(RangeError);
+  });
+});
+
+describe('VerifyPool idle exit', () => {
+  /** Workers only (nothing inline), and each idle exit's promise in order. */
+  function idlePool(idleExitMs: number, threads = 1) {
+    const exits: Promise<void>[] = [];
+    let nextExit: (told: { exited: Promise<void> }) => void = () => undefined;
+    const p = new VerifyPool({
+      threads,
+      inlineWhenIdle: false,
+      inlineBelowUtilization: 0,
+      idleExitMs,
+      onIdleExit: (exited) => {
+        exits.push(exited);
+        nextExit({ exited });
+      },
+    });
+    /** Resolves when the next worker is told to stop, with the promise of its thread's exit. */
+    const told = () => new Promise<{ exited: Promise<void> }>((resolve) => (nextExit = resolve));
+    return { pool: p, exits, told };
+  }
+
+  it('stops a worker that has been idle for idleExitMs, and the next batch starts a new one', async () => {
+    const { pool: p, told } = idlePool(30);
+    pool = p;
+    const items = await signed(3, 1);
+    const exiting = told();
+    expect(await verdict(p, items[0] as Signed)).toBe(true);
+    expect(p.running).toBe(1);
+    const { exited } = await exiting;
+    // Out of the pool as soon as it is told to stop; its thread is gone when `exited` resolves.
+    expect(p.running).toBe(0);
+    expect(p.threads).toEqual({ started: 1, idleExits: 1 });
+    await exited;
+    expect(await verdict(p, items[1] as Signed)).toBe(true);
+    expect(p.threads).toEqual({ started: 2, idleExits: 1 });
+    expect(p.counts).toEqual({ inline: 0, workers: 2 });
+    // A refusal from the new worker is still a refusal.
+    expect(await verdict(p, { ...(items[2] as Signed), signature: new Uint8Array(64) })).toBe(false);
+  });
+
+  it('sends a verification that arrives while a worker is exiting to a fresh worker', async () => {
+    const { pool: p, told } = idlePool(20);
+    pool = p;
+    const items = await signed(20, 2);
+    const exiting = told();
+    expect(await verdict(p, items[0] as Signed)).toBe(true);
+    // Submitted right after the exit decision, before the old thread has exited.
+    const { exited } = await exiting;
+    let oldThreadGone = false;
+    void exited.then(() => (oldThreadGone = true));
+    const during = Promise.all(items.slice(1).map((s) => verdict(p, s)));
+    expect(oldThreadGone).toBe(false);
+    expect(await during).toEqual(new Array(19).fill(true));
+    await exited;
+    expect(p.threads.started).toBe(2);
+    expect(p.counts.workers).toBe(20);
+  });
+
+  it('never stops a worker with a batch in flight, however short idleExitMs', async () => {
+    const { pool: p, told } = idlePool(1);
+    pool = p;
+    // One batch of 600 (tens of ms of work): the 1 ms timer fires many times meanwhile.
+    const items = await signed(600, 20);
+    const exiting = told();
+    const answers = await Promise.all(items.map((s) => verdict(p, s)));
+    expect(answers.filter((a) => a !== true)).toEqual([]);
+    expect(p.threads.idleExits).toBe(0);
+    await exiting;
+    expect(p.threads.idleExits).toBe(1);
+  });
+
+  it('lets each worker idle out on its own', async () => {
+    const { pool: p, exits, told } = idlePool(30, 2);
+    pool = p;
+    const items = await signed(40, 4);
+    const burst = await Promise.all(items.map((s) => verdict(p, s)));
+    expect(burst.every((r) => r === true)).toBe(true);
+    expect(p.running).toBe(2);
+    await told();
+    if (exits.length < 2) await told();
+    await Promise.all(exits);
+    expect(p.running).toBe(0);
+    expect(p.threads).toEqual({ started: 2, idleExits: 2 });
+  });
+
+  it('close() waits for a worker that is exiting', async () => {
+    const { pool: p, told } = idlePool(10);
+    pool = p;
+    const [s] = (await signed(1)) as [Signed];
+    const exiting = told();
+    expect(await verdict(p, s)).toBe(true);
+    const { exited } = await exiting;
+    let gone = false;
+    void exited.then(() => (gone = true));
+    await p.close();
+    expect(gone).toBe(true);
+  });
+
+  it('keeps workers without an idle timer when idleExitMs is 0', async () => {
+    pool = new VerifyPool({ threads: 1, inlineWhenIdle: false, inlineBelowUtilization: 0, idleExitMs: 0 });
+    const [s] = (await signed(1)) as [Signed];
+    expect(await verdict(pool, s)).toBe(true);
+    const lanes = (pool as unknown as { lanes: ({ idle: unknown } | undefined)[] }).lanes;
+    expect(lanes[0]?.idle).toBeUndefined();
+  });
+
+  it('arms an idle timer that does not keep the process alive', async () => {
+    pool = new VerifyPool({ threads: 1, inlineWhenIdle: false, inlineBelowUtilization: 0, idleExitMs: 60_000 });
+    const [s] = (await signed(1)) as [Signed];
+    expect(await verdict(pool, s)).toBe(true);
+    const lanes = (pool as unknown as { lanes: ({ idle: NodeJS.Timeout | undefined } | undefined)[] }).lanes;
+    expect(lanes[0]?.idle?.hasRef()).toBe(false);
   });
 });
