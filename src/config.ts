@@ -12,28 +12,19 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** Treats an empty string like an unset variable (common in .env files and compose files). */
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 
+/** A decimal integer 1..max given as a string. */
+const positiveIntText = (max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a positive integer')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be a positive integer').max(max, `must be at most ${max}`));
+
 const positiveInt = (fallback: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .regex(/^\d+$/, 'must be a positive integer')
-      .transform(Number)
-      .pipe(z.number().int().min(1, 'must be a positive integer').max(max, `must be at most ${max}`))
-      .default(fallback),
-  );
+  z.preprocess(unsetIfEmpty, positiveIntText(max).default(fallback));
 
 /** Like positiveInt, without a default: undefined when unset (the default is derived later). */
-const optionalPositiveInt = (max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .regex(/^\d+$/, 'must be a positive integer')
-      .transform(Number)
-      .pipe(z.number().int().min(1, 'must be a positive integer').max(max, `must be at most ${max}`))
-      .optional(),
-  );
+const optionalPositiveInt = (max = Number.MAX_SAFE_INTEGER) => z.preprocess(unsetIfEmpty, positiveIntText(max).optional());
 
 /** Timers take at most 2^31 − 1 ms; Node turns a longer delay into 1 ms, so refuse it at boot. */
 const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
