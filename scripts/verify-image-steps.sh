@@ -5,7 +5,9 @@
 #   2. runtime stage — extract the tarball, put package-lock.json beside it (npm pack leaves it
 #                      out), `npm ci --omit=dev`
 #   3. run           — `node dist/server.js` with the image's environment only (env -i:
-#                      NODE_ENV=production GATEWAY_HOST=0.0.0.0, a free ephemeral port), as the
+#                      NODE_ENV=production GATEWAY_HOST=0.0.0.0, a free ephemeral port, and the
+#                      image's CMD: `env LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true
+#                      node …` when this host has libjemalloc2, with a warning otherwise), as the
 #                      unprivileged user `nobody` when run as root, in a directory it cannot write
 #   4. check         — /health within a bounded wait, then scripts/verify-gateway.mjs --hold (real
 #                      handshake, signed OFFER delivered byte for byte, DISCOVER)
@@ -180,11 +182,20 @@ else
   info "not root: the gateway runs as the current user ($RUN_USER)"
 fi
 info "user $RUN_USER, port $PORT, cwd $APP"
+# The image's CMD preloads jemalloc into node only (docker/Dockerfile); here too, after setpriv
+# (jemalloc's background thread in a process that switches user aborts it).
+MALLOC_ENV=()
+if ldconfig -p 2>/dev/null | grep -q 'libjemalloc\.so\.2 '; then
+  MALLOC_ENV=(LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true)
+  info "malloc: jemalloc (LD_PRELOAD=libjemalloc.so.2), as in the image"
+else
+  warn "libjemalloc2 is not installed here: running on glibc malloc, unlike the image (apt-get install libjemalloc2)"
+fi
 
 (
   cd "$APP"
   exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/nonexistent NODE_ENV=production GATEWAY_HOST=0.0.0.0 GATEWAY_PORT="$PORT" \
-    ${RUN_AS[@]+"${RUN_AS[@]}"} "$NODE_BIN" dist/server.js
+    ${RUN_AS[@]+"${RUN_AS[@]}"} env ${MALLOC_ENV[@]+"${MALLOC_ENV[@]}"} "$NODE_BIN" dist/server.js
 ) >"$SERVER_OUT" 2>"$SERVER_ERR" &
 SERVER_PID=$!
 

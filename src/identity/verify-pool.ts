@@ -19,12 +19,14 @@
  * could not be verified at all (a worker died; it is replaced).
  *
  * Workers start when needed (the first batch starts one, another starts when every running one
- * has a batch in flight), so an idle gateway does not pay their memory (~9 MB each), and they
- * exit after `idleExitMs` without a batch (default 10 s), which returns all of it: the isolate's
- * heap pages, and its thread's malloc arena to the free list. The pool decides that on the event
- * loop and takes the lane out before stopping the worker, so nothing is ever sent to a worker that
- * is exiting: a verification arriving then starts a fresh one (about 15–30 ms before its first
- * batch is answered on the 2-core bench VM; one with the loop idle is verified inline anyway).
+ * has a batch in flight), so an idle gateway does not pay their memory, and they exit after
+ * `idleExitMs` without a batch (default 30 s). After a burst a worker holds 10–12 MB of RSS (its
+ * V8 heap ~5 MB, the rest its stack and per-thread state); its exit returns that. The pool
+ * decides the exit on the event loop and takes the lane out before stopping the worker, so
+ * nothing is ever sent to a worker that is exiting: a verification arriving then starts a fresh
+ * one. A fresh worker answers its first batch after 55–110 ms (starting a Node thread costs
+ * 65–100 ms of CPU on the 2-core bench VM), so a burst after a quiet spell waits that long once;
+ * while the event loop has time to spare, verification happens there anyway (see dispatch).
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -105,7 +107,7 @@ export interface VerifyPoolOptions {
   maxKeysPerWorker?: number;
   /**
    * A worker thread with nothing in flight exits after this long without a batch, and the next
-   * batch starts a new one (default 10,000 ms; 0 or Infinity: never).
+   * batch starts a new one (default 30,000 ms; 0 or Infinity: never).
    */
   idleExitMs?: number;
   /**
@@ -132,7 +134,7 @@ interface Lane {
 }
 
 /** Default for {@link VerifyPoolOptions.idleExitMs}. */
-export const DEFAULT_IDLE_EXIT_MS = 10_000;
+export const DEFAULT_IDLE_EXIT_MS = 30_000;
 
 /** A pool of verification workers; one per gateway (buildApp), closed with it. */
 export class VerifyPool {
