@@ -75,9 +75,8 @@ export function findDuplicateKey(text: string): DuplicateKey | null {
     if (c === QUOTE) {
       const start = i + 1;
       const end = stringEnd(text, start);
-      i = end + 1;
-      let d = text.charCodeAt(i);
-      while (d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) d = text.charCodeAt(++i);
+      i = skipSpace(text, end + 1);
+      const d = text.charCodeAt(i);
       if (d !== COLON || depth === 0) continue; // a string value
       i++;
       // A key of the object at `depth`.
@@ -155,9 +154,8 @@ export function countTopLevelKey(text: string, name: string): number {
     if (c === QUOTE) {
       const start = i + 1;
       const end = stringEnd(text, start);
-      i = end + 1;
-      let d = text.charCodeAt(i);
-      while (d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) d = text.charCodeAt(++i);
+      i = skipSpace(text, end + 1);
+      const d = text.charCodeAt(i);
       if (d === COLON && depth === 1 && unescapeKey(text, start, end) === name) count++;
     } else {
       if (c === LBRACE) depth++;
@@ -168,12 +166,16 @@ export function countTopLevelKey(text: string, name: string): number {
   return count;
 }
 
+/** The index of the first non-whitespace character of `text` at or after `i`. */
+function skipSpace(text: string, i: number): number {
+  let d = text.charCodeAt(i);
+  while (d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) d = text.charCodeAt(++i);
+  return i;
+}
+
 /** True when the JSON value `text` holds is an object (its first non-whitespace character is `{`). */
 function isObjectText(text: string): boolean {
-  let i = 0;
-  let c = text.charCodeAt(0);
-  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++i);
-  return c === LBRACE;
+  return text.charCodeAt(skipSpace(text, 0)) === LBRACE;
 }
 
 /** Index of the quote closing the string whose content starts at `start` (text.length if none). */
