@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * End-to-end check of a running gateway with two throwaway Ed25519 agents (PROTOCOL.md §2–§5):
+ * End-to-end check of a running gateway with two throwaway Ed25519 agents (docs/protocol.md §2–§6):
  * GET /health and /ready, handshake (CHALLENGE → signed REGISTER → REGISTERED) for A and B,
  * a signed OFFER from A delivered to B byte for byte (and verifiable by B), DISCOVER listing both.
  *
@@ -94,7 +94,7 @@ function fail(name, reason) {
   finish(false, `${name}: ${reason}`);
 }
 
-// ---- protocol helpers (PROTOCOL.md §2) -----------------------------------------------------------
+// ---- protocol helpers (docs/protocol.md §2–§3) -----------------------------------------------------------
 /** JCS (RFC 8785) for JSON data: JSON.stringify with keys sorted recursively by UTF-16 code units. */
 function canonical(value) {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
@@ -211,7 +211,7 @@ async function step(name, fn) {
 
 console.log(`verify-gateway: ${wsUrl} (HTTP ${httpBase.href})`);
 
-await step('client self-test (PROTOCOL.md §9 vector)', () => {
+await step('client self-test (docs/protocol.md §13 vector)', () => {
   const secret = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
   const frame = {
     type: 'OFFER',

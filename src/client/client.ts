@@ -1,5 +1,5 @@
 /**
- * GatewayClient: one agent's connection to an AIConexus gateway (PROTOCOL.md §3–§6).
+ * GatewayClient: one agent's connection to an AIConexus gateway (docs/protocol.md §4–§7).
  *
  * It registers with a signed REGISTER, signs every OFFER/ANSWER/ICE/BYE it sends, verifies every
  * one it receives end to end against the sender's DID before emitting it, correlates DISCOVER and
@@ -189,7 +189,7 @@ export interface ClosedInfo {
 /** Why an incoming frame was dropped. */
 export type InvalidReason =
   | 'malformed' // not JSON text, or not an object with a string `type`
-  | 'schema' // a signaling frame that does not match PROTOCOL.md §4
+  | 'schema' // a signaling frame that does not match docs/protocol.md §5
   | 'wrong-recipient' // `to` is not this agent's DID
   | 'stale' // `ts` is outside maxFrameAgeMs
   | 'bad-signature' // `sig` does not verify with the key of `from`

@@ -4,7 +4,7 @@
  */
 import { errorTable, type CloseCode, type ErrorCode } from '../errors.js';
 
-/** An ERROR frame from the gateway (PROTOCOL.md §6). */
+/** An ERROR frame from the gateway (docs/errors.md). */
 export class GatewayError extends Error {
   /** The protocol error code, e.g. `AGENT_NOT_FOUND`. */
   readonly code: ErrorCode;

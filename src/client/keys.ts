@@ -1,6 +1,6 @@
 /**
  * Ed25519 keys for agents: generation, raw and JWK import/export, did:key, and frame signing and
- * strict verification (PROTOCOL.md §2).
+ * strict verification (docs/protocol.md §2–§3).
  *
  * Browser-safe: @noble/ed25519 with @noble/hashes' SHA-512 (synchronous, no WebCrypto needed),
  * @scure/base for base64url. Nothing here imports a `node:` module.
@@ -95,7 +95,7 @@ export function didFromKey(key: Uint8Array | Pick<KeyPair, 'publicKey'>): string
 
 /**
  * Signs a frame: `sig` = Ed25519 over the JCS canonical JSON of the frame without `sig`
- * (PROTOCOL.md §2). Returns a new object; any `sig` already present is replaced.
+ * (docs/protocol.md §2–§3). Returns a new object; any `sig` already present is replaced.
  */
 export function signFrame<T extends Record<string, unknown>>(frame: T, secretKey: Uint8Array): Omit<T, 'sig'> & { sig: string } {
   const { sig: _old, ...unsigned } = frame;

@@ -89,7 +89,7 @@ export const agentsRoutes: FastifyPluginAsync<AgentsRoutesOptions> = async (app,
 
   const schema = {
     summary: 'List the registered agents',
-    description: `Filtered by capability, paginated by an opaque cursor (PROTOCOL.md §7). ${
+    description: `Filtered by capability, paginated by an opaque cursor (docs/operations.md, "HTTP endpoints"). ${
       expected ? 'Requires `Authorization: Bearer <ADMIN_TOKEN>`.' : 'Open: ADMIN_TOKEN is not set on this gateway.'
     }`,
     tags: ['agents'],
