@@ -97,7 +97,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // OpenAPI + UI at /docs only when API_DOCS=true; first, so it sees every route registered below.
   if (config.apiDocs) await app.register(apiDocs, { version: VERSION });
   await app.register(healthRoutes, { hub, version: VERSION, startedAt });
-  await app.register(agentsRoutes, { presence: hub.presence, config });
+  await app.register(agentsRoutes, { presence: hub.presence, entries: hub.entries, config });
   await app.register(metricsRoutes, { metrics: hub.metrics, rateLimit: config.httpRateLimit });
   await app.register(wsRoutes, { hub });
 

@@ -9,7 +9,7 @@ import { CAPABILITY_PATTERN, DISCOVER_DEFAULT_LIMIT, DISCOVER_MAX_LIMIT } from '
 import { MAX_CURSOR_CHARS, RATE_LIMIT_WINDOW_MS } from '../constants.js';
 import { httpErrorTable } from '../errors.js';
 import { schemaError } from '../protocol/codec.js';
-import { agentListing, type AgentListing } from '../registry/wire.js';
+import { agentListing, LAST_SEEN_BYTES, type AgentListing, type EntryCache } from '../registry/wire.js';
 import type { Config } from '../config.js';
 import type { Presence } from '../registry/presence.js';
 import { errorReply, sendHttpError } from './schemas.js';
@@ -80,10 +80,12 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 /** What GET /agents needs: who is online (presence), and its knobs. */
 export interface AgentsRoutesOptions {
   presence: Pick<Presence, 'list'>;
+  /** Sizes each listed agent from its cached AGENTS entry (no second serialisation). */
+  entries: EntryCache;
   config: Pick<Config, 'adminToken' | 'httpRateLimit' | 'maxBufferedBytes'>;
 }
 
-export const agentsRoutes: FastifyPluginAsync<AgentsRoutesOptions> = async (app, { presence, config: knobs }) => {
+export const agentsRoutes: FastifyPluginAsync<AgentsRoutesOptions> = async (app, { presence, entries, config: knobs }) => {
   const token = knobs.adminToken;
   const expected = token === undefined ? undefined : digest(`Bearer ${token}`);
 
@@ -137,13 +139,12 @@ export const agentsRoutes: FastifyPluginAsync<AgentsRoutesOptions> = async (app,
     let bytes = 0;
     let nextAfter = page.nextAfter;
     for (const record of page.agents) {
-      const entry = agentListing(record);
-      bytes += Buffer.byteLength(JSON.stringify(entry)) + 1;
+      bytes += entries.of(record).bytes + LAST_SEEN_BYTES + 1;
       if (bytes > knobs.maxBufferedBytes && agents.length > 0) {
         nextAfter = (agents[agents.length - 1] as AgentListing).did;
         break;
       }
-      agents.push(entry);
+      agents.push(agentListing(record));
     }
     return { count: page.count, agents, next_cursor: nextAfter === null ? null : encodeCursor(nextAfter) };
   });

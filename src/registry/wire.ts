@@ -1,6 +1,6 @@
 /**
  * AgentRecord → the JSON an agent is listed as, in one place: the entry of a DISCOVER's AGENTS
- * reply (PROTOCOL.md §5) and the entry of GET /agents (PROTOCOL.md §7), which adds `last_seen`.
+ * reply (docs/protocol.md §6) and the entry of GET /agents (docs/operations.md), which adds `last_seen`.
  * Times are ISO 8601 strings; field order is the order on the wire.
  */
 import type { AgentMeta } from '../protocol/frames.js';
@@ -26,4 +26,31 @@ export function agentEntry(record: AgentRecord): AgentEntry {
 /** The GET /agents entry of `record`: its AGENTS entry and `last_seen`. */
 export function agentListing(record: AgentRecord): AgentListing {
   return { ...agentEntry(record), last_seen: new Date(record.lastSeen).toISOString() };
+}
+
+/** A record's AGENTS entry as JSON text, and its size in UTF-8 bytes. */
+export interface EntryText {
+  readonly text: string;
+  readonly bytes: number;
+}
+
+/** `,"last_seen":"<ISO 8601, 24 characters>"`: what a GET /agents entry adds to its AGENTS entry. */
+export const LAST_SEEN_BYTES = ',"last_seen":""'.length + 24;
+
+/**
+ * Each record's AGENTS entry, serialised once while the record lives (its fields never change
+ * while it is registered): DISCOVER replies concatenate it, GET /agents sizes its pages with it.
+ */
+export class EntryCache {
+  private readonly entries = new WeakMap<AgentRecord, EntryText>();
+
+  of(record: AgentRecord): EntryText {
+    let entry = this.entries.get(record);
+    if (entry === undefined) {
+      const text = JSON.stringify(agentEntry(record));
+      entry = { text, bytes: Buffer.byteLength(text) };
+      this.entries.set(record, entry);
+    }
+    return entry;
+  }
 }

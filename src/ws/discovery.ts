@@ -8,9 +8,8 @@
  * agents' `meta`.
  */
 import { AGENTS_REPLY_SHARE, REPLY_BYTES_PER_TOKEN } from '../constants.js';
-import type { AgentRecord } from '../registry/agent-registry.js';
 import type { Presence } from '../registry/presence.js';
-import { agentEntry } from '../registry/wire.js';
+import type { EntryCache } from '../registry/wire.js';
 
 export interface AgentsReply {
   /** The AGENTS frame as sent. */
@@ -22,12 +21,11 @@ export interface AgentsReply {
 }
 
 export class Discovery {
-  /** A record's entry in AGENTS; its fields never change while it is registered. */
-  private readonly wire = new WeakMap<AgentRecord, string>();
   readonly maxReplyBytes: number;
 
   constructor(
     private readonly presence: Pick<Presence, 'list'>,
+    private readonly entries: EntryCache,
     maxBufferedBytes: number,
   ) {
     this.maxReplyBytes = Math.floor(maxBufferedBytes * AGENTS_REPLY_SHARE);
@@ -42,25 +40,17 @@ export class Discovery {
     const parts: string[] = [];
     let truncated = false;
     for (const record of page.agents) {
-      const entry = this.entryOf(record);
-      const size = Buffer.byteLength(entry) + 1;
+      const entry = this.entries.of(record);
+      const size = entry.bytes + 1;
       if (bytes + size > this.maxReplyBytes) {
         truncated = true;
         break;
       }
       bytes += size;
-      parts.push(entry);
+      parts.push(entry.text);
     }
     const text = `${head}${parts.join(',')}${truncated ? truncatedTail : ']}'}`;
     return { text, listed: parts.length, tokens: Math.max(1, Math.ceil(bytes / REPLY_BYTES_PER_TOKEN)) };
   }
 
-  private entryOf(record: AgentRecord): string {
-    let entry = this.wire.get(record);
-    if (entry === undefined) {
-      entry = JSON.stringify(agentEntry(record));
-      this.wire.set(record, entry);
-    }
-    return entry;
-  }
 }

@@ -21,6 +21,7 @@ import type { Presence } from '../registry/presence.js';
 import { Sweeper } from '../registry/sweeper.js';
 import { LocalBus } from '../routing/local-bus.js';
 import { ClusterRouter, LocalRouter, type Router } from '../routing/router.js';
+import { EntryCache } from '../registry/wire.js';
 import { Discovery } from './discovery.js';
 import type { Session } from './session.js';
 
@@ -61,6 +62,8 @@ export class Hub {
   readonly random = new RandomPool();
   /** Merges the frames routed to one connection in one burst into one socket write. */
   readonly writes = new TurnWrites();
+  /** Each record's AGENTS entry as JSON, serialised once (DISCOVER and GET /agents). */
+  readonly entries = new EntryCache();
   /** DISCOVER replies across the deployment, bounded in bytes and priced by size. */
   readonly discovery: Discovery;
   /** Signature verification off the event loop (VERIFY_THREADS worker threads). */
@@ -126,7 +129,7 @@ export class Hub {
       this.presence = new MemoryPresence(this.registry);
       this.router = new LocalRouter(this.bus);
     }
-    this.discovery = new Discovery(this.presence, this.config.maxBufferedBytes);
+    this.discovery = new Discovery(this.presence, this.entries, this.config.maxBufferedBytes);
   }
 
   /** Starts the heartbeat pings, the sweeper (both unref'd) and, in cluster mode, Redis. */

@@ -1,6 +1,6 @@
 /** src/registry/wire.ts: AgentRecord → the JSON of an AGENTS entry and of a GET /agents entry. */
 import { describe, expect, it } from 'vitest';
-import { agentEntry, agentListing } from '../../src/registry/wire.js';
+import { agentEntry, agentListing, EntryCache, LAST_SEEN_BYTES } from '../../src/registry/wire.js';
 import type { AgentRecord } from '../../src/registry/agent-registry.js';
 import { DID_A } from '../helpers/vectors.js';
 
@@ -25,5 +25,19 @@ describe('agentListing (GET /agents)', () => {
     expect(JSON.stringify(agentListing(record))).toBe(
       JSON.stringify({ did: DID_A, meta: record.meta, connected_at: '2025-01-02T03:04:05.678Z', last_seen: '2025-01-02T03:05:00.000Z' }),
     );
+  });
+});
+
+describe('EntryCache', () => {
+  it('serialises a record once; its bytes plus LAST_SEEN_BYTES are the size of the GET /agents entry', () => {
+    const cache = new EntryCache();
+    const unicode: AgentRecord = { ...record, meta: { name: 'ключ ✓' } };
+    for (const r of [record, unicode]) {
+      const entry = cache.of(r);
+      expect(cache.of(r)).toBe(entry);
+      expect(entry.text).toBe(JSON.stringify(agentEntry(r)));
+      expect(entry.bytes).toBe(Buffer.byteLength(entry.text));
+      expect(entry.bytes + LAST_SEEN_BYTES).toBe(Buffer.byteLength(JSON.stringify(agentListing(r))));
+    }
   });
 });
