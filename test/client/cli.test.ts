@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url, GatewayClient, generateKeyPair, importRawKey, signFrame } from '../../src/client/index.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { FakeGateway } from './fake-gateway.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -41,6 +41,45 @@ function run(args: string[], env: Record<string, string> = {}): Promise<Result> 
       },
     );
   });
+}
+
+/** A long-running CLI command (`listen`) as a child process, its output collected as it comes. */
+interface Running {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number | null>;
+  /** Waits until `check` holds; fails if the process exits first or 30 s pass. */
+  until(check: () => boolean, what: string): Promise<void>;
+}
+
+function start(args: string[]): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
+    cwd: root,
+    env: { ...process.env, ...CLEAN_ENV },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const running: Running = {
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise((r) => child.on('exit', (code) => r(code))),
+    until: (check, what) =>
+      eventually(
+        () => {
+          if (child.exitCode !== null && !check()) throw new Error(`${args[0]} exited early: ${running.stderr}`);
+          return check();
+        },
+        30_000,
+        what,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; stderr: ${running.stderr}`);
+      }),
+  };
+  child.stdout?.on('data', (d: Buffer) => (running.stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (running.stderr += d.toString()));
+  return running;
 }
 
 /** A key file as `aiconexus keygen --out` writes it, without spawning the CLI for it. */
@@ -149,26 +188,8 @@ describe('gateway commands', { timeout: SPAWN_TIMEOUT }, () => {
   it('listen prints verified incoming frames as JSON lines and stops on SIGINT', async () => {
     const file = join(dir, 'listener.json');
     const did = (await run(['keygen', '--out', file])).stdout.trim();
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, 'listen', '--key', file, '--url', gw.wsUrl, '--name', 'l', '--capability', 'echo'], {
-      cwd: root,
-      env: { ...process.env, ...CLEAN_ENV },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const waitFor = async (check: () => boolean, what: string) => {
-      const deadline = Date.now() + 30_000;
-      while (!check()) {
-        if (child.exitCode !== null) throw new Error(`listen exited early: ${stderr}`);
-        if (Date.now() > deadline) throw new Error(`${what} not seen; stderr: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
-    await waitFor(() => stderr.includes(`listening as ${did}`), 'listening line');
+    const listen = start(['listen', '--key', file, '--url', gw.wsUrl, '--name', 'l', '--capability', 'echo']);
+    await listen.until(() => listen.stderr.includes(`listening as ${did}`), 'listening line');
 
     const sender = new GatewayClient({ url: gw.wsUrl, key: generateKeyPair() });
     clients.push(sender);
@@ -177,12 +198,12 @@ describe('gateway commands', { timeout: SPAWN_TIMEOUT }, () => {
     expect(peers.map((p) => p.did)).toEqual([did]);
     const offer = sender.offer(did, { type: 'offer', sdp: 'v=0\r\n' });
     const bye = sender.bye(did, { reason: 'done' });
-    await waitFor(() => stdout.split('\n').length >= 3, 'two JSON lines');
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    await listen.until(() => listen.stdout.split('\n').length >= 3, 'two JSON lines');
+    const lines = listen.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toEqual([offer, bye]);
 
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
+    listen.child.kill('SIGINT');
+    expect(await listen.exited).toBe(0);
   });
 });
 
@@ -286,17 +307,7 @@ describe('untrusted text', { timeout: SPAWN_TIMEOUT }, () => {
       const file = await keyFile('escapes.json');
       const did = JSON.parse(await readFile(file, 'utf8')).did as string;
       const registered = fake.nextConnection();
-      const child = spawn(process.execPath, ['--import', 'tsx', cli, 'listen', '--key', file, '--url', fake.url], {
-        cwd: root,
-        env: { ...process.env, ...CLEAN_ENV },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.push(child);
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const listen = start(['listen', '--key', file, '--url', fake.url]);
       const conn = await registered;
 
       const peer = generateKeyPair();
@@ -310,13 +321,10 @@ describe('untrusted text', { timeout: SPAWN_TIMEOUT }, () => {
       conn.send(offer);
       conn.ws.close(4000, '\u001b[2Jbye');
 
-      const deadline = Date.now() + 30_000;
-      while (!(stderr.includes('disconnected (close 4000') && stdout.includes('\n'))) {
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`listen output incomplete; stderr: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      child.kill('SIGINT');
-      expect(await exited).toBe(0);
+      await listen.until(() => listen.stderr.includes('disconnected (close 4000') && listen.stdout.includes('\n'), 'listen output');
+      listen.child.kill('SIGINT');
+      expect(await listen.exited).toBe(0);
+      const { stdout, stderr } = listen;
 
       // Nothing a terminal acts on: only the newlines that end the CLI's own lines.
       // eslint-disable-next-line no-control-regex
