@@ -1,0 +1,86 @@
+/**
+ * A registered session's signaling frames (OFFER, ANSWER, ICE, BYE; docs/protocol.md §5):
+ * checks → signature verification → freshness and replay → delivery of the original bytes
+ * through the node's router. Also the timed signature verification the handshake uses.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config.js';
+import { ProtocolError } from '../errors.js';
+import { admitSignal, prepareSignal, type PreparedSignal } from '../identity/checks.js';
+import type { ReplayCache } from '../identity/replay-cache.js';
+import type { AgentKey } from '../identity/verify.js';
+import type { VerifyDone, VerifyPool } from '../identity/verify-pool.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { SignalingType } from '../protocol/frames.js';
+import type { DeliveryResult, Router } from '../routing/router.js';
+
+/** No verdict from the verification workers (one died): an internal failure, not a bad signature. */
+export const VERIFY_FAILED = 'signature verification failed internally';
+
+/** What verification needs: the verifier and the histogram it reports to. */
+export interface VerifyHost {
+  readonly verifier: Pick<VerifyPool, 'verify'>;
+  readonly metrics: Pick<GatewayMetrics, 'verifySeconds'>;
+}
+
+/** What signaling needs of the node. */
+export interface SignalingHost extends VerifyHost {
+  readonly config: Pick<Config, 'clockSkewMs'>;
+  readonly metrics: Pick<GatewayMetrics, 'verifySeconds' | 'framesRouted'>;
+  readonly replay: ReplayCache;
+  readonly router: Router;
+  readonly log: FastifyBaseLogger;
+  /** Per-frame log lines are built only when debug logging is on. */
+  readonly debug: boolean;
+  now(): number;
+}
+
+/**
+ * Verifies `signature` over `message` with `key` off the event loop (or inline when it has time);
+ * `done` always runs asynchronously. A missing signature (malformed, S ≥ L) fails without a trip
+ * to the workers.
+ */
+export function verifyTimed(host: VerifyHost, key: AgentKey, signature: Buffer | null, message: Uint8Array, done: VerifyDone): void {
+  if (signature === null) {
+    queueMicrotask(() => done(false));
+    return;
+  }
+  // performance.now() rather than prom-client's startTimer: no hrtime tuples or timer closure per frame.
+  const started = performance.now();
+  host.verifier.verify(key.publicKey, message, signature, (ok) => {
+    host.metrics.verifySeconds.observe((performance.now() - started) / 1000);
+    done(ok);
+  });
+}
+
+/** The synchronous checks of one signaling frame from `did` (throws its ProtocolError). */
+export function checkSignal(host: SignalingHost, type: SignalingType, frame: Record<string, unknown>, did: string): PreparedSignal {
+  return prepareSignal(type, frame, { did, now: host.now(), clockSkewMs: host.config.clockSkewMs });
+}
+
+/**
+ * After the verdict: freshness and replay, then delivery of the original bytes. A plain return
+ * when the target is local (no promise on the hot path); a promise when it is on another node.
+ * Every refusal throws the sender's ProtocolError.
+ */
+export function admitAndRoute(host: SignalingHost, signal: PreparedSignal, verified: boolean, data: Buffer, from: string): void | Promise<void> {
+  admitSignal(signal, verified, host.replay, host.config.clockSkewMs);
+  const result = host.router.deliver(signal.to, data);
+  if (typeof result === 'string') return routed(host, signal, result, from);
+  return result.then((r) => routed(host, signal, r, from));
+}
+
+/** No verdict: not the client's fault, and the id is not used up (the frame may be sent again). */
+export function verifyFailed(host: SignalingHost, signal: PreparedSignal, from: string): ProtocolError {
+  host.log.error({ did: from, id: signal.id }, VERIFY_FAILED);
+  return new ProtocolError('BAD_FRAME', signal.id, 'signature could not be verified (gateway error); the frame may be sent again');
+}
+
+/** Answers a delivery: counted and logged when delivered, else the sender's error. */
+function routed(host: SignalingHost, signal: PreparedSignal, result: DeliveryResult, from: string): void {
+  if (result === 'busy') throw new ProtocolError('TARGET_BUSY', signal.id);
+  if (result === 'unavailable') throw new ProtocolError('UNAVAILABLE', signal.id);
+  if (result === 'not_found') throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
+  host.metrics.framesRouted.inc({ type: signal.type });
+  if (host.debug) host.log.debug({ did: from, to: signal.to, type: signal.type, id: signal.id }, 'frame routed');
+}
