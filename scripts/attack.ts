@@ -80,6 +80,9 @@ Scenarios (in this order): ${SCENARIOS.join(', ')}
   --probe-address A        source address of the measuring clients (PING agent, /health probe, new
                            agent), a bystander next to attackers on 127.0.0.1 (default 127.0.0.200;
                            127.0.0.1 puts them behind the attackers' per-address limits)
+  --malloc NAME            glibc (default) or jemalloc: run the gateway with
+                           LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true, as the
+                           Docker image does (needs the libjemalloc2 package)
   --settle-seconds N       wait after an attack before the "after" sample (default 5; smoke 2)
 
   --discover-seconds N     discover-nonreaders length (default 60; smoke 4)
@@ -111,6 +114,7 @@ const OPTIONS = {
   'rss-abort-mb': { type: 'string', default: '2048' },
   'probe-address': { type: 'string', default: '127.0.0.200' },
   'settle-seconds': { type: 'string' },
+  malloc: { type: 'string', default: 'glibc' },
   'discover-seconds': { type: 'string' },
   'discover-agents': { type: 'string' },
   'discover-attackers': { type: 'string' },
@@ -158,6 +162,7 @@ function parseCli(argv: string[]) {
     rssAbortBytes: intOption('rss-abort-mb', v['rss-abort-mb'], 64) * MB,
     probeAddress: probeAddressOf(v['probe-address']),
     settleMs: int('settle-seconds', 5, 2, 0) * 1000,
+    mallocEnv: mallocEnvOf(v.malloc),
     discover: { seconds: secs('discover-seconds', 60, 4), agents: int('discover-agents', 100, 20, 0), attackers: int('discover-attackers', 10, 3) },
     idle: { seconds: secs('idle-seconds', 20, 4), sockets: int('idle-sockets', 20_000, 2000) },
     slowloris: { seconds: secs('slowloris-seconds', 30, 5), sockets: int('slowloris-sockets', 2000, 200), byteMs: int('slowloris-byte-ms', 3000, 1000, 50) },
@@ -166,6 +171,13 @@ function parseCli(argv: string[]) {
   };
 }
 type Options = NonNullable<ReturnType<typeof parseCli>>;
+
+/** The gateway's environment for --malloc (the Docker image's jemalloc settings). */
+function mallocEnvOf(raw: string): Record<string, string> {
+  if (raw === 'glibc') return {};
+  if (raw === 'jemalloc') return { LD_PRELOAD: 'libjemalloc.so.2', MALLOC_CONF: 'background_thread:true' };
+  throw new UsageError(`--malloc must be glibc or jemalloc (got '${raw}')`);
+}
 
 function probeAddressOf(raw: string): string {
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(raw)) throw new UsageError(`--probe-address must be a loopback address 127.x.y.z (got '${raw}')`);
@@ -619,7 +631,7 @@ function factsOf(r: ScenarioResult): string {
 // running
 
 async function runScenario(name: ScenarioName, opts: Options, snapshot: Snapshot, tools: Tools, tmp: string, probeAddress: string | null): Promise<ScenarioResult> {
-  const extraEnv: Record<string, string> = name === 'burst-memory' ? { RATE_LIMIT: '10000', RATE_BURST: '10000' } : {};
+  const extraEnv: Record<string, string> = { ...opts.mallocEnv, ...(name === 'burst-memory' ? { RATE_LIMIT: '10000', RATE_BURST: '10000' } : {}) };
   const result: ScenarioResult = {
     name,
     status: 'ok',

@@ -62,6 +62,19 @@ export const SWEEPS_PER_AGENT_TIMEOUT = 4;
 export const MIN_SWEEP_INTERVAL_MS = 50;
 export const MAX_SWEEP_INTERVAL_MS = 1000;
 
+// ───────────────────────── memory after a burst (src/idle-collect.ts) ─────────────────────────
+
+/** How often the process checks whether the loop went quiet after memory grew. */
+export const IDLE_COLLECT_CHECK_MS = 5000;
+/** "Quiet": the event loop was busy less than this share of the last check interval. */
+export const IDLE_COLLECT_MAX_BUSY = 0.05;
+/** Collect only when JS heap + external memory grew at least this much above its lowest level since the last collection. */
+export const IDLE_COLLECT_MIN_GROWTH_BYTES = 8 * 1024 * 1024;
+/** …or at least this many bytes of WebSocket messages were received since the last collection (a burst of frames). */
+export const IDLE_COLLECT_MIN_RECEIVED_BYTES = 32 * 1024 * 1024;
+/** At most one such collection per this interval (bounds its cost whatever the traffic). */
+export const IDLE_COLLECT_MIN_GAP_MS = 30_000;
+
 // ───────────────────────── cluster mode (Redis) ─────────────────────────
 
 /** Redis reconnects: REDIS_RETRY_BASE_MS × 2^min(attempt, REDIS_RETRY_MAX_DOUBLINGS), at most REDIS_RETRY_MAX_MS. */

@@ -19,6 +19,8 @@ export interface GatewayMetrics {
   readonly verifyPending: Gauge;
   readonly verified: Counter<'where'>;
   readonly eventLoopUtilization: Gauge;
+  readonly idleCollections: Counter;
+  readonly receivedBytes: Counter;
 }
 
 /** Creates the gateway's metrics; `connectedAgents` reads the live count when scraped. */
@@ -29,6 +31,8 @@ export function createMetrics(opts: {
   verifyPending?: () => number;
   /** Signatures verified so far, on the event loop and in the workers. */
   verifiedCounts?: () => { inline: number; workers: number };
+  /** Bytes of WebSocket messages received so far. */
+  receivedBytes?: () => number;
   defaults?: boolean;
 }): GatewayMetrics {
   const registry = new Registry();
@@ -119,6 +123,20 @@ export function createMetrics(opts: {
       collect() {
         this.set(busyShare());
       },
+    }),
+    receivedBytes: new Counter({
+      name: 'aiconexus_received_bytes_total',
+      help: 'Bytes of WebSocket messages received on /ws (every frame, before any check)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(opts.receivedBytes?.() ?? 0);
+      },
+    }),
+    idleCollections: new Counter({
+      name: 'aiconexus_idle_collections_total',
+      help: 'Full garbage collections run because the event loop went quiet after a burst (memory grew, or many bytes were received)',
+      registers: [registry],
     }),
   };
 }

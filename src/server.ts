@@ -8,6 +8,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { SHUTDOWN_GRACE_MS } from './constants.js';
+import { IdleCollector } from './idle-collect.js';
 import { superviseWorkers } from './workers.js';
 
 let config: Config;
@@ -29,12 +30,21 @@ if (config.workers > 1 && cluster.isPrimary) {
 
 async function serve(config: Config): Promise<void> {
   const app = await buildApp(config);
+  // After a burst, one full collection once the loop is quiet (the memory a burst leaves).
+  const idleCollect = new IdleCollector({
+    received: () => app.hub.inbound.bytes,
+    onCollect: (before, ms) => {
+      app.hub.metrics.idleCollections.inc();
+      app.log.debug({ allocatedMB: Math.round(before / 1e5) / 10, ms: Math.round(ms) }, 'idle collection');
+    },
+  }).start();
 
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'fatal error, shutting down');
     else app.log.info({ signal }, 'shutting down: draining connections');
     // /health and /ready answer 503 from here on; preClose then closes every agent with 1001.
     app.hub.beginDrain();
+    idleCollect.stop();
     await app.close();
     app.log.info('shutdown complete');
   });

@@ -70,6 +70,8 @@ export class Hub {
   readonly verifier: VerifyPool;
   /** Every open connection, registered or not. */
   readonly sessions = new Set<Session>();
+  /** Bytes of WebSocket messages received (aiconexus_received_bytes_total; the idle collector). */
+  readonly inbound = { bytes: 0 };
   /** Per-frame log lines are built only when debug logging is on (hot path). */
   readonly debug: boolean;
   private drainStarted = false;
@@ -85,6 +87,7 @@ export class Hub {
       connectionCount: () => this.sessions.size,
       verifyPending: () => this.verifier.pending,
       verifiedCounts: () => this.verifier.counts,
+      receivedBytes: () => this.inbound.bytes,
       defaults: opts.processMetrics,
     });
     // In cluster mode every line says which node wrote it.

@@ -49,6 +49,8 @@ export interface SessionHost extends HandshakeHost, SignalingHost {
   readonly draining: boolean;
   /** Every open connection (registered or not). */
   readonly sessions: Set<Session>;
+  /** Bytes of messages received, on every connection of the node. */
+  readonly inbound: { bytes: number };
   /** Lists the session as its DID's owner; in cluster mode resolves once presence has it. */
   register(session: Session, record: AgentRecord): Promise<void> | undefined;
   /** Unlists the session's DID if it still owns it. */
@@ -168,6 +170,7 @@ export class Session implements DeliveryTarget {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.state === 'closed') return;
+    this.host.inbound.bytes += data.length;
     this.touch();
     // Rate limit first: before any parsing or signature work (docs/protocol.md §4).
     if (!this.limiter.take()) {
