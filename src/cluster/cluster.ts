@@ -25,7 +25,7 @@ import { RedisPresence } from '../registry/redis-presence.js';
 import { RedisBus } from '../routing/redis-bus.js';
 import { RedisRouter } from '../routing/redis-router.js';
 import type { RemoteDelivery, RemoteResult } from '../routing/router.js';
-import type { AgentRecord } from '../registry/agent-registry.js';
+import type { AgentRecord, AgentRegistry } from '../registry/agent-registry.js';
 import type { RefreshResult } from '../registry/presence.js';
 
 export type ClusterStatus = 'connecting' | 'ready' | 'unavailable' | 'closed';
@@ -37,8 +37,11 @@ export interface ClusterOptions {
   prefix: string;
   heartbeatIntervalMs: number;
   log: FastifyBaseLogger;
-  /** The node's own agents, for heartbeat refreshes and re-announcing after an outage. */
-  localAgents: () => AgentRecord[];
+  /**
+   * The node's own agents: written by this cluster's presence (announce, withdraw) and read for
+   * heartbeat refreshes and re-announcing after an outage.
+   */
+  registry: AgentRegistry;
   onFrame: (to: string, data: Buffer) => void;
   onKick: (did: string, session: string) => void;
   /** Heartbeat findings about local agents that are not 'ok'. */
@@ -78,6 +81,7 @@ export class Cluster implements RemoteDelivery {
     const hb = opts.heartbeatIntervalMs;
     this.presence = new RedisPresence({
       redis: this.pub,
+      local: opts.registry,
       nodeId: this.nodeId,
       prefix: opts.prefix,
       // Ticks come every hb/2: a node that misses ticks for 1.5 hb is dead, and the reaper
@@ -136,7 +140,7 @@ export class Cluster implements RemoteDelivery {
     if (this.ticking || this.pub.status !== 'ready') return;
     this.ticking = true;
     try {
-      const local = this.opts.localAgents();
+      const local = this.opts.registry.idleSince(Number.POSITIVE_INFINITY);
       const results = await this.presence.refresh(local);
       for (const record of local) {
         const result = results.get(record.did);

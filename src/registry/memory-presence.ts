@@ -5,15 +5,14 @@ import type { AgentRecord, AgentRegistry, ListPage, ListQuery } from './agent-re
 import type { Presence, Replaced, RefreshResult } from './presence.js';
 
 export class MemoryPresence implements Presence {
-  /** @param registry the node's local registry (shared with the hub: writes are idempotent). */
+  /** @param registry the node's local registry, which this presence alone writes. */
   constructor(
     private readonly registry: AgentRegistry,
     readonly nodeId = 'local',
   ) {}
 
   async announce(record: AgentRecord): Promise<Replaced | null> {
-    const previous = this.registry.get(record.did);
-    if (previous !== record) this.registry.put(record);
+    this.registry.put(record);
     // On one node every replaced session is local, and the hub closes it itself.
     return null;
   }

@@ -5,7 +5,11 @@
  * routing) and publishes them through a Presence, which answers the cluster-wide questions:
  * DISCOVER, GET /agents, "which node holds this DID?", and "whose session did I replace?".
  * Implementations: {@link MemoryPresence} (one node, the default) and RedisPresence (cluster
- * mode). One contract test suite runs over both (test/contract/presence.contract.ts).
+ * mode). One contract test suite runs over both (test/contract/presence.test.ts).
+ *
+ * A Presence is the one writer of its node's local registry: announce() puts the record and
+ * withdraw() removes it, synchronously (before any remote write), so the registry and presence
+ * never disagree about this node's agents. Everything else only reads the registry.
  */
 import type { AgentRecord, ListPage, ListQuery } from './agent-registry.js';
 
@@ -22,11 +26,12 @@ export interface Presence {
   /** This node's id (the owner recorded for agents it announces). */
   readonly nodeId: string;
   /**
-   * Lists `record` as online at this node, replacing any registration of the same DID.
+   * Lists `record` as online at this node (in the local registry at once), replacing any
+   * registration of the same DID.
    * Returns the replaced session when it lived on another node (it must be closed with 4409).
    */
   announce(record: AgentRecord): Promise<Replaced | null>;
-  /** Unlists `did` if `session` still owns it. */
+  /** Unlists `did` if `session` still owns it (in the local registry at once). */
   withdraw(did: string, session: string): Promise<void>;
   /** The node holding `did`, or null when no live node does. */
   locate(did: string): Promise<string | null>;

@@ -21,7 +21,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { AgentMeta } from '../protocol/frames.js';
-import type { AgentRecord, ListPage, ListQuery } from './agent-registry.js';
+import type { AgentRecord, AgentRegistry, ListPage, ListQuery } from './agent-registry.js';
 import type { Presence, Replaced, RefreshResult } from './presence.js';
 
 /**
@@ -215,6 +215,8 @@ export interface PresenceLog {
 export interface RedisPresenceOptions {
   /** Connected command client (not a subscriber connection). */
   redis: Redis;
+  /** This node's own agents: announce() and withdraw() write it first, synchronously. */
+  local: AgentRegistry;
   nodeId: string;
   /** Key prefix, e.g. `aiconexus:`; lets several deployments share one Redis. */
   prefix: string;
@@ -255,6 +257,7 @@ export class RedisPresence implements Presence {
   }
 
   async announce(record: AgentRecord): Promise<Replaced | null> {
+    this.opts.local.put(record);
     const caps = JSON.stringify(record.meta.capabilities ?? []);
     const old = await this.redis.aicxAnnounce(
       this.agentKey(record.did),
@@ -276,6 +279,7 @@ export class RedisPresence implements Presence {
   }
 
   async withdraw(did: string, session: string): Promise<void> {
+    this.opts.local.remove(did, session);
     await this.redis.aicxWithdraw(this.agentKey(did), did, session, this.p);
   }
 

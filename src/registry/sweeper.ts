@@ -1,5 +1,7 @@
 /**
- * Removes agents idle longer than AGENT_TIMEOUT. The clock is injected so tests can drive it.
+ * Finds agents idle longer than AGENT_TIMEOUT and hands each to `onSwept`, which unlists it
+ * (the hub closes its session with 4000; the presence removes it). The sweeper only reads the
+ * registry. The clock is injected so tests can drive it.
  */
 import type { AgentRecord, AgentRegistry } from './agent-registry.js';
 
@@ -7,7 +9,7 @@ export interface SweeperOptions {
   registry: AgentRegistry;
   agentTimeoutMs: number;
   now: () => number;
-  /** Called for each swept agent after it has been unlisted (closes its socket with 4000). */
+  /** Called for each agent idle longer than the timeout; must unlist it (through presence). */
   onSwept: (record: AgentRecord) => void;
 }
 
@@ -16,12 +18,13 @@ export class Sweeper {
 
   constructor(private readonly opts: SweeperOptions) {}
 
-  /** Unlists every agent idle longer than the timeout; returns them. */
+  /** Hands every agent idle longer than the timeout to onSwept; returns them. */
   sweep(): AgentRecord[] {
     const cutoff = this.opts.now() - this.opts.agentTimeoutMs;
     const idle = this.opts.registry.idleSince(cutoff);
     for (const record of idle) {
-      if (this.opts.registry.remove(record.did, record.session)) this.opts.onSwept(record);
+      // Still listed: an earlier onSwept in this loop may have unlisted it.
+      if (this.opts.registry.get(record.did) === record) this.opts.onSwept(record);
     }
     return idle;
   }

@@ -116,7 +116,7 @@ export class Hub {
         prefix: this.config.redisKeyPrefix,
         heartbeatIntervalMs: this.config.heartbeatIntervalMs,
         log: this.log,
-        localAgents: () => this.registry.idleSince(Number.POSITIVE_INFINITY),
+        registry: this.registry,
         onFrame: (to, data) => this.onRemoteFrame(to, data),
         onKick: (did, session) => this.closeIfOwner(did, session),
         onRefresh: (record, result) => {
@@ -206,7 +206,8 @@ export class Hub {
    */
   register(session: Session, record: AgentRecord): Promise<void> | undefined {
     const previous = this.bus.attach(record.did, session) as Session | undefined;
-    this.registry.put(record);
+    // The old session's withdraw goes first (it removes nothing the new one owns), then the
+    // announce, which lists the new record locally at once.
     if (previous && previous !== session) previous.close(CloseCode.REPLACED);
     const announced = this.announce(record);
     // In cluster mode the caller waits for the presence write before answering REGISTERED, so a
@@ -218,7 +219,6 @@ export class Hub {
   unregister(session: Session): void {
     if (session.did === undefined) return;
     this.bus.detach(session.did, session);
-    this.registry.remove(session.did, session.id);
     this.presence.withdraw(session.did, session.id).catch((err: Error) => this.logPresenceError('withdraw', err));
   }
 
@@ -270,7 +270,11 @@ export class Hub {
 
   private onSwept(record: AgentRecord): void {
     const session = this.bus.get(record.did) as Session | undefined;
-    if (!session || session.id !== record.session) return;
+    if (!session || session.id !== record.session) {
+      // No session of its own here (should not happen): unlist it all the same.
+      this.presence.withdraw(record.did, record.session).catch((err: Error) => this.logPresenceError('withdraw', err));
+      return;
+    }
     this.log.info({ did: record.did, remote: session.remoteAddress, idle_ms: this.now() - record.lastSeen }, 'agent swept (inactive)');
     session.close(CloseCode.INACTIVE);
   }

@@ -25,15 +25,16 @@ afterAll(async () => {
   await redis.stop();
 });
 
-function redisPresence(nodeId: string, prefix: string, nodeTtlMs = 60_000): RedisPresence {
+function redisPresence(nodeId: string, prefix: string, nodeTtlMs = 60_000, local = new MemoryRegistry()): RedisPresence {
   const client = new Redis(redis.url);
   clients.push(client);
-  return new RedisPresence({ redis: client, nodeId, prefix, nodeTtlMs, agentTtlMs: 60_000 });
+  return new RedisPresence({ redis: client, local, nodeId, prefix, nodeTtlMs, agentTtlMs: 60_000 });
 }
 
-const implementations: [string, () => Presence][] = [
-  ['MemoryPresence', () => new MemoryPresence(new MemoryRegistry(), 'node-m')],
-  ['RedisPresence', () => redisPresence('node-m', `t${++prefixCounter}:`)],
+/** Each implementation over a local registry of its own (which it alone writes). */
+const implementations: [string, (local?: MemoryRegistry) => Presence][] = [
+  ['MemoryPresence', (local = new MemoryRegistry()) => new MemoryPresence(local, 'node-m')],
+  ['RedisPresence', (local) => redisPresence('node-m', `t${++prefixCounter}:`, 60_000, local)],
 ];
 
 const dids = Array.from({ length: 5 }, () => new TestAgent().did).sort();
@@ -44,6 +45,22 @@ function record(i: number, session: string, capabilities?: string[]): AgentRecor
 }
 
 describe.each(implementations)('Presence contract: %s', (_name, make) => {
+  it('is the writer of the local registry: announce lists at once, withdraw of the owner unlists at once', async () => {
+    const local = new MemoryRegistry();
+    const p = make(local);
+    const r = record(2, 's1');
+    const announced = p.announce(r);
+    expect(local.get(did(2))).toBe(r); // before the announce resolves
+    await announced;
+    const notOwner = p.withdraw(did(2), 'someone-else');
+    expect(local.get(did(2))).toBe(r);
+    await notOwner;
+    const withdrawn = p.withdraw(did(2), 's1');
+    expect(local.get(did(2))).toBeUndefined(); // before the withdraw resolves
+    await withdrawn;
+    expect(local.size).toBe(0);
+  });
+
   it('announces, locates, lists and withdraws an agent', async () => {
     const p = make();
     await p.announce(record(0, 's1', ['vision']));
@@ -152,7 +169,7 @@ describe('RedisPresence with corrupt entries', () => {
     const client = new Redis(redis.url);
     clients.push(client);
     const log = { warn: (obj: Record<string, unknown>, msg: string) => msg === 'corrupt presence entry skipped' && warnings.push(obj as Warning) };
-    return new RedisPresence({ redis: client, nodeId, prefix, nodeTtlMs, agentTtlMs: 60_000, log });
+    return new RedisPresence({ redis: client, local: new MemoryRegistry(), nodeId, prefix, nodeTtlMs, agentTtlMs: 60_000, log });
   }
   function raw(): Redis {
     const client = new Redis(redis.url);
@@ -256,7 +273,7 @@ describe('RedisPresence with corrupt entries', () => {
     // The owner re-announces it after the listing read it and before the purge: the log hook runs
     // in between, and the announce goes first on the same connection.
     const log = { warn: () => void (repair = p.announce({ did: at(1), session: 'sx', meta: {}, connectedAt: 5, lastSeen: 5 })) };
-    const p: RedisPresence = new RedisPresence({ redis: client, nodeId: 'node-m', prefix, nodeTtlMs: 60_000, agentTtlMs: 60_000, log });
+    const p: RedisPresence = new RedisPresence({ redis: client, local: new MemoryRegistry(), nodeId: 'node-m', prefix, nodeTtlMs: 60_000, agentTtlMs: 60_000, log });
     await p.announce({ did: at(0), session: 's0', meta: {}, connectedAt: 1, lastSeen: 1 });
     await plant(r, prefix, at(1), { ...good(at(1), 'sx'), connected_at: 'bad' });
     const page = await p.list({ limit: 10 });

@@ -6,6 +6,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { Redis } from 'ioredis';
+import { MemoryRegistry } from '../../src/registry/memory-registry.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/cluster/cluster.js';
 import type { AgentRecord } from '../../src/registry/agent-registry.js';
@@ -58,7 +59,7 @@ async function clusterNode(nodeId: string, prefix: string): Promise<ClusterNode>
     prefix,
     heartbeatIntervalMs: 1_000,
     log,
-    localAgents: () => [],
+    registry: new MemoryRegistry(),
     onFrame: (to, data) => void bus.deliver(to, data),
     onKick: noop,
     onRefresh: noop,

@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentRecord } from '../../src/registry/agent-registry.js';
+import { MemoryRegistry } from '../../src/registry/memory-registry.js';
 import { RedisPresence } from '../../src/registry/redis-presence.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -26,7 +27,7 @@ afterAll(async () => {
 function presence(nodeId: string, prefix: string): { presence: RedisPresence; client: Redis } {
   const client = new Redis(redis.url);
   clients.push(client);
-  return { presence: new RedisPresence({ redis: client, nodeId, prefix, nodeTtlMs: 60_000, agentTtlMs: 60_000 }), client };
+  return { presence: new RedisPresence({ redis: client, local: new MemoryRegistry(), nodeId, prefix, nodeTtlMs: 60_000, agentTtlMs: 60_000 }), client };
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * src/registry/sweeper.ts with an injected clock: agents idle longer than AGENT_TIMEOUT are
- * unlisted and reported through onSwept; active and touched agents stay.
+ * handed to onSwept, which unlists them (in the gateway: the hub closes the session and the
+ * presence removes it; here the registry directly); active and touched agents stay.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AgentRecord, AgentRegistry } from '../../src/registry/agent-registry.js';
@@ -18,7 +19,11 @@ function setup() {
   const c = { t: T0 };
   const registry = new MemoryRegistry();
   const swept: AgentRecord[] = [];
-  const sweeper = new Sweeper({ registry, agentTimeoutMs: TIMEOUT, now: () => c.t, onSwept: (r) => swept.push(r) });
+  const onSwept = (r: AgentRecord) => {
+    swept.push(r);
+    registry.remove(r.did, r.session);
+  };
+  const sweeper = new Sweeper({ registry, agentTimeoutMs: TIMEOUT, now: () => c.t, onSwept });
   return { c, registry, swept, sweeper };
 }
 
@@ -79,7 +84,7 @@ describe('Sweeper.sweep', () => {
     expect(swept.map((r) => r.did)).toEqual(['a']);
   });
 
-  it('calls onSwept after the agent is unlisted', () => {
+  it('only reads the registry: onSwept gets the agent still listed, and unlisting is its job', () => {
     const c = { t: T0 };
     const registry = new MemoryRegistry();
     const seenListed: boolean[] = [];
@@ -92,7 +97,8 @@ describe('Sweeper.sweep', () => {
     registry.put(record('a', T0));
     c.t = T0 + TIMEOUT + 1;
     sweeper.sweep();
-    expect(seenListed).toEqual([false]);
+    expect(seenListed).toEqual([true]);
+    expect(registry.size).toBe(1);
   });
 
   it('does nothing on an empty registry or when everyone is active', () => {
