@@ -14,7 +14,7 @@
  */
 import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { publicKeyFromDid } from '../src/identity/did-key.js';
+import { publicKeyFromDid } from '../src/protocol/did-key.js';
 import { signedBytes } from '../src/protocol/canonical.js';
 import { serveServerCommands, toParent } from './lib/ipc.js';
 

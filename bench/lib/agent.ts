@@ -5,7 +5,7 @@
  */
 import { createPrivateKey, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
 import WebSocket from 'ws';
-import { didFromPublicKey } from '../../src/identity/did-key.js';
+import { didFromPublicKey } from '../../src/protocol/did-key.js';
 import { signedBytes } from '../../src/protocol/canonical.js';
 
 export interface AgentKeys {

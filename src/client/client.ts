@@ -27,7 +27,7 @@ import {
   type offerSchema,
   type SignalingType,
 } from '../protocol/frames.js';
-import { isDidKey } from '../identity/did-key.js';
+import { isDidKey } from '../protocol/did-key.js';
 import { issuesLine as issues } from '../protocol/issues.js';
 import { backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.js';
 import {

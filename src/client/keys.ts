@@ -8,7 +8,7 @@
 import { base64urlnopad } from '@scure/base';
 import { signedBytes } from '../protocol/canonical.js';
 import { SIGNATURE_PATTERN } from '../protocol/frames.js';
-import { didFromPublicKey, publicKeyFromDid } from '../identity/did-key.js';
+import { didFromPublicKey, publicKeyFromDid } from '../protocol/did-key.js';
 // @noble/ed25519 with its SHA-512 set (a process-wide setting: see ./ed25519.ts).
 import { ed } from './ed25519.js';
 

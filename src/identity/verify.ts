@@ -9,7 +9,7 @@
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { SIGNATURE_PATTERN } from '../protocol/frames.js';
-import { publicKeyFromDid } from './did-key.js';
+import { publicKeyFromDid } from '../protocol/did-key.js';
 
 /** A registered agent's verification key, vetted once per session. */
 export interface AgentKey {

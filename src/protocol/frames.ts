@@ -5,7 +5,7 @@
  * objects that may carry extra fields, which are covered by the signature like everything else.
  */
 import { z } from 'zod';
-import { isDidKey } from '../identity/did-key.js';
+import { isDidKey } from './did-key.js';
 
 // TextEncoder rather than Buffer: this module is shared with the browser-safe client.
 const utf8 = new TextEncoder();

@@ -11,7 +11,7 @@ import {
   toBase64url,
   verifyFrame,
 } from '../../src/client/index.js';
-import { didFromPublicKey } from '../../src/identity/did-key.js';
+import { didFromPublicKey } from '../../src/protocol/did-key.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 

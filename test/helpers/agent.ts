@@ -6,7 +6,7 @@ import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import WebSocket from 'ws';
 import { signedBytes } from '../../src/protocol/canonical.js';
-import { didFromPublicKey } from '../../src/identity/did-key.js';
+import { didFromPublicKey } from '../../src/protocol/did-key.js';
 
 ed.hashes.sha512 = sha512;
 

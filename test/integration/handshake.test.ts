@@ -2,7 +2,7 @@
 import * as ed from '@noble/ed25519';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { didFromPublicKey } from '../../src/identity/did-key.js';
+import { didFromPublicKey } from '../../src/protocol/did-key.js';
 import { countSocketWrites, get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { agentTracker, signFrame, TestAgent, type Closed } from '../helpers/agent.js';
 

@@ -5,7 +5,7 @@ import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { base58 } from '@scure/base';
 import { describe, expect, it } from 'vitest';
-import { didFromPublicKey, isDidKey, publicKeyFromDid } from '../../src/identity/did-key.js';
+import { didFromPublicKey, isDidKey, publicKeyFromDid } from '../../src/protocol/did-key.js';
 
 ed.hashes.sha512 = sha512;
 

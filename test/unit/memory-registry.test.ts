@@ -3,7 +3,7 @@
  * DID-ordered pages with an `after` cursor, idle queries).
  */
 import { describe, expect, it } from 'vitest';
-import { didFromPublicKey } from '../../src/identity/did-key.js';
+import { didFromPublicKey } from '../../src/protocol/did-key.js';
 import type { AgentRecord } from '../../src/registry/agent-registry.js';
 import { MemoryRegistry } from '../../src/registry/memory-registry.js';
 

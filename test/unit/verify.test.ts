@@ -7,7 +7,7 @@ import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
-import { didFromPublicKey } from '../../src/identity/did-key.js';
+import { didFromPublicKey } from '../../src/protocol/did-key.js';
 import { DID_A, DID_B, SIG_9, offerVector } from '../helpers/vectors.js';
 import { decodeSignature, importAgentKey, isAcceptablePublicKey, verifySignature, type AgentKey } from '../../src/identity/verify.js';
 import { signedBytes } from '../../src/protocol/canonical.js';
