@@ -123,7 +123,7 @@ describe('browser safety', () => {
     }
     expect([...packages].filter((p) => !ALLOWED_PACKAGES.has(p))).toEqual([]);
     expect([...seen].map((f) => relative(root, f)).sort()).toEqual(
-      expect.arrayContaining(['src/client/client.ts', 'src/protocol/frames.ts', 'src/protocol/canonical.ts', 'src/identity/did-key.ts', 'src/errors.ts']),
+      expect.arrayContaining(['src/client/client.ts', 'src/protocol/frames.ts', 'src/protocol/canonical.ts', 'src/protocol/did-key.ts', 'src/errors.ts']),
     );
     const transport = readFileSync(join(root, 'src/client/transport.ts'), 'utf8');
     expect(transport).toMatch(/await import\([^)]*'ws'\)/);
