@@ -1,5 +1,5 @@
 /**
- * src/identity/did-key.ts: did:key ⇄ Ed25519 public key (PROTOCOL.md §2, vectors from §9).
+ * src/protocol/did-key.ts: did:key ⇄ Ed25519 public key (PROTOCOL.md §2, vectors from §9).
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
