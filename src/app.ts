@@ -15,7 +15,8 @@ import { loggerOptions } from './logger.js';
 import { MemoryRegistry } from './registry/memory-registry.js';
 import { SocketLimit } from './socket-limit.js';
 import type { AgentRegistry } from './registry/agent-registry.js';
-import { Hub } from './ws/hub.js';
+import { hubService } from './services/hub.js';
+import { verifierService } from './services/verifier.js';
 import { wsRoutes } from './ws/plugin.js';
 
 export { loadConfig, configWith, ConfigError, type Config } from './config.js';
@@ -30,13 +31,6 @@ export interface BuildOptions {
   registry?: AgentRegistry;
   /** Collect Node process metrics (default true). */
   processMetrics?: boolean;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The node's sessions, registry and routing state. */
-    hub: Hub;
-  }
 }
 
 const VERSION: string = (
@@ -72,17 +66,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const registry = opts.registry ?? new MemoryRegistry();
   // Cluster mode: load the cluster module (and ioredis) only when REDIS_URL is set.
   const clusterModule = config.redisUrl ? await import('./cluster/cluster.js') : undefined;
-  const hub = new Hub({
+  // Shared services: named plugins with declared dependencies (src/services/).
+  await app.register(verifierService, { config });
+  await app.register(hubService, {
     config,
     registry,
-    log: app.log,
     now,
     processMetrics: opts.processMetrics ?? true,
     ...(clusterModule
       ? { cluster: { create: (o) => new clusterModule.Cluster(o), newNodeId: clusterModule.newNodeId } }
       : {}),
   });
-  app.decorate('hub', hub);
+  const hub = app.hub;
 
   new SocketLimit(config.maxSocketsPerIp, () => hub.metrics.socketsRefused.inc()).attach(app.server);
   app.addHook('onResponse', async (req, reply) => {
@@ -101,7 +96,5 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(metricsRoutes, { metrics: hub.metrics, rateLimit: config.httpRateLimit });
   await app.register(wsRoutes, { hub });
 
-  app.addHook('onReady', async () => hub.start());
-  app.addHook('onClose', async () => hub.shutdown());
   return app;
 }

@@ -12,7 +12,7 @@ import { DRAIN_POLL_MS, MAX_SWEEP_INTERVAL_MS, MIN_SWEEP_INTERVAL_MS, SWEEPS_PER
 import { CloseCode } from '../errors.js';
 import { createMetrics, type GatewayMetrics } from '../metrics.js';
 import { ReplayCache } from '../identity/replay-cache.js';
-import { VerifyPool } from '../identity/verify-pool.js';
+import type { VerifyPool } from '../identity/verify-pool.js';
 import { RandomPool } from './random-pool.js';
 import { TurnWrites } from './turn-writes.js';
 import type { AgentRecord, AgentRegistry } from '../registry/agent-registry.js';
@@ -33,6 +33,8 @@ export interface HubOptions {
   processMetrics: boolean;
   log: FastifyBaseLogger;
   now: () => number;
+  /** Signature verification (the `verifier` service; the app closes it). */
+  verifier: VerifyPool;
   /**
    * Cluster mode only (REDIS_URL): builds this node's {@link Cluster}. Passed in by buildApp, which
    * loads the cluster module (and ioredis, ~25 MB of code) only when it is needed.
@@ -96,12 +98,7 @@ export class Hub {
     this.now = opts.now;
     this.debug = opts.config.logLevel === 'debug' || opts.config.logLevel === 'trace';
     this.replay = new ReplayCache(opts.now);
-    this.verifier = new VerifyPool({
-      threads: this.config.verifyThreads,
-      inlineBelowUtilization: this.config.verifyInlineMaxLoad,
-      onWorkerError: (err) => this.log.error({ err }, 'verification worker failed; replacing it'),
-      onCallbackError: (err) => this.log.error({ err }, 'handling a verification verdict failed'),
-    });
+    this.verifier = opts.verifier;
     this.sweeper = new Sweeper({
       registry: this.registry,
       agentTimeoutMs: this.config.agentTimeoutMs,
@@ -161,7 +158,7 @@ export class Hub {
   /** Leaves the cluster (unlists this node's agents at once) and closes Redis connections. */
   async shutdown(): Promise<void> {
     this.stop();
-    await Promise.all([this.cluster?.stop(), this.verifier.close()]);
+    await this.cluster?.stop();
   }
 
   /**

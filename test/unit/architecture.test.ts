@@ -30,6 +30,8 @@ const ALLOWED: Record<string, { value: string[]; typeOnly?: string[] }> = {
   // Browser-safe: the protocol's schemas and encodings and the error table, nothing node-only.
   client: { value: ['protocol', 'errors.ts'] },
   cli: { value: ['client'] },
+  // Named Fastify plugins that build and share the node's services.
+  services: { value: ['base', 'identity', 'ws'] },
 };
 
 interface Edge {
