@@ -1,7 +1,7 @@
 /**
  * Cluster mode: this node's Redis connections, presence, bus, remote delivery, and their timers.
  *
- * Client library: ioredis. It re-subscribes by itself after a reconnect (`autoResubscribe`),
+ * Client library: ioredis. It reconnects by itself (the node subscribes again on each 'ready'),
  * caches Lua scripts as EVALSHA commands (`defineCommand`), pipelines commands in order on one
  * connection (which keeps per-pair frame order), and is what the Socket.IO Redis adapter and
  * BullMQ run on. Commands fail fast while Redis is away (`enableOfflineQueue: false`) so a frame
@@ -77,7 +77,11 @@ export class Cluster implements RemoteDelivery {
       maxRetriesPerRequest: 1,
     };
     this.pub = new Redis(opts.redisUrl, { ...common, enableOfflineQueue: false });
-    this.sub = new Redis(opts.redisUrl, { ...common, autoResubscribe: true });
+    // Re-subscribing is ours (on 'ready', below), not ioredis's: its automatic re-subscription
+    // leaves a promise without a handler, which rejects ("Connection is closed") when the
+    // connection drops again before Redis answers, an unhandled rejection that would stop
+    // the process (ioredis 5.x event_handler.js).
+    this.sub = new Redis(opts.redisUrl, { ...common, autoResubscribe: false });
     const hb = opts.heartbeatIntervalMs;
     this.presence = new RedisPresence({
       redis: this.pub,
@@ -105,12 +109,15 @@ export class Cluster implements RemoteDelivery {
       client.on('close', () => this.onStatusChange());
       client.on('end', () => this.onStatusChange());
     }
+    this.sub.on('ready', () => this.bus.subscribe().catch((err: Error) => this.logError('subscribe', err)));
   }
 
   /** Connects (without failing start-up when Redis is down: it keeps retrying) and starts ticking. */
   async start(): Promise<void> {
-    // Neither call is awaited: with Redis down the node starts anyway (not ready) and keeps retrying.
-    this.bus.start().catch((err: Error) => this.logError('subscribe', err));
+    // Neither connection is awaited: with Redis down the node starts anyway (not ready) and keeps
+    // retrying. The subscriber subscribes each time it is ready.
+    this.bus.listen();
+    this.sub.connect().catch(() => {});
     this.pub.connect().catch(() => {});
     this.timer = setInterval(() => void this.tick(), Math.max(MIN_CLUSTER_TICK_MS, Math.floor(this.opts.heartbeatIntervalMs / 2)));
     this.timer.unref();

@@ -23,7 +23,7 @@ export function frameMessage(to: string, data: Buffer): Buffer {
 export interface RedisBusOptions {
   /** Command connection (publishes kicks). */
   pub: Redis;
-  /** Subscriber connection (ioredis re-subscribes by itself after a reconnect). */
+  /** Subscriber connection (the cluster calls {@link RedisBus.subscribe} on each 'ready'). */
   sub: Redis;
   nodeId: string;
   prefix: string;
@@ -40,10 +40,14 @@ export class RedisBus {
     return `${this.opts.prefix}ch:${node}`;
   }
 
-  /** Subscribes to this node's channel. */
-  async start(): Promise<void> {
+  /** Listens for messages on the subscriber connection (once). */
+  listen(): void {
     // Buffers, not strings: a frame's bytes go from the sender's socket to the target's untouched.
     this.opts.sub.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onMessage(message));
+  }
+
+  /** Subscribes to this node's channel: on every (re)connection of the subscriber. */
+  async subscribe(): Promise<void> {
     await this.opts.sub.subscribe(this.channel(this.opts.nodeId));
   }
 

@@ -184,5 +184,12 @@ describe('ClusterRouter: across nodes', () => {
     expect(await a.router.deliver(remote, frame('x'))).toBe('unavailable');
     await redis.start();
     await eventually(() => a.cluster.status === 'ready' && b.cluster.status === 'ready', 15_000, 'Redis back');
+    // Node b subscribed its channel again: frames reach it (the restarted Redis lost b's entry).
+    const after = new Target();
+    const again = did('remote-again');
+    b.bus.attach(again, after);
+    await b.cluster.presence.announce(record(again, 's2'));
+    await eventually(async () => (await a.router.deliver(again, frame('y'))) === 'delivered', 10_000, 'delivery to node b again');
+    await eventually(() => after.received.length >= 1, 5_000, 'the frame on node b');
   });
 });
