@@ -17,9 +17,33 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { intOption, optionsOrExit, parseCommandLineWithPositionals, UsageError } from '../scripts/lib/args.js';
 import { ROOT } from './lib/compile.js';
+import { OPTIONS as BENCH_OPTIONS } from './lib/options.js';
 
 const USAGE = 'usage: npm run bench:ab -- <rev> [--rounds N] [--keep] [bench/run.ts options, e.g. --only latency --rates 3000]';
+
+/** Its own options and bench/run.ts's, which it checks here and passes on to every run. */
+const OPTIONS = {
+  ...BENCH_OPTIONS,
+  rounds: { type: 'string', default: '3' },
+  keep: { type: 'boolean', default: false },
+} as const;
+
+/** The comparison to run, or null for --help; throws a UsageError on bad usage. */
+function parseCli(argv: string[]) {
+  const { values, positionals } = parseCommandLineWithPositionals(OPTIONS, argv);
+  if (values.help) return null;
+  const [rev, ...extra] = positionals;
+  if (rev === undefined) throw new UsageError('the revision to compare with (<rev>) is missing');
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
+  // bench/run.ts's options as given (parseArgs keeps them in command-line order), each in one argument.
+  const benchArgs = Object.entries(values).flatMap(([name, value]) => {
+    if (!Object.hasOwn(BENCH_OPTIONS, name) || name === 'help') return [];
+    return value === true ? [`--${name}`] : typeof value === 'string' ? [`--${name}=${value}`] : [];
+  });
+  return { rev, rounds: intOption('rounds', values.rounds, 1, 20), keep: values.keep, benchArgs };
+}
 
 interface Row {
   metric: string;
@@ -28,20 +52,7 @@ interface Row {
 }
 
 function main(): void {
-  const args = process.argv.slice(2);
-  const rev = args.shift();
-  if (!rev || rev.startsWith('-')) throw new Error(USAGE);
-  let rounds = 3;
-  let keep = false;
-  const benchArgs: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === '--rounds') {
-      rounds = Number(args[++i]);
-      if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`--rounds must be 1-20\n${USAGE}`);
-    } else if (arg === '--keep') keep = true;
-    else benchArgs.push(arg);
-  }
+  const { rev, rounds, keep, benchArgs } = optionsOrExit({ program: 'bench:ab', usage: USAGE, help: USAGE }, parseCli);
 
   const sha = git(['rev-parse', '--verify', `${rev}^{commit}`]).trim();
   const dir = join(tmpdir(), 'aiconexus-bench-ab', sha.slice(0, 12));

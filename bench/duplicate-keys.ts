@@ -30,6 +30,18 @@
 import { decodeFrame, type ClientType, type Decoded } from '../src/protocol/codec.js';
 import { findDuplicateKey } from '../src/protocol/duplicate-keys.js';
 import { CLIENT_TYPES, SERVER_TYPES } from '../src/protocol/frames.js';
+import { intArgument, optionsOrExit, parseCommandLineWithPositionals, UsageError } from '../scripts/lib/args.js';
+
+const USAGE = 'usage: npx tsx bench/duplicate-keys.ts [rounds=15] [ms per sample=40]';
+
+/** Rounds and milliseconds per sample, or null for --help; throws a UsageError on bad usage. */
+function parseCli(argv: string[]) {
+  const { values, positionals } = parseCommandLineWithPositionals({ help: { type: 'boolean' } } as const, argv);
+  if (values.help) return null;
+  const [rounds = '15', sampleMs = '40', ...extra] = positionals;
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
+  return { rounds: intArgument('rounds', rounds, 1), sampleMs: intArgument('ms per sample', sampleMs, 1) };
+}
 
 const DID_A = 'did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw';
 const DID_B = 'did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT';
@@ -260,8 +272,7 @@ const spread = (xs: number[], f: (x: number) => string) =>
   `${f(quantile(xs, 0.5)).padStart(9)}   IQR ${f(quantile(xs, 0.25))} – ${f(quantile(xs, 0.75))}, min ${f(Math.min(...xs))}, max ${f(Math.max(...xs))}`;
 
 function main(): void {
-  const rounds = Number(process.argv[2] ?? 15);
-  const sampleMs = Number(process.argv[3] ?? 40);
+  const { rounds, sampleMs } = optionsOrExit({ program: 'bench:duplicate-keys', usage: USAGE, help: USAGE }, parseCli);
   process.stdout.write(`node ${process.version}, ${rounds} rounds, ~${sampleMs} ms per sample; ns per frame\n`);
   for (const [label, data] of Object.entries(frames)) {
     const text = data.toString('utf8');

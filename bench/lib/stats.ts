@@ -43,6 +43,11 @@ export function fmtRatio(v: number | undefined): string {
   return `${v.toFixed(2)}×`;
 }
 
+/** A share (0..1) as a whole percentage, "50%". */
+export function fmtShare(v: number): string {
+  return Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : 'n/a';
+}
+
 /** Bytes as MB (10^6) with one decimal. */
 export function fmtMB(bytes: number | undefined): string {
   if (bytes === undefined || !Number.isFinite(bytes)) return 'n/a';

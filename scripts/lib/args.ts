@@ -1,12 +1,12 @@
 /**
- * Command-line helpers shared by scripts/soak.ts, scripts/fuzz-long.ts and scripts/faults.ts, on
- * top of node:util `parseArgs`: strict parsing with an options table, and integer options checked
- * with a message naming the option.
+ * Command-line helpers shared by scripts/soak.ts, scripts/fuzz-long.ts, scripts/faults.ts and the
+ * bench/ entry points, on top of node:util `parseArgs`: strict parsing with an options table, and
+ * integer options checked with a message naming the option.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export type OptionsTable = NonNullable<ParseArgsConfig['options']>;
-type Config<T extends OptionsTable> = { args: string[]; options: T; strict: true; allowPositionals: false };
+type Config<T extends OptionsTable> = { args: string[]; options: T; strict: true; allowPositionals: boolean };
 /** The parsed values, typed from the options table (@types/node does not export the type by name). */
 export type OptionValues<T extends OptionsTable> = ReturnType<typeof parseArgs<Config<T>>>['values'];
 
@@ -20,6 +20,21 @@ export class UsageError extends Error {}
  * option, missing value, value given to a flag, stray argument) becomes a UsageError.
  */
 export function parseCommandLine<const T extends OptionsTable>(options: T, argv: string[] = process.argv.slice(2)): OptionValues<T> {
+  return parse(options, argv, false).values;
+}
+
+/**
+ * {@link parseCommandLine} for a command that also takes positional arguments (`bench:ab <rev>`):
+ * the option values and the positionals, in order. The caller checks how many it got.
+ */
+export function parseCommandLineWithPositionals<const T extends OptionsTable>(
+  options: T,
+  argv: string[] = process.argv.slice(2),
+): { values: OptionValues<T>; positionals: string[] } {
+  return parse(options, argv, true);
+}
+
+function parse<const T extends OptionsTable>(options: T, argv: string[], allowPositionals: boolean): { values: OptionValues<T>; positionals: string[] } {
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -37,17 +52,25 @@ export function parseCommandLine<const T extends OptionsTable>(options: T, argv:
     }
   }
   try {
-    const config: Config<T> = { args, options, strict: true, allowPositionals: false };
-    return parseArgs(config).values;
+    const config: Config<T> = { args, options, strict: true, allowPositionals };
+    const { values, positionals } = parseArgs(config);
+    return { values, positionals };
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
 }
 
-/** The integer value of option `--name`, at least `min`; a UsageError naming the option otherwise. */
-export function intOption(name: string, raw: string, min: number): number {
+/** The integer value of option `--name`, at least `min` (and at most `max`); a UsageError naming the option otherwise. */
+export function intOption(name: string, raw: string, min: number, max = Infinity): number {
+  return intArgument(`--${name}`, raw, min, max);
+}
+
+/** {@link intOption} for any argument, positionals included: `label` names it in the message. */
+export function intArgument(label: string, raw: string, min: number, max = Infinity): number {
   const v = raw.trim() === '' ? NaN : Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new UsageError(`--${name} must be an integer ≥ ${min} (got '${raw}')`);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new UsageError(`${label} must be an integer ${max === Infinity ? `≥ ${min}` : `in ${min}..${max}`} (got '${raw}')`);
+  }
   return v;
 }
 

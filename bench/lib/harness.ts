@@ -1,0 +1,96 @@
+/**
+ * The processes of one scenario and how the orchestrator drives them: a Harness starts the gateway
+ * (or the baseline relay), load generators and other bench children with the run's settings, and
+ * stops all of them when the scenario ends; runTask, trackMarks and serverUse are the load
+ * generator's task protocol and the server's CPU over its marked phases.
+ */
+import { join } from 'node:path';
+import { runtime, startChild, statsOf, type Child, type StartOptions } from './child.js';
+import { cpuPercent, eluBetween, type ProcessStats } from './ipc.js';
+import type { Options } from './options.js';
+import { CORES, RESULTS, STAMP, type Findings } from './report.js';
+import type { ServerUse } from './results.js';
+
+/** What a scenario runs with besides the options: its children, and the Report's findings. */
+export interface ScenarioContext {
+  harness: Harness;
+  report: Findings;
+}
+
+export type Server = Awaited<ReturnType<Harness['startServer']>>;
+
+/** The children started by one scenario; {@link Harness.stopAll} stops them when it ends, whatever happens. */
+export class Harness {
+  private readonly children: Child[] = [];
+
+  constructor(private readonly opts: Pick<Options, 'gatewayFlags' | 'cpuProf' | 'verifyThreads'>) {}
+
+  /** Forks a bench script (see bench/lib/child.ts), stopped with the others. */
+  start(script: string, options: StartOptions): Child {
+    const child = startChild(script, options);
+    this.children.push(child);
+    return child;
+  }
+
+  async startServer(kind: 'server' | 'baseline-relay', profileAs?: string, extra: { env?: Record<string, string>; label?: string } = {}) {
+    const opts = this.opts;
+    const flags = ['--expose-gc', ...(kind === 'server' ? opts.gatewayFlags : [])];
+    let profile: string | undefined;
+    if (opts.cpuProf && profileAs && kind === 'server') {
+      profile = `gateway-${profileAs}-${STAMP}.cpuprofile.json`;
+      flags.push('--cpu-prof', `--cpu-prof-dir=${RESULTS}`, `--cpu-prof-name=${profile}`);
+    }
+    const env = { ...(kind === 'server' && opts.verifyThreads ? { BENCH_VERIFY_THREADS: String(opts.verifyThreads) } : {}), ...extra.env };
+    const child = this.start(kind, { label: extra.label ?? (kind === 'server' ? 'gateway' : 'relay'), nodeFlags: flags, env });
+    const ready = await child.waitFor<{ type: 'ready'; port: number; config?: unknown; uvThreadpoolSize?: string }>('ready', 30_000);
+    return { child, port: ready.port, url: `ws://127.0.0.1:${ready.port}/ws`, ready, profile: profile && join(RESULTS, profile) };
+  }
+
+  async startLoadgen(label = 'loadgen'): Promise<Child> {
+    // UV_THREADPOOL_SIZE = cores: pre-signing runs on the threadpool, on every core.
+    const child = this.start('loadgen', { label, env: { UV_THREADPOOL_SIZE: String(CORES) } });
+    child.onMessage = (msg) => logProgress(child, msg);
+    await child.waitFor('ready', 30_000);
+    return child;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.children.map((c) => c.stop(3000).catch(() => {})));
+  }
+}
+
+/** In --verbose mode, echoes a load generator's connect progress. */
+function logProgress(child: Child, msg: { type: string } & Record<string, unknown>): void {
+  if (runtime.verbose && msg.type === 'progress') {
+    process.stderr.write(`[${child.label}] registered ${String(msg.registered)}/${String(msg.of)}, failed ${String(msg.failed)}\n`);
+  }
+}
+
+export async function runTask<T>(loadgen: Child, task: string, params: Record<string, unknown>, timeoutMs: number): Promise<T> {
+  const reply = await loadgen.request<{ type: string; result?: T; message?: string }>({ cmd: 'run', task, params }, ['result', 'error'], timeoutMs);
+  if (reply.type === 'error') throw new Error(`${loadgen.label}: ${reply.message}`);
+  return reply.result as T;
+}
+
+/** Samples the server's stats (or whatever `sample` reads) whenever the load generator marks a phase boundary. */
+export function trackMarks(loadgen: Child, server: Child): Map<string, Promise<ProcessStats>>;
+export function trackMarks<T>(loadgen: Child, sample: () => Promise<T>): Map<string, Promise<T>>;
+export function trackMarks<T>(loadgen: Child, source: Child | (() => Promise<T>)): Map<string, Promise<T | ProcessStats>> {
+  const marks = new Map<string, Promise<T | ProcessStats>>();
+  loadgen.onMessage = (msg) => {
+    logProgress(loadgen, msg);
+    if (msg.type === 'mark') {
+      const p = typeof source === 'function' ? source() : statsOf(source);
+      p.catch(() => {});
+      marks.set(String(msg.name), p);
+    }
+  };
+  return marks;
+}
+
+export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start: string, end: string): Promise<ServerUse> {
+  const a = await marks.get(start);
+  const b = await marks.get(end);
+  if (!a || !b) return { cpuPercent: NaN, eventLoopUtilization: NaN };
+  return { cpuPercent: cpuPercent(a, b), eventLoopUtilization: eluBetween(a, b) };
+}

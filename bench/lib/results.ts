@@ -1,0 +1,176 @@
+/**
+ * What the scenarios measure: the shapes the load generator answers with, the scenarios return,
+ * the result files hold and the summary table reads; and the latency target they are judged by.
+ */
+import type { ProcessStats } from './ipc.js';
+import type { AllocationSite } from './profile.js';
+import type { LatencySummary } from './stats.js';
+
+/** The server's share of the machine over a measured window. */
+export interface ServerUse {
+  cpuPercent: number;
+  eventLoopUtilization: number;
+}
+
+export interface ThroughputResult {
+  agents: number;
+  window: number;
+  frameBytes: number;
+  framesPerSecond: number;
+  measuredMs: number;
+  delivered: number;
+  poolExhausted: boolean;
+  errors: Record<string, number>;
+  warmupErrors: Record<string, number>;
+  lost: number | undefined;
+  unexpectedCloses: number;
+  loadgenCpuPercent: number;
+  warmup: { frames: number; rate: number };
+  presigned: number;
+  signMs: number;
+}
+
+export interface LatencyRate {
+  rate: number;
+  saturated: boolean;
+  stoppedAfterMs?: number;
+  frames: number;
+  achievedSendRate: number;
+  deliveredRate: number;
+  received: number;
+  lost: number;
+  errors: Record<string, number>;
+  latencyMs: LatencySummary;
+  fromScheduleMs: LatencySummary;
+  senderLagMs: LatencySummary;
+  loadgenCpuPercent: number;
+  server?: ServerUse;
+  /** --heap-sample: what the gateway allocated while this rate was sent. */
+  heap?: { file: string; bytesPerFrame: number; top: AllocationSite[] };
+}
+
+/**
+ * The server could not keep up with the offered rate (it delivered < 95 % of it, or the backlog
+ * grew past 2 s of frames and the load generator stopped that rate early): latency then measures a
+ * growing queue, not the gateway.
+ */
+export const overloaded = (x: LatencyRate) => x.saturated;
+
+/**
+ * The latency target (p50 ≤ 1.5 ms, p99 ≤ 5 ms at 5,000 frames/s) was set on a day this machine
+ * verified ~17,500 signatures/s on its 2 cores. Its speed varies from day to day (shared host: the
+ * same ceiling has been measured between 12,000 and 17,500/s), so when the ceiling scenario ran
+ * in the same run, latency is also measured at the same share of today's ceiling.
+ */
+export const TARGET_RATE = 5000;
+export const TARGET_RATE_CEILING = 17_500;
+
+export interface LatencyResult {
+  agents: number;
+  rates: LatencyRate[];
+  scaledRate: number | undefined;
+  relay: LatencyRate | undefined;
+}
+
+export interface HandshakeRun {
+  count: number;
+  concurrency: number;
+  registered: number;
+  failed: number;
+  firstFailure?: string;
+  perSecond: number;
+  handshakeMs: LatencySummary;
+  loadgenCpuPercent: number;
+  server?: ServerUse;
+}
+
+export interface HandshakeResult extends HandshakeRun {
+  /** The same handshakes against the bare `ws` relay, in the same run. */
+  baseline: HandshakeRun;
+}
+
+export interface CeilingResult {
+  messageBytes: number;
+  cores: number;
+  uvThreadpoolSize: number;
+  sync: { perSecond: number };
+  async: { perSecond: number };
+}
+
+export interface CapacityResult {
+  agents: number;
+  connected: number;
+  connectMs: number;
+  /** Just started (after GC): the base the per-agent figures are measured from. */
+  idle: NodeJS.MemoryUsage;
+  /** After `settledAfterMs` without traffic (after GC): what an idle gateway holds. */
+  settled: NodeJS.MemoryUsage;
+  settledAfterMs: number;
+  loaded: NodeJS.MemoryUsage;
+  idleRssSplit: ProcessStats['rssSplit'];
+  settledRssSplit: ProcessStats['rssSplit'];
+  loadedRssSplit: ProcessStats['rssSplit'];
+  rssPerAgent: number;
+  heapPerAgent: number;
+  externalPerAgent: number;
+  healthIdleMs: LatencySummary;
+  healthLoadedMs: LatencySummary;
+  healthConnectedAgents: unknown;
+  loadgenProcesses: number;
+}
+
+/** How agents in pairs were spread over cluster nodes (read back from Redis presence). */
+export interface Placement {
+  perNode: number[];
+  pairs: number;
+  crossPairs: number;
+  crossShare: number;
+  presenceWaitMs: number;
+  /** The pairs as connected (agent 2k with 2k + 1), before they were re-formed for --cross-share. */
+  asConnected?: { pairs: number; crossPairs: number; crossShare: number };
+}
+
+export interface ClusterLatencyPhase {
+  route: 'same-node' | 'cross-node';
+  rate: LatencyRate;
+  placement?: Placement;
+  /** CPU % (100 % = one core) over the phase: node A, node B, redis-server. */
+  cpu: { nodeA: number; nodeB: number; redis: number };
+}
+
+export interface ClusterResult {
+  redisVersion: string;
+  workers: number;
+  single: ThroughputResult & { server: ServerUse };
+  multi: ThroughputResult & {
+    placement?: Placement;
+    /** Frames/s per flow, for flows within one worker and across workers. */
+    byRoute?: { sameNode: { flows: number; perFlowPerSecond: number }; crossNode: { flows: number; perFlowPerSecond: number } };
+    /** CPU % over the measured window: supervisor + workers, each part, and redis-server. */
+    cpu: { gateway: number; supervisor: number; workers: number[]; redis: number };
+  };
+  /** multi ÷ single, frames/s. */
+  ratio: number;
+  /** Share of (b)'s delivered frames that went from one worker to another. */
+  crossFrameShare: number;
+  /** Frames delivered per CPU-second: (a) its gateway process; (b) supervisor + workers + redis-server. */
+  framesPerCpuSecond: { single: number; multi: number };
+  /** cores × 100 % ÷ (a)'s CPU %: the ratio (b) would reach using every core at (a)'s CPU cost per frame. */
+  coreBound: number;
+  latency: { agents: number; rate: number; durationMs: number; warmupMs: number; sameNode: ClusterLatencyPhase; crossNode: ClusterLatencyPhase };
+  /** cross − same, ms. */
+  addedHopMs: { p50: number; p99: number };
+  /** Wall time of each part of the scenario, s. */
+  phaseS: Record<string, number>;
+}
+
+/** Everything measured in this run, by scenario (absent when not selected or failed). */
+export interface Results {
+  ceiling?: CeilingResult;
+  relay?: ThroughputResult & { server: ServerUse };
+  throughput?: ThroughputResult & { server: ServerUse };
+  latency?: LatencyResult;
+  handshake?: HandshakeResult;
+  capacity?: CapacityResult;
+  cluster?: ClusterResult;
+}

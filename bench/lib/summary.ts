@@ -1,0 +1,129 @@
+/**
+ * The end of a run: the CPU profiles summarised, one table of every figure with its ratios to the
+ * baselines and its target (pass/miss, never asserted), and bench/results/summary-<stamp>.json.
+ */
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from './compile.js';
+import type { Options } from './options.js';
+import { topSelfTime } from './profile.js';
+import { CORES, section, STAMP, writeResult, type Machine, type Report } from './report.js';
+import { overloaded, TARGET_RATE, type ClusterLatencyPhase, type Results } from './results.js';
+import { fmtInt, fmtKB, fmtMB, fmtMs, fmtRatio, fmtShare, table } from './stats.js';
+
+function status(ok: boolean | undefined, atTargetSize: boolean): string {
+  if (ok === undefined) return '';
+  return `${ok ? 'pass' : 'miss'}${atTargetSize ? '' : '*'}`;
+}
+
+function summaryTable(results: Results): { text: string; rows: Record<string, string>[] } {
+  const rows: string[][] = [];
+  const add = (metric: string, value: string, target = '', st: string = '') => rows.push([metric, value, target, st]);
+  const { ceiling: c, relay, throughput: gw, latency: lat, handshake: hs, capacity: cap, cluster: cl } = results;
+
+  if (c) {
+    add('Verify ceiling, 1 core sync (node:crypto)', `${fmtInt(c.sync.perSecond)} verifies/s`, 'baseline');
+    add(`Verify ceiling, ${c.cores} cores async (threadpool ${c.uvThreadpoolSize})`, `${fmtInt(c.async.perSecond)} verifies/s`, 'baseline');
+  }
+  if (relay) add(`Inline-verify relay, ${relay.agents} agents`, `${fmtInt(relay.framesPerSecond)} frames/s`, 'baseline');
+  if (gw) {
+    const full = gw.agents >= 1000;
+    add(`Gateway throughput, ${gw.agents} agents`, `${fmtInt(gw.framesPerSecond)} frames/s`);
+    if (relay) {
+      const ratio = gw.framesPerSecond / relay.framesPerSecond;
+      add('  ÷ inline-verify relay', fmtRatio(ratio), '≥ 1.60×', status(ratio >= 1.6, full));
+    }
+    if (c) {
+      add('  ÷ 1-core verify ceiling', fmtRatio(gw.framesPerSecond / c.sync.perSecond), 'context');
+      add(`  ÷ ${c.cores}-core verify ceiling`, fmtRatio(gw.framesPerSecond / c.async.perSecond), 'context');
+    }
+    add('  gateway CPU during the run', `${fmtInt(gw.server.cpuPercent)}% (100% = 1 core)`, 'context');
+  }
+  if (relay && c) add('Relay ÷ 1-core verify ceiling', fmtRatio(relay.framesPerSecond / c.sync.perSecond), 'context');
+  if (lat) {
+    for (const x of lat.rates) {
+      const l = x.latencyMs;
+      const value = overloaded(x)
+        ? `saturated: ${fmtInt(x.deliveredRate)}/s delivered of ${fmtInt(x.achievedSendRate)}/s offered`
+        : `${fmtMs(l.p50)} / ${fmtMs(l.p99)} / ${fmtMs(l.p999)} ms${x.senderLagMs.p99 > 5 ? ' (load generator starved)' : ''}`;
+      const met = status(!x.saturated && l.p50 <= 1.5 && l.p99 <= 5, true);
+      if (x.rate === TARGET_RATE) {
+        add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, 'p50 ≤ 1.5, p99 ≤ 5 ms', met);
+      } else if (x.rate === lat.scaledRate) {
+        add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, 'same, at 5,000/s × ceiling ÷ 17,500', met);
+        const b = lat.relay;
+        if (b) {
+          const bl = b.latencyMs;
+          add(`  inline-verify relay @${fmtInt(b.rate)}/s`, b.saturated ? 'saturated' : `${fmtMs(bl.p50)} / ${fmtMs(bl.p99)} / ${fmtMs(bl.p999)} ms`, 'baseline');
+        }
+      } else {
+        add(`Latency @${fmtInt(x.rate)}/s p50 / p99 / p99.9`, value, x.rate < 5000 && !lat.rates.some((r) => r.rate === 5000) ? 'target is at 5,000/s' : '');
+      }
+    }
+  }
+  if (cap) {
+    const full = cap.agents >= 10_000;
+    add(`Idle process RSS, ${(cap.settledAfterMs / 1000).toFixed(0)} s after start`, fmtMB(cap.settled.rss), '≤ 60 MB', status(cap.settled.rss <= 60e6, cap.settledAfterMs >= 10_000));
+    add('  just started', fmtMB(cap.idle.rss), 'context');
+    add(`RSS per idle agent @${fmtInt(cap.connected)}`, fmtKB(cap.rssPerAgent), '≤ 16 KB @10k', status(cap.rssPerAgent <= 16e3, full));
+    add(`  heap per idle agent`, fmtKB(cap.heapPerAgent), 'context');
+    add(`/health @${fmtInt(cap.connected)} agents p50 / p99`, `${fmtMs(cap.healthLoadedMs.p50)} / ${fmtMs(cap.healthLoadedMs.p99)} ms`, 'context');
+  }
+  if (hs) {
+    const full = hs.count >= 1000;
+    add(`Bare ws relay handshakes/s (${hs.concurrency} in flight)`, `${fmtInt(hs.baseline.perSecond)}/s`, 'baseline');
+    add(`Registrations/s (${hs.concurrency} in flight)`, `${fmtInt(hs.perSecond)}/s`, '≥ 3,000/s', status(hs.perSecond >= 3000, full));
+    add('  ÷ bare ws relay', fmtRatio(hs.perSecond / hs.baseline.perSecond), 'context');
+  }
+  if (cl) {
+    const full = cl.single.agents >= 1000;
+    const pl = cl.multi.placement;
+    add(`Cluster: 1 process, no Redis, ${cl.single.agents} agents`, `${fmtInt(cl.single.framesPerSecond)} frames/s`, 'context');
+    add(
+      `Cluster: ${cl.workers} workers + Redis, one port`,
+      `${fmtInt(cl.multi.framesPerSecond)} frames/s${pl ? ` (${fmtShare(pl.crossShare)} of pairs, ${fmtShare(cl.crossFrameShare)} of frames cross-worker)` : ''}`,
+    );
+    add('  ÷ 1 process', fmtRatio(cl.ratio), '≥ 1.60×', status(cl.ratio >= 1.6, full));
+    add(`  bound on ${CORES} cores at 1 process's CPU per frame`, fmtRatio(cl.coreBound), 'context');
+    add(
+      '  CPU: 1 process / workers + supervisor / redis',
+      `${fmtInt(cl.single.server.cpuPercent)}% / ${fmtInt(cl.multi.cpu.gateway)}% / ${fmtInt(cl.multi.cpu.redis)}%`,
+      'context',
+    );
+    const l = cl.latency;
+    const fullLat = l.rate >= 1000 && l.durationMs >= 5000;
+    const v = (ph: ClusterLatencyPhase) => `${fmtMs(ph.rate.latencyMs.p50)} / ${fmtMs(ph.rate.latencyMs.p99)} ms${ph.rate.saturated ? ' (saturated)' : ''}`;
+    add(`Cluster latency @${fmtInt(l.rate)}/s same node p50 / p99`, v(l.sameNode), 'context');
+    add(`Cluster latency @${fmtInt(l.rate)}/s cross node p50 / p99`, v(l.crossNode));
+    add('  added hop p50 (cross − same)', `${fmtMs(cl.addedHopMs.p50)} ms (p99 ${fmtMs(cl.addedHopMs.p99)} ms)`, '≤ 1 ms', status(cl.addedHopMs.p50 <= 1, fullLat));
+  }
+  const header = ['metric', 'value', 'target', 'status'];
+  return { text: table(header, rows), rows: rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? '']))) };
+}
+
+/** Prints the end of the run (profiles, summary table, what failed or is invalid) and writes the summary file. */
+export function printSummary(opts: Options, report: Report, meta: Machine, startedAt: number): void {
+  for (const file of report.profiles) {
+    try {
+      const top = topSelfTime(file, 15);
+      section(`CPU profile of the gateway: ${file}`, [
+        `${(top.busyMs / 1000).toFixed(1)} s busy of ${(top.totalMs / 1000).toFixed(1)} s; top self time (% of busy):`,
+        ...table(['self ms', '%', 'function', 'where'], top.rows.map((r) => [r.selfMs.toFixed(0), r.percent.toFixed(1), r.name, r.where])).split('\n'),
+      ]);
+    } catch (err) {
+      process.stdout.write(`\n(cannot read profile ${file}: ${(err as Error).message})\n`);
+    }
+  }
+
+  const { failures, invalid } = report;
+  const summary = summaryTable(report.results);
+  const elapsed = (performance.now() - startedAt) / 1000;
+  process.stdout.write(`\n== Summary (${opts.smoke ? 'smoke sizes' : 'full sizes'}; ${elapsed.toFixed(0)} s; load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')})\n\n`);
+  process.stdout.write(summary.text + '\n');
+  if (summary.text.includes('*')) process.stdout.write('\n* measured below the size the target is defined at (smoke or a smaller --agents / --handshakes)\n');
+  process.stdout.write('\nTargets are shown, never asserted; CPU figures are noisy when other work shares the machine.\n');
+  for (const msg of invalid) process.stdout.write(`INVALID: ${msg}\n`);
+  for (const f of failures) process.stdout.write(`FAILED: ${f.scenario}\n`);
+  const file = writeResult('summary', opts, { table: summary.rows, failures, invalid, elapsedS: elapsed }, { ...meta, loadavgAfter: loadavg() });
+  process.stdout.write(`results: ${join('bench', 'results')}/*-${STAMP}.json (summary: ${file.slice(ROOT.length)})\n`);
+}
