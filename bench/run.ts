@@ -11,7 +11,7 @@
  *   npm run bench -- --only latency --heap-sample          + what the gateway allocates per frame
  *   npm run bench -- --only cluster                 cluster mode: 2 workers + Redis vs 1 process, cross-node latency
  *
- * Scenarios, in run order: ceiling, relay, throughput, latency, handshake, capacity, cluster.
+ * Scenarios, in run order: ceiling, relay, throughput, latency, tail, handshake, capacity, cluster.
  * `cluster` starts its own redis-server (redis-server must be installed) and stops it at its end.
  * Each prints a section when it ends and writes bench/results/<scenario>-<stamp>.json; the run
  * ends with one table of figures, ratios to the baselines, and the targets (pass/miss, never an
@@ -30,6 +30,7 @@ import { ceiling } from './scenarios/ceiling.js';
 import { cluster } from './scenarios/cluster.js';
 import { handshake } from './scenarios/handshake.js';
 import { latency } from './scenarios/latency.js';
+import { tail } from './scenarios/tail.js';
 import { throughputAgainst } from './scenarios/throughput.js';
 
 /** Each scenario, run with its own Harness; its result goes into the report for the summary. */
@@ -39,6 +40,7 @@ function scenarios(opts: Options, { results }: Report): Record<Scenario, (ctx: S
     relay: async (ctx) => (results.relay = await throughputAgainst('baseline-relay', opts, ctx)),
     throughput: async (ctx) => (results.throughput = await throughputAgainst('server', opts, ctx)),
     latency: async (ctx) => (results.latency = await latency(opts, ctx, results.ceiling)),
+    tail: async (ctx) => (results.tail = await tail(opts, ctx)),
     handshake: async (ctx) => (results.handshake = await handshake(opts, ctx)),
     capacity: async (ctx) => (results.capacity = await capacity(opts, ctx)),
     cluster: async (ctx) => (results.cluster = await cluster(opts, ctx)),

@@ -118,16 +118,21 @@ const OFFER_PAYLOAD = {
   ].join('\r\n'),
 };
 
-export type FrameKind = 'ice' | 'offer';
+export type FrameKind = 'ice' | 'offer' | 'offer-small';
+
+/** A minimal data-channel OFFER: the signed frame is ~420 bytes on the wire (the latency-tail scenario's frame). */
+const SMALL_OFFER_PAYLOAD = {
+  type: 'offer',
+  sdp: 'v=0\r\no=- 4611731400 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n',
+};
 
 /**
  * A signaling frame (unsigned) from `from` to `to` with frame id `id`. `type` and `id` come first
  * on the wire, so a receiver finds the id at a fixed place without parsing JSON.
  */
 export function signalingFrame(kind: FrameKind, id: string, from: string, to: string, ts: number): Record<string, unknown> {
-  return kind === 'ice'
-    ? { type: 'ICE', id, from, to, ts, payload: ICE_PAYLOAD }
-    : { type: 'OFFER', id, from, to, ts, payload: OFFER_PAYLOAD };
+  if (kind === 'ice') return { type: 'ICE', id, from, to, ts, payload: ICE_PAYLOAD };
+  return { type: 'OFFER', id, from, to, ts, payload: kind === 'offer' ? OFFER_PAYLOAD : SMALL_OFFER_PAYLOAD };
 }
 
 /** The first bytes of every frame of `kind` on the wire: tells a delivered frame from an ERROR without parsing. */

@@ -5,7 +5,7 @@
  */
 import { intOption, optionsOrExit, parseCommandLine, UsageError } from '../../scripts/lib/args.js';
 
-export const SCENARIOS = ['ceiling', 'relay', 'throughput', 'latency', 'handshake', 'capacity', 'cluster'] as const;
+export const SCENARIOS = ['ceiling', 'relay', 'throughput', 'latency', 'tail', 'handshake', 'capacity', 'cluster'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 const USAGE = `usage: npm run bench -- [options]
@@ -20,6 +20,8 @@ const USAGE = `usage: npm run bench -- [options]
   --handshakes N    registrations in the handshake scenario (default 5000; smoke 100)
   --concurrency C   handshakes in flight (default 50; smoke 10)
   --frame ice|offer frame kind: a ~0.4 KB ICE candidate (default) or a ~1.7 KB OFFER
+  --tail-rates a,b  tail: rates in frames/s (default 500,2000,4000; smoke 500)
+  --tail-rounds N   tail: rounds of gateway and bare relay, alternating (default 3; smoke 1)
   --workers N       cluster: GATEWAY_WORKERS of the multi-process gateway (default 2)
   --cluster-rate R  cluster: frames/s of the cross-node latency phases (default 1000; smoke 200)
   --cross-share S   cluster: share of throughput pairs re-formed to be cross-worker, 0..1, or
@@ -41,7 +43,7 @@ const flag = { type: 'boolean' } as const;
  */
 export const OPTIONS = {
   only: text, smoke: flag, duration: text, agents: text, rates: text, 'pairs-agents': text, window: text,
-  handshakes: text, concurrency: text, frame: text,
+  handshakes: text, concurrency: text, frame: text, 'tail-rates': text, 'tail-rounds': text,
   workers: text, 'cluster-rate': text, 'cross-share': text,
   'cpu-prof': flag, 'heap-sample': flag, 'verify-threads': text, 'gateway-flags': text, tsx: flag, verbose: flag,
   help: flag,
@@ -71,8 +73,13 @@ function parseOptions(argv: string[]) {
   }
   const frame = v.frame ?? 'ice';
   if (frame !== 'ice' && frame !== 'offer') throw new UsageError('--frame must be ice or offer');
-  const rates = v.rates !== undefined ? v.rates.split(',').map(Number) : smoke ? [500] : [2500, 5000, 10000];
-  if (rates.some((r) => !Number.isFinite(r) || r < 1 || r > 50_000)) throw new UsageError('--rates must be numbers in 1..50000');
+  const rateList = (name: 'rates' | 'tail-rates', fallback: number[]) => {
+    const raw = v[name];
+    const list = raw !== undefined ? raw.split(',').map(Number) : fallback;
+    if (list.some((r) => !Number.isFinite(r) || r < 1 || r > 50_000)) throw new UsageError(`--${name} must be numbers in 1..50000`);
+    return list;
+  };
+  const rates = rateList('rates', smoke ? [500] : [2500, 5000, 10000]);
   const duration = v.duration === undefined ? undefined : numberOption('duration', v.duration, 0.5, 120);
   const workers = int('workers', 2, 2, 16);
   let crossShare: number | undefined = 1 - 1 / workers;
@@ -90,6 +97,13 @@ function parseOptions(argv: string[]) {
     frame: frame as 'ice' | 'offer',
     throughput,
     latency: { agents: smoke ? 20 : 100, rates, durationMs: (duration ?? (smoke ? 2 : 10)) * 1000, warmupMs: smoke ? 200 : 1000 },
+    tail: {
+      agents: smoke ? 20 : 500,
+      rates: rateList('tail-rates', smoke ? [500] : [500, 2000, 4000]),
+      rounds: int('tail-rounds', smoke ? 1 : 3, 1, 20),
+      durationMs: (duration ?? (smoke ? 1 : 10)) * 1000,
+      warmupMs: smoke ? 200 : 1000,
+    },
     capacity: { agents: int('agents', smoke ? 200 : 10_000, 2, 19_000), healthRequests: smoke ? 50 : 200 },
     handshake: { count: int('handshakes', smoke ? 100 : 5000, 1, 19_000), concurrency: int('concurrency', smoke ? 10 : 50, 1, 1000) },
     ceilingMs: smoke ? 250 : 2000,

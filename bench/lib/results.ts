@@ -165,11 +165,36 @@ export interface ClusterResult {
 }
 
 /** Everything measured in this run, by scenario (absent when not selected or failed). */
+/** The `tail` scenario (bench/scenarios/tail.ts). */
+export type TailTarget = 'gateway' | 'bare relay';
+
+export interface TailRound {
+  round: number;
+  target: TailTarget;
+  rates: LatencyRate[];
+}
+
+export interface TailResult {
+  agents: number;
+  rounds: number;
+  rates: number[];
+  runs: TailRound[];
+  /** Per rate and target: the median over rounds of each percentile, and its range. */
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; saturated: number; starved: number }[];
+}
+
+export interface TailRange {
+  median: number;
+  min: number;
+  max: number;
+}
+
 export interface Results {
   ceiling?: CeilingResult;
   relay?: ThroughputResult & { server: ServerUse };
   throughput?: ThroughputResult & { server: ServerUse };
   latency?: LatencyResult;
+  tail?: TailResult;
   handshake?: HandshakeResult;
   capacity?: CapacityResult;
   cluster?: ClusterResult;

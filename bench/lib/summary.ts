@@ -19,7 +19,7 @@ function status(ok: boolean | undefined, atTargetSize: boolean): string {
 function summaryTable(results: Results): { text: string; rows: Record<string, string>[] } {
   const rows: string[][] = [];
   const add = (metric: string, value: string, target = '', st: string = '') => rows.push([metric, value, target, st]);
-  const { ceiling: c, relay, throughput: gw, latency: lat, handshake: hs, capacity: cap, cluster: cl } = results;
+  const { ceiling: c, relay, throughput: gw, latency: lat, tail, handshake: hs, capacity: cap, cluster: cl } = results;
 
   if (c) {
     add('Verify ceiling, 1 core sync (node:crypto)', `${fmtInt(c.sync.perSecond)} verifies/s`, 'baseline');
@@ -68,6 +68,23 @@ function summaryTable(results: Results): { text: string; rows: Record<string, st
     add(`RSS per idle agent @${fmtInt(cap.connected)}`, fmtKB(cap.rssPerAgent), '≤ 16 KB @10k', status(cap.rssPerAgent <= 16e3, full));
     add(`  heap per idle agent`, fmtKB(cap.heapPerAgent), 'context');
     add(`/health @${fmtInt(cap.connected)} agents p50 / p99`, `${fmtMs(cap.healthLoadedMs.p50)} / ${fmtMs(cap.healthLoadedMs.p99)} ms`, 'context');
+  }
+  if (tail) {
+    // The issue's targets: p99 ≤ 4 ms at 2,000/s, ≤ 6 ms at 4,000/s, and ≤ 2× the bare relay's p99.
+    const limits: Record<number, number> = { 2000: 4, 4000: 6 };
+    for (const rate of tail.rates) {
+      const gwm = tail.medians.find((m) => m.rate === rate && m.target === 'gateway');
+      const bare = tail.medians.find((m) => m.rate === rate && m.target === 'bare relay');
+      if (!gwm || !bare) continue;
+      const limit = limits[rate];
+      const ok = gwm.p99.median <= 2 * bare.p99.median && (limit === undefined || gwm.p99.median <= limit);
+      add(
+        `Tail @${fmtInt(rate)}/s p50 / p99 / p99.9 (median of ${tail.rounds})`,
+        `${fmtMs(gwm.p50.median)} / ${fmtMs(gwm.p99.median)} / ${fmtMs(gwm.p999.median)} ms; bare relay ${fmtMs(bare.p50.median)} / ${fmtMs(bare.p99.median)} / ${fmtMs(bare.p999.median)} ms`,
+        `p99 ${limit === undefined ? '' : `≤ ${limit} ms and `}≤ 2× relay`,
+        status(ok, tail.agents >= 500 && tail.rounds >= 3),
+      );
+    }
   }
   if (hs) {
     const full = hs.count >= 1000;

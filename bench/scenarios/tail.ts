@@ -1,0 +1,86 @@
+/**
+ * Scenario `tail`: the gateway's latency tail beside a bare relay that verifies nothing, both
+ * measured in this run (issue "latency tail"). 500 registered agents, open loop at 500, 2,000
+ * and 4,000 OFFERs/s of ~420 bytes; the gateway and the relay (bench/baseline-relay.ts with
+ * RELAY_VERIFY=none: parse, look up, forward) alternate, `rounds` times, each in a fresh process;
+ * medians of the rounds with their range. Same load generator, same frames, same machine.
+ */
+import { runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
+import type { Options } from '../lib/options.js';
+import { section } from '../lib/report.js';
+import type { LatencyRate, TailRange, TailResult, TailRound, TailTarget } from '../lib/results.js';
+import { fmtInt, fmtMs, table } from '../lib/stats.js';
+
+function range(values: number[]): TailRange {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length / 2;
+  const median = s.length % 2 === 1 ? (s[Math.floor(mid)] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return { median, min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
+}
+
+const fmtRange = (r: TailRange) => `${fmtMs(r.median)} [${fmtMs(r.min)}–${fmtMs(r.max)}]`;
+
+async function oneRun(target: TailTarget, opts: Options, { harness, report }: ScenarioContext): Promise<LatencyRate[]> {
+  const p = opts.tail;
+  const [server, loadgen] = await Promise.all([
+    target === 'gateway' ? harness.startServer('server') : harness.startServer('baseline-relay', undefined, { env: { RELAY_VERIFY: 'none' }, label: 'bare relay' }),
+    harness.startLoadgen(),
+  ]);
+  const marks = trackMarks(loadgen, server.child);
+  const totalS = p.rates.length * ((p.durationMs + p.warmupMs) / 1000 + 10);
+  const task = await runTask<{ agents: number; rates: LatencyRate[] }>(
+    loadgen,
+    'latency',
+    { url: server.url, agents: p.agents, rates: p.rates, durationMs: p.durationMs, warmupMs: p.warmupMs, frame: 'offer-small' },
+    totalS * 1000 + 180_000,
+  );
+  for (const rate of task.rates) rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
+  await loadgen.stop();
+  await server.child.stop();
+  for (const x of task.rates) if (Object.keys(x.errors).length > 0) report.invalid.push(`tail (${target}) @${x.rate}/s: errors ${JSON.stringify(x.errors)}`);
+  return task.rates;
+}
+
+export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailResult> {
+  const p = opts.tail;
+  const runs: TailRound[] = [];
+  for (let round = 1; round <= p.rounds; round++) {
+    // Alternate which goes first, so neither always runs on a machine warmed (or loaded) by the other.
+    const order: TailTarget[] = round % 2 === 1 ? ['gateway', 'bare relay'] : ['bare relay', 'gateway'];
+    for (const target of order) {
+      process.stderr.write(`[tail] round ${round}/${p.rounds}: ${target}\n`);
+      runs.push({ round, target, rates: await oneRun(target, opts, ctx) });
+    }
+  }
+  const medians: TailResult['medians'] = [];
+  for (const rate of p.rates) {
+    for (const target of ['gateway', 'bare relay'] as const) {
+      const xs = runs.filter((r) => r.target === target).map((r) => r.rates.find((x) => x.rate === rate) as LatencyRate);
+      medians.push({
+        rate,
+        target,
+        p50: range(xs.map((x) => x.latencyMs.p50)),
+        p99: range(xs.map((x) => x.latencyMs.p99)),
+        p999: range(xs.map((x) => x.latencyMs.p999)),
+        max: range(xs.map((x) => x.latencyMs.max)),
+        cpuPercent: range(xs.map((x) => x.server?.cpuPercent ?? NaN)),
+        saturated: xs.filter((x) => x.saturated).length,
+        starved: xs.filter((x) => x.senderLagMs.p99 > 5).length,
+      });
+    }
+  }
+  const result: TailResult = { agents: p.agents, rounds: p.rounds, rates: p.rates, runs, medians };
+  const rows = medians.map((m) => {
+    const relay = medians.find((r) => r.rate === m.rate && r.target === 'bare relay');
+    const ratio = m.target === 'gateway' && relay ? `${(m.p99.median / relay.p99.median).toFixed(1)}×` : '';
+    const notes = [m.saturated ? `saturated ${m.saturated}/${p.rounds}` : '', m.starved ? `load generator starved ${m.starved}/${p.rounds}` : ''].filter(Boolean).join('; ');
+    return [fmtInt(m.rate), m.target, fmtRange(m.p50), fmtRange(m.p99), fmtRange(m.p999), fmtRange(m.max), ratio, `${fmtInt(m.cpuPercent.median)}%`, notes || '—'];
+  });
+  section('Latency tail: the gateway beside a bare relay that verifies nothing', [
+    `${p.agents} agents (${p.agents / 2} pairs, both directions), OFFERs of ~420 bytes, open loop, ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up;`,
+    `${p.rounds} round(s), the two alternating, each in a fresh process; medians of the rounds [min–max], ms`,
+    '',
+    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU', 'notes'], rows).split('\n'),
+  ]);
+  return result;
+}
