@@ -92,5 +92,19 @@ export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start
   const a = await marks.get(start);
   const b = await marks.get(end);
   if (!a || !b) return { cpuPercent: NaN, eventLoopUtilization: NaN };
-  return { cpuPercent: cpuPercent(a, b), eventLoopUtilization: eluBetween(a, b) };
+  const seconds = (b.at - a.at) / 1000;
+  return {
+    cpuPercent: cpuPercent(a, b),
+    eventLoopUtilization: eluBetween(a, b),
+    gc: {
+      perSecond: (b.gc.count - a.gc.count) / seconds,
+      msPerSecond: (b.gc.totalMs - a.gc.totalMs) / seconds,
+      over1msPerSecond: (b.gc.over1ms - a.gc.over1ms) / seconds,
+      over4ms: b.gc.over4ms - a.gc.over4ms,
+      maxMs: b.gc.maxMs,
+      major: b.gc.major - a.gc.major,
+    },
+    // The end snapshot's delay histogram covers the interval since the start snapshot.
+    loopDelay: b.loopDelay,
+  };
 }

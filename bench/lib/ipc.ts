@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 
 /** What a server child (bench/server.ts, bench/baseline-relay.ts) reports about itself. */
 export interface ProcessStats {
@@ -21,6 +21,48 @@ export interface ProcessStats {
   connections?: number;
   /** RSS split from /proc/self/smaps_rollup (Linux): anonymous memory vs file-backed pages (mostly the node binary's code). */
   rssSplit?: { anonymous: number; file: number; privateBytes: number };
+  /** Garbage collection pauses on the main thread, cumulative since the first snapshot (ms). */
+  gc: GcTotals;
+  /** Event-loop delay since the previous snapshot (1 ms resolution timer), ms. */
+  loopDelay: { p50: number; p99: number; max: number };
+}
+
+export interface GcTotals {
+  count: number;
+  totalMs: number;
+  /** Pauses of 1 ms or more, and of 4 ms or more. */
+  over1ms: number;
+  over4ms: number;
+  /** The longest pause since the previous snapshot. */
+  maxMs: number;
+  /** Scavenges (minor) and mark-compacts (major) among them. */
+  minor: number;
+  major: number;
+}
+
+/** Started by the first snapshot; a child that never reports pays nothing. */
+let gcTotals: GcTotals | undefined;
+let loopDelay: IntervalHistogram | undefined;
+
+function watch(): void {
+  if (gcTotals) return;
+  const totals: GcTotals = { count: 0, totalMs: 0, over1ms: 0, over4ms: 0, maxMs: 0, minor: 0, major: 0 };
+  gcTotals = totals;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      totals.count++;
+      totals.totalMs += e.duration;
+      if (e.duration >= 1) totals.over1ms++;
+      if (e.duration >= 4) totals.over4ms++;
+      if (e.duration > totals.maxMs) totals.maxMs = e.duration;
+      const kind = ((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind;
+      // perf_hooks constants: NODE_PERFORMANCE_GC_MINOR = 1, _MAJOR = 4.
+      if (kind === 1) totals.minor++;
+      else if (kind === 4) totals.major++;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
 }
 
 /** Anonymous / file-backed / private resident bytes from /proc/self/smaps_rollup, when available. */
@@ -57,8 +99,16 @@ export function processStats(gc: boolean, connections?: number): ProcessStats {
     collect();
     collect();
   }
+  watch();
   const elu = performance.eventLoopUtilization();
+  const pauses = { ...(gcTotals as GcTotals) };
+  (gcTotals as GcTotals).maxMs = 0;
+  const h = loopDelay as IntervalHistogram;
+  const delay = { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
+  h.reset();
   return {
+    gc: pauses,
+    loopDelay: delay,
     memory: process.memoryUsage(),
     cpu: process.cpuUsage(),
     elu: { idle: elu.idle, active: elu.active },

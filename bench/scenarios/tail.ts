@@ -64,6 +64,9 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
         p999: range(xs.map((x) => x.latencyMs.p999)),
         max: range(xs.map((x) => x.latencyMs.max)),
         cpuPercent: range(xs.map((x) => x.server?.cpuPercent ?? NaN)),
+        gcPerSecond: range(xs.map((x) => x.server?.gc?.perSecond ?? NaN)),
+        gcMaxMs: range(xs.map((x) => x.server?.gc?.maxMs ?? NaN)),
+        loopDelayP99: range(xs.map((x) => x.server?.loopDelay?.p99 ?? NaN)),
         saturated: xs.filter((x) => x.saturated).length,
         starved: xs.filter((x) => x.senderLagMs.p99 > 5).length,
       });
@@ -74,13 +77,28 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     const relay = medians.find((r) => r.rate === m.rate && r.target === 'bare relay');
     const ratio = m.target === 'gateway' && relay ? `${(m.p99.median / relay.p99.median).toFixed(1)}×` : '';
     const notes = [m.saturated ? `saturated ${m.saturated}/${p.rounds}` : '', m.starved ? `load generator starved ${m.starved}/${p.rounds}` : ''].filter(Boolean).join('; ');
-    return [fmtInt(m.rate), m.target, fmtRange(m.p50), fmtRange(m.p99), fmtRange(m.p999), fmtRange(m.max), ratio, `${fmtInt(m.cpuPercent.median)}%`, notes || '—'];
+    return [
+      fmtInt(m.rate),
+      m.target,
+      fmtRange(m.p50),
+      fmtRange(m.p99),
+      fmtRange(m.p999),
+      fmtRange(m.max),
+      ratio,
+      `${fmtInt(m.cpuPercent.median)}%`,
+      `${m.gcPerSecond.median.toFixed(1)}/s, max ${fmtMs(m.gcMaxMs.median)}`,
+      fmtMs(m.loopDelayP99.median),
+      notes || '—',
+    ];
   });
   section('Latency tail: the gateway beside a bare relay that verifies nothing', [
     `${p.agents} agents (${p.agents / 2} pairs, both directions), OFFERs of ~420 bytes, open loop, ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up;`,
     `${p.rounds} round(s), the two alternating, each in a fresh process; medians of the rounds [min–max], ms`,
     '',
-    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU', 'notes'], rows).split('\n'),
+    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU', 'GC pauses', 'loop delay p99', 'notes'], rows).split('\n'),
+    '',
+    'GC pauses: main-thread collections per second and the longest (median of rounds); loop delay: the server',
+    "process's event-loop delay p99 (monitorEventLoopDelay, 1 ms resolution): how late a ready callback ran.",
   ]);
   return result;
 }
