@@ -20,10 +20,10 @@ function range(values: number[]): TailRange {
 
 const fmtRange = (r: TailRange) => `${fmtMs(r.median)} [${fmtMs(r.min)}–${fmtMs(r.max)}]`;
 
-async function oneRun(target: TailTarget, opts: Options, { harness, report }: ScenarioContext): Promise<LatencyRate[]> {
+async function oneRun(target: TailTarget, round: number, opts: Options, { harness, report }: ScenarioContext): Promise<LatencyRate[]> {
   const p = opts.tail;
   const [server, loadgen] = await Promise.all([
-    target === 'gateway' ? harness.startServer('server') : harness.startServer('baseline-relay', undefined, { env: { RELAY_VERIFY: 'none' }, label: 'bare relay' }),
+    target === 'gateway' ? harness.startServer('server', `tail-${round}`) : harness.startServer('baseline-relay', undefined, { env: { RELAY_VERIFY: 'none' }, label: 'bare relay' }),
     harness.startLoadgen(),
   ]);
   const marks = trackMarks(loadgen, server.child);
@@ -37,6 +37,7 @@ async function oneRun(target: TailTarget, opts: Options, { harness, report }: Sc
   for (const rate of task.rates) rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
   await loadgen.stop();
   await server.child.stop();
+  if (server.profile) report.profiles.push(server.profile);
   for (const x of task.rates) if (Object.keys(x.errors).length > 0) report.invalid.push(`tail (${target}) @${x.rate}/s: errors ${JSON.stringify(x.errors)}`);
   return task.rates;
 }
@@ -49,7 +50,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     const order: TailTarget[] = round % 2 === 1 ? ['gateway', 'bare relay'] : ['bare relay', 'gateway'];
     for (const target of order) {
       process.stderr.write(`[tail] round ${round}/${p.rounds}: ${target}\n`);
-      runs.push({ round, target, rates: await oneRun(target, opts, ctx) });
+      runs.push({ round, target, rates: await oneRun(target, round, opts, ctx) });
     }
   }
   const medians: TailResult['medians'] = [];
