@@ -161,6 +161,8 @@ export class VerifyPool {
   private readonly busyShare = busyShareMeter();
   private sampledAt = performance.now();
   private utilization = 0;
+  /** Verifications sent to the workers since the busy share was last sampled. */
+  private offloaded = 0;
   /** Moving average of one inline verification, ms (for the per-turn budget). */
   private inlineMs = 0.15;
 
@@ -246,6 +248,7 @@ export class VerifyPool {
     }
     // The rest first, so the workers run while the event loop verifies its share.
     if (items.length > 0) {
+      this.offloaded += items.length;
       const share = Math.ceil(items.length / this.lanes.length);
       for (let start = 0; start < items.length; start += share) {
         this.send(this.leastLoaded(), items.slice(start, start + share));
@@ -261,11 +264,21 @@ export class VerifyPool {
     }
   }
 
-  /** The event loop's busy share, re-measured at most every 100 ms. */
+  /**
+   * The event loop's busy share over the last ~100 ms, had it verified inline what it sent to the
+   * workers (at the running cost of one inline verification). Deciding on the measured share alone
+   * flipped between the two every window at loads near the threshold: verifying inline makes the
+   * loop busy, so the next window goes to the workers; then it is not busy, so the next verifies
+   * inline again; and every flip wakes sleeping workers on the cores the loop (and, on the bench
+   * VM, the load generator) use. At 4,000 frames/s that flipping made the p99 3× worse than either
+   * mode held steadily (docs/performance.md, "Latency tail").
+   */
   private loopUtilization(): number {
     const now = performance.now();
-    if (now - this.sampledAt >= 100) {
-      this.utilization = this.busyShare();
+    const window = now - this.sampledAt;
+    if (window >= 100) {
+      this.utilization = this.busyShare() + (this.offloaded * this.inlineMs) / window;
+      this.offloaded = 0;
       this.sampledAt = now;
     }
     return this.utilization;
