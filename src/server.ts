@@ -51,11 +51,27 @@ async function serve(config: Config): Promise<void> {
 
   try {
     await app.listen({ host: config.host, port: config.port });
-    app.log.info({ url: `ws://${config.host}:${config.port}/ws` }, 'gateway ready');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const hint = code === 'EADDRINUSE' ? ` (port ${config.port} is in use: set GATEWAY_PORT)` : '';
-    app.log.fatal({ err }, `cannot listen on ${config.host}:${config.port}${hint}`);
+    // One line on stderr, like a configuration error: what failed and what to change.
+    process.stderr.write(`aiconexus-gateway: cannot listen on ${config.host}:${config.port}: ${listenHint(err as NodeJS.ErrnoException)}\n`);
     process.exit(1);
+  }
+  app.log.info({ url: `ws://${config.host}:${config.port}/ws` }, 'gateway ready');
+}
+
+/** What a listen failure means for the operator. */
+function listenHint(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return 'the port is in use (set GATEWAY_PORT to a free one)';
+    case 'EACCES':
+      return 'permission denied (ports below 1024 need privileges: set GATEWAY_PORT above 1023)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'GATEWAY_HOST does not resolve to an address of this machine (use 0.0.0.0, 127.0.0.1 or an interface address)';
+    case 'EADDRNOTAVAIL':
+      return 'GATEWAY_HOST is not an address of this machine (use 0.0.0.0, 127.0.0.1 or an interface address)';
+    default:
+      return err.message;
   }
 }

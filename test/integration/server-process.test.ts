@@ -13,6 +13,14 @@ describe('server process', () => {
     expect(text).not.toContain('HEARTBEAT_INTERVAL:');
   });
 
+  it('exits 1 with one line on stderr when GATEWAY_HOST is not an address of this machine', async () => {
+    // 203.0.113.0/24 is a documentation range: binding to it fails at once, nothing is sent.
+    const { exited, output } = spawnGateway({ GATEWAY_HOST: '203.0.113.5' });
+    expect(await exited).toBe(1);
+    const lines = output().trim().split('\n').filter((l) => l.includes('cannot listen'));
+    expect(lines).toEqual(['aiconexus-gateway: cannot listen on 203.0.113.5:0: GATEWAY_HOST is not an address of this machine (use 0.0.0.0, 127.0.0.1 or an interface address)']);
+  });
+
   it('exits 1 with a hint when the port is in use', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
