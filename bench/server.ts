@@ -22,7 +22,7 @@
  */
 import { buildApp } from '../src/app.js';
 import { configWith } from '../src/config.js';
-import { serveServerCommands, toParent } from './lib/ipc.js';
+import { serveServerCommands, toParent, type Buckets } from './lib/ipc.js';
 
 const config = configWith({
   host: '127.0.0.1',
@@ -45,7 +45,25 @@ await app.listen({ host: config.host, port: 0 });
 const address = app.server.address();
 if (address === null || typeof address === 'string') throw new Error('no TCP address');
 
-serveServerCommands(() => app.close(), () => app.hub.sessions.size);
+/** The per-hop latency histograms, for the tail scenario's breakdown. */
+async function histograms(): Promise<Record<string, Buckets>> {
+  const out: Record<string, Buckets> = {};
+  const { verifySeconds, routeSeconds } = app.hub.metrics;
+  for (const [name, h] of [['verify', verifySeconds], ['route', routeSeconds]] as const) {
+    const le: number[] = [];
+    const counts: number[] = [];
+    for (const v of (await h.get()).values) {
+      if (v.metricName?.endsWith('_bucket') !== true) continue;
+      const bound = v.labels.le;
+      le.push(bound === '+Inf' ? Infinity : Number(bound));
+      counts.push(v.value);
+    }
+    out[name] = { le, counts };
+  }
+  return out;
+}
+
+serveServerCommands(() => app.close(), () => app.hub.sessions.size, histograms);
 toParent({
   type: 'ready',
   port: address.port,

@@ -16,6 +16,7 @@ export interface GatewayMetrics {
   readonly congestions: Counter;
   readonly socketsRefused: Counter;
   readonly verifySeconds: Histogram;
+  readonly routeSeconds: Histogram;
   readonly verifyPending: Gauge;
   readonly verified: Counter<'where'>;
   readonly eventLoopUtilization: Gauge;
@@ -94,6 +95,12 @@ export function createMetrics(opts: {
       name: 'aiconexus_signature_verify_seconds',
       help: 'Time from submitting one Ed25519 signature to the verification workers to its verdict (queueing included)',
       buckets: [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05],
+      registers: [registry],
+    }),
+    routeSeconds: new Histogram({
+      name: 'aiconexus_frame_route_seconds',
+      help: 'Time a signaling frame spends in the gateway after its checks: verification, the wait for the same connection\'s earlier frames, and the write to the target (or the hand-over to Redis)',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064],
       registers: [registry],
     }),
     verifyPending: new Gauge({

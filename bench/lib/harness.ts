@@ -106,5 +106,23 @@ export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start
     },
     // The end snapshot's delay histogram covers the interval since the start snapshot.
     loopDelay: b.loopDelay,
+    hops: hopsBetween(a, b),
   };
+}
+
+/** Per-hop percentiles (bucket upper bounds, ms) of what the gateway's histograms counted between two snapshots. */
+function hopsBetween(a: ProcessStats, b: ProcessStats): ServerUse['hops'] {
+  if (!a.histograms || !b.histograms) return undefined;
+  const out: NonNullable<ServerUse['hops']> = {};
+  for (const [name, end] of Object.entries(b.histograms)) {
+    const start = a.histograms[name];
+    const counts = end.counts.map((c, i) => c - (start?.counts[i] ?? 0));
+    const total = counts[counts.length - 1] ?? 0;
+    const at = (q: number) => {
+      const i = counts.findIndex((c) => c >= q * total);
+      return i < 0 ? NaN : (end.le[i] as number) * 1000;
+    };
+    out[name] = { count: total, p50: at(0.5), p99: at(0.99), p999: at(0.999) };
+  }
+  return out;
 }

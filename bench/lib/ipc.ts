@@ -25,6 +25,14 @@ export interface ProcessStats {
   gc: GcTotals;
   /** Event-loop delay since the previous snapshot (1 ms resolution timer), ms. */
   loopDelay: { p50: number; p99: number; max: number };
+  /** The gateway's latency histograms, cumulative (bench/server.ts): name → bucket bounds (s) and counts. */
+  histograms?: Record<string, Buckets>;
+}
+
+/** A prom-client histogram's cumulative buckets: `le[i]` seconds (the last is Infinity), `counts[i]` observations ≤ it. */
+export interface Buckets {
+  le: number[];
+  counts: number[];
 }
 
 export interface GcTotals {
@@ -127,7 +135,7 @@ const HEAP_SAMPLING_INTERVAL = 4096;
  * included, so the profile shows everything allocated; written to `msg.file`), and `stop`
  * (graceful close, then exit so that --cpu-prof writes its profile).
  */
-export function serveServerCommands(stop: () => Promise<void>, connections: () => number): void {
+export function serveServerCommands(stop: () => Promise<void>, connections: () => number, histograms?: () => Promise<Record<string, Buckets>>): void {
   let inspector: Session | undefined;
   fromParent((msg) => {
     if (msg.cmd === 'heap-sample-start') {
@@ -148,7 +156,12 @@ export function serveServerCommands(stop: () => Promise<void>, connections: () =
         toParent({ type: 'heap-sampled', file: err ? null : msg.file, error: err ? String(err) : null });
       });
     } else if (msg.cmd === 'stats') {
-      toParent({ type: 'stats', stats: processStats(msg.gc === true, connections()) });
+      const stats = processStats(msg.gc === true, connections());
+      if (!histograms) return toParent({ type: 'stats', stats });
+      histograms().then(
+        (h) => toParent({ type: 'stats', stats: { ...stats, histograms: h } }),
+        () => toParent({ type: 'stats', stats }),
+      );
     } else if (msg.cmd === 'stop') {
       const done = () => {
         toParent({ type: 'stopped' });

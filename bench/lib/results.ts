@@ -14,6 +14,11 @@ export interface ServerUse {
   gc?: { perSecond: number; msPerSecond: number; over1msPerSecond: number; over4ms: number; maxMs: number; major: number };
   /** Event-loop delay during the interval (monitorEventLoopDelay, 1 ms resolution), ms. */
   loopDelay?: { p50: number; p99: number; max: number };
+  /**
+   * The gateway's own hops during the interval, from its histograms: `verify` (submit to verdict)
+   * and `route` (checks passed to written). Percentiles are bucket upper bounds, ms.
+   */
+  hops?: Record<string, { count: number; p50: number; p99: number; p999: number }>;
 }
 
 export interface ThroughputResult {
@@ -184,7 +189,7 @@ export interface TailResult {
   rates: number[];
   runs: TailRound[];
   /** Per rate and target: the median over rounds of each percentile, and its range. */
-  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; loopDelayP99: TailRange; saturated: number; starved: number }[];
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; saturated: number; starved: number }[];
 }
 
 export interface TailRange {

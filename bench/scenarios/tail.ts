@@ -68,6 +68,8 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
         gcPerSecond: range(xs.map((x) => x.server?.gc?.perSecond ?? NaN)),
         gcMaxMs: range(xs.map((x) => x.server?.gc?.maxMs ?? NaN)),
         loopDelayP99: range(xs.map((x) => x.server?.loopDelay?.p99 ?? NaN)),
+        routeP99: range(xs.map((x) => x.server?.hops?.route?.p99 ?? NaN)),
+        verifyP99: range(xs.map((x) => x.server?.hops?.verify?.p99 ?? NaN)),
         saturated: xs.filter((x) => x.saturated).length,
         starved: xs.filter((x) => x.senderLagMs.p99 > 5).length,
       });
@@ -89,6 +91,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       `${fmtInt(m.cpuPercent.median)}%`,
       `${m.gcPerSecond.median.toFixed(1)}/s, max ${fmtMs(m.gcMaxMs.median)}`,
       fmtMs(m.loopDelayP99.median),
+      m.target === 'gateway' ? `≤ ${fmtMs(m.routeP99.median)} / ≤ ${fmtMs(m.verifyP99.median)}` : '—',
       notes || '—',
     ];
   });
@@ -96,10 +99,12 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     `${p.agents} agents (${p.agents / 2} pairs, both directions), OFFERs of ~420 bytes, open loop, ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up;`,
     `${p.rounds} round(s), the two alternating, each in a fresh process; medians of the rounds [min–max], ms`,
     '',
-    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU', 'GC pauses', 'loop delay p99', 'notes'], rows).split('\n'),
+    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU', 'GC pauses', 'loop delay p99', 'in gateway p99: route / verify', 'notes'], rows).split('\n'),
     '',
     'GC pauses: main-thread collections per second and the longest (median of rounds); loop delay: the server',
     "process's event-loop delay p99 (monitorEventLoopDelay, 1 ms resolution): how late a ready callback ran.",
+    'In gateway: aiconexus_frame_route_seconds (checks passed → written to the target) and aiconexus_signature_verify_seconds',
+    '(submitted → verdict), p99 as the upper bound of its histogram bucket: what of the end-to-end time the gateway itself holds a frame.',
   ]);
   return result;
 }

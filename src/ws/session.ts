@@ -253,11 +253,12 @@ export class Session implements DeliveryTarget {
 
   /** Verifies off the event loop; the frame is admitted and routed when its turn comes. */
   private verifyThenRoute(signal: PreparedSignal, data: Buffer): void {
+    const checkedAt = performance.now();
     const settle = this.steps.reserve();
     this.intake.update();
     verifyTimed(this.host, this.key as AgentKey, signal.signature, signal.message, (ok) =>
       settle(() => {
-        if (ok !== null) return admitAndRoute(this.host, signal, ok, data, this.did as string);
+        if (ok !== null) return admitAndRoute(this.host, signal, ok, data, this.did as string, checkedAt);
         // e.g. the pool stopped at shutdown: nobody to tell
         if (this.state !== 'closed') throw verifyFailed(this.host, signal, this.did as string);
       }),

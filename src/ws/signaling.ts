@@ -26,7 +26,7 @@ export interface VerifyHost {
 /** What signaling needs of the node. */
 export interface SignalingHost extends VerifyHost {
   readonly config: Pick<Config, 'clockSkewMs'>;
-  readonly metrics: Pick<GatewayMetrics, 'verifySeconds' | 'framesRouted'>;
+  readonly metrics: Pick<GatewayMetrics, 'verifySeconds' | 'framesRouted' | 'routeSeconds'>;
   readonly replay: ReplayCache;
   readonly router: Router;
   readonly log: FastifyBaseLogger;
@@ -61,13 +61,14 @@ export function checkSignal(host: SignalingHost, type: SignalingType, frame: Rec
 /**
  * After the verdict: freshness and replay, then delivery of the original bytes. A plain return
  * when the target is local (no promise on the hot path); a promise when it is on another node.
- * Every refusal throws the sender's ProtocolError.
+ * Every refusal throws the sender's ProtocolError. `checkedAt` (performance.now() when the
+ * frame passed its checks) times the route for aiconexus_frame_route_seconds.
  */
-export function admitAndRoute(host: SignalingHost, signal: PreparedSignal, verified: boolean, data: Buffer, from: string): void | Promise<void> {
+export function admitAndRoute(host: SignalingHost, signal: PreparedSignal, verified: boolean, data: Buffer, from: string, checkedAt: number): void | Promise<void> {
   admitSignal(signal, verified, host.replay, host.config.clockSkewMs);
   const result = host.router.deliver(signal.to, data);
-  if (typeof result === 'string') return routed(host, signal, result, from);
-  return result.then((r) => routed(host, signal, r, from));
+  if (typeof result === 'string') return routed(host, signal, result, from, checkedAt);
+  return result.then((r) => routed(host, signal, r, from, checkedAt));
 }
 
 /** No verdict: not the client's fault, and the id is not used up (the frame may be sent again). */
@@ -77,10 +78,11 @@ export function verifyFailed(host: SignalingHost, signal: PreparedSignal, from: 
 }
 
 /** Answers a delivery: counted and logged when delivered, else the sender's error. */
-function routed(host: SignalingHost, signal: PreparedSignal, result: DeliveryResult, from: string): void {
+function routed(host: SignalingHost, signal: PreparedSignal, result: DeliveryResult, from: string, checkedAt: number): void {
   if (result === 'busy') throw new ProtocolError('TARGET_BUSY', signal.id);
   if (result === 'unavailable') throw new ProtocolError('UNAVAILABLE', signal.id);
   if (result === 'not_found') throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
+  host.metrics.routeSeconds.observe((performance.now() - checkedAt) / 1000);
   host.metrics.framesRouted.inc({ type: signal.type });
   if (host.debug) host.log.debug({ did: from, to: signal.to, type: signal.type, id: signal.id }, 'frame routed');
 }
