@@ -27,7 +27,9 @@ import {
   challengeSchema,
   discoverSchema,
   errorSchema,
+  getIceServersSchema,
   iceSchema,
+  iceServersSchema,
   offerSchema,
   pingSchema,
   pongSchema,
@@ -143,6 +145,15 @@ const CLIENT_FRAMES: Record<ClientType, FrameDoc> = {
     fields: { id: 'Optional; echoed in the PONG `ref` (null when absent).' },
     examples: [{ name: 'ping', summary: 'A ping with an id.', payload: { type: 'PING', id: 'p1' } }],
   },
+  GET_ICE_SERVERS: {
+    schema: getIceServersSchema,
+    schemaName: 'GetIceServersFrame',
+    title: 'Get ICE servers',
+    summary: 'Asks for the ICE servers again, with a fresh TURN credential; answered with ICE_SERVERS.',
+    description: 'Unsigned; needs a registered session. Send it before `ice_servers_expires_at` (of REGISTERED) or `expires_at` (of the last ICE_SERVERS).',
+    fields: { id: 'Optional; echoed in the ICE_SERVERS `ref` (null when absent).' },
+    examples: [{ name: 'refresh', summary: 'A refresh with an id.', payload: { type: 'GET_ICE_SERVERS', id: 'ice1' } }],
+  },
 };
 
 const SERVER_FRAMES: Record<ServerType, FrameDoc> = {
@@ -173,6 +184,8 @@ const SERVER_FRAMES: Record<ServerType, FrameDoc> = {
       session: 'Opaque session id.',
       heartbeat_ms: 'HEARTBEAT_INTERVAL: how often the gateway sends WebSocket pings.',
       agent_timeout_ms: 'AGENT_TIMEOUT: a session idle this long is closed with 4000.',
+      ice_servers: 'Only when the gateway has STUN_URLS or TURN_URLS: RTCIceServer objects for `new RTCPeerConnection({ iceServers })`; the TURN entry carries a `username` (`<expiry unix seconds>:<DID>`) and `credential` valid until `ice_servers_expires_at`.',
+      ice_servers_expires_at: 'With ice_servers: when the TURN credential expires, milliseconds since the Unix epoch; null without TURN.',
     },
   },
   AGENTS: {
@@ -196,6 +209,32 @@ const SERVER_FRAMES: Record<ServerType, FrameDoc> = {
     summary: 'Answer to PING.',
     fields: { ref: 'The PING `id`, or null.', ts: 'Server time, milliseconds since the Unix epoch.' },
     examples: [{ name: 'pong', summary: 'Answer to PING p1.', payload: { type: 'PONG', ref: 'p1', ts: 1764028800000 } }],
+  },
+  ICE_SERVERS: {
+    schema: iceServersSchema,
+    schemaName: 'IceServersFrame',
+    title: 'ICE servers',
+    summary: 'Answer to GET_ICE_SERVERS: the ICE servers with a fresh TURN credential.',
+    fields: {
+      ref: 'The GET_ICE_SERVERS `id`, or null.',
+      ice_servers: 'RTCIceServer objects (empty when the gateway has none configured).',
+      expires_at: 'When the TURN credential expires, milliseconds since the Unix epoch; null without TURN.',
+    },
+    examples: [
+      {
+        name: 'stun-and-turn',
+        summary: 'One STUN and one TURN server.',
+        payload: {
+          type: 'ICE_SERVERS',
+          ref: 'ice1',
+          ice_servers: [
+            { urls: ['stun:stun.example.com:3478'] },
+            { urls: ['turn:turn.example.com:3478?transport=udp'], username: `1764032400:${DID_A}`, credential: 'kR1u2SgVtPm0Tl0QkXGk+uYbXZc=' },
+          ],
+          expires_at: 1764032400000,
+        },
+      },
+    ],
   },
   ERROR: {
     schema: errorSchema,

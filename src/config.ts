@@ -29,6 +29,17 @@ const optionalPositiveInt = (max = Number.MAX_SAFE_INTEGER) => z.preprocess(unse
 /** Timers take at most 2^31 − 1 ms; Node turns a longer delay into 1 ms, so refuse it at boot. */
 const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
+/** A comma-separated list of ICE server URLs of the given schemes (RFC 7064 / RFC 7065 syntax, host and port only). */
+const iceUrls = (schemes: string, pattern: RegExp) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .transform((v) => v.split(',').map((u) => u.trim()).filter((u) => u.length > 0))
+      .refine((list) => list.length > 0 && list.length <= 16 && list.every((u) => u.length <= 256 && pattern.test(u)), `must be a comma-separated list of at most 16 ${schemes} URLs, e.g. ${schemes.split(' ')[0]}turn.example.com:3478`)
+      .optional(),
+  );
+
 const envSchema = z.object({
   LOG_LEVEL: z.preprocess(unsetIfEmpty, z.enum(LOG_LEVELS).default('info')),
   GATEWAY_HOST: z.preprocess(unsetIfEmpty, z.string().min(1).default('127.0.0.1')),
@@ -95,12 +106,16 @@ const envSchema = z.object({
       .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o)), 'must be a comma-separated list of origins like https://app.example.com')
       .optional(),
   ),
+  STUN_URLS: iceUrls('stun: or stuns:', /^stuns?:[A-Za-z0-9.-]+(:\d{1,5})?$|^stuns?:\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/),
+  TURN_URLS: iceUrls('turn: or turns:', /^turns?:([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?(\?transport=(udp|tcp))?$/),
+  TURN_SECRET: z.preprocess(unsetIfEmpty, z.string().min(16, 'must be at least 16 characters').optional()),
+  TURN_TTL: positiveInt(3600, 7 * 24 * 3600),
   TRUST_PROXY: z.preprocess(unsetIfEmpty, z.enum(['true', 'false']).default('false')),
   API_DOCS: z.preprocess(unsetIfEmpty, z.enum(['true', 'false']).default('false')),
 });
 
 /** Variables whose values are never echoed in error messages. */
-const SECRET_VARS = new Set(['ADMIN_TOKEN', 'REDIS_URL']);
+const SECRET_VARS = new Set(['ADMIN_TOKEN', 'REDIS_URL', 'TURN_SECRET']);
 
 /** The gateway's validated, frozen configuration. */
 export interface Config {
@@ -164,6 +179,14 @@ export interface Config {
   readonly trustProxy: boolean;
   /** Serve the OpenAPI document and UI at /docs. */
   readonly apiDocs: boolean;
+  /** STUN servers handed to agents in REGISTERED and ICE_SERVERS (no credentials). */
+  readonly stunUrls: readonly string[];
+  /** TURN servers handed to agents with short-lived credentials bound to their DID (TURN_SECRET). */
+  readonly turnUrls: readonly string[];
+  /** The TURN REST API shared secret (coturn's static-auth-secret). Never logged or echoed. */
+  readonly turnSecret: string | undefined;
+  /** Lifetime of a TURN credential. */
+  readonly turnTtlMs: number;
 }
 
 /** Start-up configuration error naming every bad variable. */
@@ -194,6 +217,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.GATEWAY_WORKERS > 1 && e.REDIS_URL === undefined) {
     throw new ConfigError(['GATEWAY_WORKERS: more than 1 worker needs REDIS_URL (workers route to each other through Redis)']);
   }
+  if ((e.TURN_URLS === undefined) !== (e.TURN_SECRET === undefined)) {
+    throw new ConfigError([
+      e.TURN_URLS === undefined
+        ? 'TURN_SECRET: set without TURN_URLS (the secret signs credentials for the TURN servers listed there)'
+        : 'TURN_URLS: needs TURN_SECRET (the TURN server\'s static-auth-secret, to sign each agent\'s credential)',
+    ]);
+  }
   return Object.freeze({
     logLevel: e.LOG_LEVEL,
     host: e.GATEWAY_HOST,
@@ -223,6 +253,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowedOrigins: e.ALLOWED_ORIGINS,
     trustProxy: e.TRUST_PROXY === 'true',
     apiDocs: e.API_DOCS === 'true',
+    stunUrls: e.STUN_URLS ?? [],
+    turnUrls: e.TURN_URLS ?? [],
+    turnSecret: e.TURN_SECRET,
+    turnTtlMs: e.TURN_TTL * 1000,
   });
 }
 

@@ -14,9 +14,9 @@ export const PROTOCOL_VERSION = 'aiconexus/1';
 
 /** Frame types an agent may send. */
 export const SIGNALING_TYPES = ['OFFER', 'ANSWER', 'ICE', 'BYE'] as const;
-export const CLIENT_TYPES = ['REGISTER', ...SIGNALING_TYPES, 'DISCOVER', 'PING'] as const;
+export const CLIENT_TYPES = ['REGISTER', ...SIGNALING_TYPES, 'DISCOVER', 'PING', 'GET_ICE_SERVERS'] as const;
 /** Frame types only the gateway sends; an agent sending one gets BAD_FRAME. */
-export const SERVER_TYPES = ['CHALLENGE', 'REGISTERED', 'AGENTS', 'PONG', 'ERROR'] as const;
+export const SERVER_TYPES = ['CHALLENGE', 'REGISTERED', 'AGENTS', 'PONG', 'ICE_SERVERS', 'ERROR'] as const;
 
 export type SignalingType = (typeof SIGNALING_TYPES)[number];
 
@@ -122,6 +122,13 @@ export const pingSchema = z.strictObject({
 });
 export type PingFrame = z.infer<typeof pingSchema>;
 
+/** Asks for fresh ICE servers (a TURN credential about to expire): answered with ICE_SERVERS. */
+export const getIceServersSchema = z.strictObject({
+  type: z.literal('GET_ICE_SERVERS'),
+  id: frameId.nullable().optional(),
+});
+export type GetIceServersFrame = z.infer<typeof getIceServersSchema>;
+
 // Frames the gateway sends. They are schemas too so docs and client code share one definition.
 // Loose objects: a client must tolerate fields a newer gateway adds.
 
@@ -134,12 +141,23 @@ export const challengeSchema = z.looseObject({
 });
 export type ChallengeFrame = z.infer<typeof challengeSchema>;
 
+/** RTCIceServer-shaped (ready for `new RTCPeerConnection({ iceServers })`). */
+export const iceServerSchema = z.looseObject({
+  urls: z.array(z.string()),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+});
+
 export const registeredSchema = z.looseObject({
   type: z.literal('REGISTERED'),
   did: z.string(),
   session: z.string(),
   heartbeat_ms: z.number().int(),
   agent_timeout_ms: z.number().int(),
+  /** When the gateway has STUN/TURN servers configured (docs/protocol.md §6). */
+  ice_servers: z.array(iceServerSchema).optional(),
+  /** When the TURN credential in ice_servers expires (ms since epoch); null without TURN. */
+  ice_servers_expires_at: z.number().int().nullable().optional(),
 });
 export type RegisteredFrame = z.infer<typeof registeredSchema>;
 
@@ -163,6 +181,15 @@ export const pongSchema = z.looseObject({
   ts: z.number().int(),
 });
 export type PongFrame = z.infer<typeof pongSchema>;
+
+export const iceServersSchema = z.looseObject({
+  type: z.literal('ICE_SERVERS'),
+  ref: z.string().nullable(),
+  /** Empty when the gateway has none configured. */
+  ice_servers: z.array(iceServerSchema),
+  expires_at: z.number().int().nullable(),
+});
+export type IceServersFrame = z.infer<typeof iceServersSchema>;
 
 export const errorSchema = z.looseObject({
   type: z.literal('ERROR'),

@@ -10,12 +10,16 @@ import { admitRegister, prepareRegister, type PreparedRegister } from '../identi
 import type { GatewayMetrics } from '../metrics.js';
 import { decodeFrame } from '../protocol/codec.js';
 import { PROTOCOL_VERSION } from '../protocol/frames.js';
+import { iceConfigured, iceServersFor } from '../ice-servers.js';
 import type { RandomPool } from './random-pool.js';
 import { VERIFY_FAILED } from './signaling.js';
 
 /** What the handshake needs of the node. */
 export interface HandshakeHost {
-  readonly config: Pick<Config, 'gatewayId' | 'authTimeoutMs' | 'clockSkewMs' | 'heartbeatIntervalMs' | 'agentTimeoutMs'>;
+  readonly config: Pick<
+    Config,
+    'gatewayId' | 'authTimeoutMs' | 'clockSkewMs' | 'heartbeatIntervalMs' | 'agentTimeoutMs' | 'stunUrls' | 'turnUrls' | 'turnSecret' | 'turnTtlMs'
+  >;
   readonly metrics: Pick<GatewayMetrics, 'handshakes'>;
   readonly log: FastifyBaseLogger;
   readonly random: Pick<RandomPool, 'base64url'>;
@@ -96,10 +100,13 @@ export class Handshake {
     return 'accepted';
   }
 
-  /** The REGISTERED frame of an accepted REGISTER. */
+  /** The REGISTERED frame of an accepted REGISTER; with ICE servers when the gateway has them. */
   registered(did: string, session: string): object {
     const { config } = this.host;
-    return { type: 'REGISTERED', did, session, heartbeat_ms: config.heartbeatIntervalMs, agent_timeout_ms: config.agentTimeoutMs };
+    const frame = { type: 'REGISTERED', did, session, heartbeat_ms: config.heartbeatIntervalMs, agent_timeout_ms: config.agentTimeoutMs };
+    if (!iceConfigured(config)) return frame;
+    const grant = iceServersFor(config, did, this.host.now());
+    return { ...frame, ice_servers: grant.iceServers, ice_servers_expires_at: grant.expiresAt };
   }
 
   /** Stops the AUTH_TIMEOUT timer (accepted, or the connection closed). */

@@ -1,11 +1,12 @@
 /**
- * The unsigned requests of a registered session (docs/protocol.md §6): DISCOVER → AGENTS and
- * PING → PONG. Each check runs when the frame arrives (a schema failure is its ERROR at once);
+ * The unsigned requests of a registered session (docs/protocol.md §6): DISCOVER → AGENTS,
+ * PING → PONG and GET_ICE_SERVERS → ICE_SERVERS. Each check runs when the frame arrives (a schema failure is its ERROR at once);
  * the answer is an outcome for the session's step queue, applied in arrival order.
  */
 import { ProtocolError } from '../errors.js';
 import { refOf, schemaError } from '../protocol/codec.js';
-import { DISCOVER_DEFAULT_LIMIT, discoverSchema, pingSchema } from '../protocol/frames.js';
+import type { IceServerGrant } from '../ice-servers.js';
+import { DISCOVER_DEFAULT_LIMIT, discoverSchema, getIceServersSchema, pingSchema } from '../protocol/frames.js';
 import type { Discovery } from './discovery.js';
 import type { Outcome } from './step-queue.js';
 
@@ -17,6 +18,8 @@ export interface RequestContext {
   charge(tokens: number): void;
   /** Sends the gateway's own frame (text) through the connection's write path. */
   send(text: string): void;
+  /** This agent's ICE servers now (fresh TURN credential). */
+  iceServers(): IceServerGrant;
 }
 
 /** DISCOVER: the AGENTS reply, priced by its size (docs/protocol.md §6). */
@@ -44,4 +47,15 @@ export function ping(frame: Record<string, unknown>, ctx: RequestContext): Outco
   if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
   const ref = parsed.data.id ?? null;
   return () => ctx.send(JSON.stringify({ type: 'PONG', ref, ts: ctx.now() }));
+}
+
+/** GET_ICE_SERVERS: ICE_SERVERS with a fresh credential (an empty list when none are configured). */
+export function iceServers(frame: Record<string, unknown>, ctx: RequestContext): Outcome {
+  const parsed = getIceServersSchema.safeParse(frame);
+  if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
+  const ref = parsed.data.id ?? null;
+  return () => {
+    const grant = ctx.iceServers();
+    ctx.send(JSON.stringify({ type: 'ICE_SERVERS', ref, ice_servers: grant.iceServers, expires_at: grant.expiresAt }));
+  };
 }

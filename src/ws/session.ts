@@ -25,7 +25,8 @@ import { Handshake, type HandshakeHost } from './handshake.js';
 import { Intake } from './intake.js';
 import { Outbound, type OutboundSocket, type RouteResult } from './outbound.js';
 import { RateLimiter } from './rate-limiter.js';
-import { discover, ping, type RequestContext } from './requests.js';
+import { discover, iceServers, ping, type RequestContext } from './requests.js';
+import { iceServersFor } from '../ice-servers.js';
 import { admitAndRoute, checkSignal, verifyFailed, verifyTimed, type SignalingHost } from './signaling.js';
 import { StepQueue, type Outcome } from './step-queue.js';
 import type { TurnWrites } from './turn-writes.js';
@@ -39,7 +40,18 @@ type State = 'auth' | 'open' | 'closed';
 export interface SessionHost extends HandshakeHost, SignalingHost {
   readonly config: Pick<
     Config,
-    'gatewayId' | 'authTimeoutMs' | 'clockSkewMs' | 'rateLimit' | 'rateBurst' | 'maxBufferedBytes' | 'heartbeatIntervalMs' | 'agentTimeoutMs'
+    | 'gatewayId'
+    | 'authTimeoutMs'
+    | 'clockSkewMs'
+    | 'rateLimit'
+    | 'rateBurst'
+    | 'maxBufferedBytes'
+    | 'heartbeatIntervalMs'
+    | 'agentTimeoutMs'
+    | 'stunUrls'
+    | 'turnUrls'
+    | 'turnSecret'
+    | 'turnTtlMs'
   >;
   readonly log: FastifyBaseLogger;
   readonly metrics: GatewayMetrics;
@@ -107,6 +119,7 @@ export class Session implements DeliveryTarget {
       now: host.now,
       charge: (tokens) => this.limiter.charge(tokens),
       send: (text) => this.sendText(text),
+      iceServers: () => iceServersFor(host.config, this.did as string, host.now()),
     };
     this.id = host.random.base64url(12);
     this.handshake = new Handshake(host, remoteAddress);
@@ -246,6 +259,8 @@ export class Session implements DeliveryTarget {
         return discover(frame, this.requests);
       case 'PING':
         return ping(frame, this.requests);
+      case 'GET_ICE_SERVERS':
+        return iceServers(frame, this.requests);
       case 'REGISTER':
         throw new ProtocolError('BAD_FRAME', null, 'already registered');
     }

@@ -18,6 +18,8 @@ import {
   iceSchema,
   offerSchema,
   pingSchema,
+  getIceServersSchema,
+  iceServersSchema,
   pongSchema,
   registerSchema,
   registeredSchema,
@@ -37,10 +39,12 @@ const frameSchemas: Record<string, z.ZodType> = {
   BYE: byeSchema,
   DISCOVER: discoverSchema,
   PING: pingSchema,
+  GET_ICE_SERVERS: getIceServersSchema,
   CHALLENGE: challengeSchema,
   REGISTERED: registeredSchema,
   AGENTS: agentsSchema,
   PONG: pongSchema,
+  ICE_SERVERS: iceServersSchema,
   ERROR: errorSchema,
 };
 

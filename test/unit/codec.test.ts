@@ -55,7 +55,7 @@ describe('decodeFrame', () => {
       const d = decodeText({ type, id: 'q1', extra: [1] });
       expect(d).toEqual({ ok: true, type, value: { type, id: 'q1', extra: [1] } });
     }
-    expect(new Set(CLIENT_TYPES)).toEqual(new Set(['REGISTER', 'OFFER', 'ANSWER', 'ICE', 'BYE', 'DISCOVER', 'PING']));
+    expect(new Set(CLIENT_TYPES)).toEqual(new Set(['REGISTER', 'OFFER', 'ANSWER', 'ICE', 'BYE', 'DISCOVER', 'PING', 'GET_ICE_SERVERS']));
   });
 
   it('decodes the §9 frame as sent', () => {
@@ -97,8 +97,8 @@ describe('decodeFrame', () => {
     expect(decodeText({ type })).toMatchObject({ ok: false, code: 'BAD_FRAME', ref: null });
   });
 
-  it('knows exactly the five server-only types', () => {
-    expect(new Set(SERVER_TYPES)).toEqual(new Set(['CHALLENGE', 'REGISTERED', 'AGENTS', 'PONG', 'ERROR']));
+  it('knows exactly the six server-only types', () => {
+    expect(new Set(SERVER_TYPES)).toEqual(new Set(['CHALLENGE', 'REGISTERED', 'AGENTS', 'PONG', 'ICE_SERVERS', 'ERROR']));
   });
 
   it.each(['HELLO', 'offer', 'Ping', '', ' PING', 'PING ', '__proto__', 'constructor', 'toString', 'hasOwnProperty'])(

@@ -65,6 +65,10 @@ describe('loadConfig defaults (PROTOCOL.md §8)', () => {
       allowedOrigins: undefined,
       trustProxy: false,
       apiDocs: false,
+      stunUrls: [],
+      turnUrls: [],
+      turnSecret: undefined,
+      turnTtlMs: 3_600_000,
     });
   });
 
@@ -126,6 +130,10 @@ describe('loadConfig parses every variable', () => {
       ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000',
       TRUST_PROXY: 'true',
       API_DOCS: 'true',
+      STUN_URLS: 'stun:stun.example.com:3478, stuns:[2001:db8::1]',
+      TURN_URLS: 'turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349?transport=tcp',
+      TURN_SECRET: 'a-turn-secret-of-some-length',
+      TURN_TTL: '600',
     });
     expect(c).toEqual({
       logLevel: 'debug',
@@ -156,7 +164,32 @@ describe('loadConfig parses every variable', () => {
       allowedOrigins: ['https://a.example', 'http://localhost:3000'],
       trustProxy: true,
       apiDocs: true,
+      stunUrls: ['stun:stun.example.com:3478', 'stuns:[2001:db8::1]'],
+      turnUrls: ['turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:5349?transport=tcp'],
+      turnSecret: 'a-turn-secret-of-some-length',
+      turnTtlMs: 600_000,
     });
+  });
+
+  it('refuses bad ICE server settings, and never echoes TURN_SECRET', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return '';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    expect(problems({ STUN_URLS: 'http://stun.example.com' })).toContain('STUN_URLS: must be a comma-separated list');
+    expect(problems({ TURN_URLS: 'stun:x.example.com', TURN_SECRET: 'sixteen-chars-ok!' })).toContain('TURN_URLS:');
+    expect(problems({ TURN_URLS: 'turn:x.example.com?transport=sctp', TURN_SECRET: 'sixteen-chars-ok!' })).toContain('TURN_URLS:');
+    expect(problems({ TURN_URLS: 'turn:x.example.com' })).toContain('TURN_URLS: needs TURN_SECRET');
+    expect(problems({ TURN_SECRET: 'sixteen-chars-ok!' })).toContain('TURN_SECRET: set without TURN_URLS');
+    const short = problems({ TURN_URLS: 'turn:x.example.com', TURN_SECRET: 'short-secret' });
+    expect(short).toContain('TURN_SECRET: must be at least 16 characters');
+    expect(short).not.toContain('short-secret');
+    expect(problems({ TURN_TTL: '0' })).toContain('TURN_TTL');
+    expect(problems({ TURN_TTL: String(8 * 24 * 3600) })).toContain('TURN_TTL');
   });
 
   it('derives MAX_SOCKETS_PER_IP from MAX_CONNECTIONS_PER_IP, with no TCP cap behind a trusted proxy unless set', () => {
