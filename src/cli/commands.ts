@@ -232,6 +232,20 @@ export const commands: Command[] = [
       });
     },
   },
+  {
+    name: 'ice-servers',
+    summary: 'register briefly and print the ICE servers (STUN, TURN with a credential for this key)',
+    usage: 'aiconexus ice-servers --key FILE [--url URL] [--gateway-id ID]',
+    help: [KEY_HELP, URL_HELP, ...GATEWAY_ID_HELP, TIMEOUT_HELP, HELP_HELP],
+    options: agentOptions,
+    async run(values, io) {
+      return withSession(values, io, async (client) => {
+        // JSON for RTCPeerConnection's `iceServers`; `expires_at` says until when the TURN credential works.
+        io.out(jsonText({ ice_servers: client.iceServers, expires_at: client.iceServersExpireAt }, 2));
+        return 0;
+      });
+    },
+  },
 ];
 
 /** Parses a command's arguments; --help prints its help. */

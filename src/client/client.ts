@@ -15,6 +15,7 @@ import {
   DISCOVER_MAX_LIMIT,
   errorSchema,
   metaSchema,
+  iceServersSchema,
   pongSchema,
   registeredSchema,
   signalingSchemas,
@@ -36,6 +37,9 @@ import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_AGE_MS,
   DEFAULT_REQUEST_TIMEOUT_MS,
+  ICE_REFRESH_AT_SHARE,
+  ICE_REFRESH_MAX_LEAD_MS,
+  ICE_REFRESH_RETRY_MS,
   NORMAL_CLOSURE,
   REPLAY_WINDOW_MS,
   SENT_MEMORY,
@@ -161,6 +165,24 @@ export interface SessionInfo {
   agentTimeoutMs: number;
   /** True when this session replaces a lost one (automatic reconnect). */
   reconnected: boolean;
+  /** The ICE servers the gateway gave in REGISTERED (empty when it has none); see {@link GatewayClient.iceServers}. */
+  iceServers: IceServer[];
+}
+
+/**
+ * An RTCIceServer (`new RTCPeerConnection({ iceServers })`). A TURN entry carries a username
+ * and credential bound to this agent's DID, valid until {@link IceServersInfo.expiresAt}.
+ */
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface IceServersInfo {
+  iceServers: IceServer[];
+  /** When the TURN credential expires (ms since the epoch); null without TURN. */
+  expiresAt: number | null;
 }
 
 export interface DisconnectInfo {
@@ -228,10 +250,12 @@ export type GatewayClientEvents = {
   invalid: [info: InvalidFrameInfo];
   /** An ERROR frame from the gateway (GatewayError), or a protocol problem (ClientError). */
   error: [error: GatewayError | ClientError];
+  /** The ICE servers were renewed (a fresh TURN credential), automatically or by refreshIceServers(). */
+  iceServers: [info: IceServersInfo];
 };
 
 interface Pending {
-  expect: 'AGENTS' | 'PONG';
+  expect: 'AGENTS' | 'PONG' | 'ICE_SERVERS';
   resolve: (frame: Record<string, unknown>) => void;
   reject: (err: Error) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -290,6 +314,8 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private keepAliveTimer: ReturnType<typeof setTimeout> | undefined;
+  private iceRefreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private iceGrant: IceServersInfo = { iceServers: [], expiresAt: null };
   private readonly pending = new Map<string, Pending>();
   private readonly sent = new Map<string, { type: string; to: string }>();
   private readonly seen: ReplayMemory;
@@ -435,6 +461,28 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
     if (limit !== undefined) frame.limit = limit;
     const answer = await this.request(frame, 'AGENTS', query.timeoutMs);
     return (answer as AgentsFrame).agents;
+  }
+
+  /**
+   * The ICE servers to give an RTCPeerConnection: from REGISTERED, renewed before a TURN
+   * credential expires (the 'iceServers' event says when). Empty when the gateway has none.
+   */
+  get iceServers(): IceServer[] {
+    return this.iceGrant.iceServers;
+  }
+
+  /** When the current TURN credential expires (ms since the epoch); null without TURN. */
+  get iceServersExpireAt(): number | null {
+    return this.iceGrant.expiresAt;
+  }
+
+  /** Asks the gateway for the ICE servers again (GET_ICE_SERVERS → ICE_SERVERS): a fresh TURN credential. */
+  async refreshIceServers(options: { timeoutMs?: number } = {}): Promise<IceServersInfo> {
+    const answer = await this.request({ type: 'GET_ICE_SERVERS', id: newId() }, 'ICE_SERVERS', options.timeoutMs);
+    const parsed = iceServersSchema.parse(answer);
+    this.setIce({ iceServers: parsed.ice_servers.map(iceServerOf), expiresAt: parsed.expires_at }, this.ws);
+    this.emit('iceServers', this.iceGrant);
+    return this.iceGrant;
   }
 
   /** Round trip of a PING to the gateway, in ms. */
@@ -678,12 +726,14 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
         heartbeatMs: parsed.data.heartbeat_ms,
         agentTimeoutMs: parsed.data.agent_timeout_ms,
         reconnected: handshake?.reconnected ?? false,
+        iceServers: (parsed.data.ice_servers ?? []).map(iceServerOf),
       };
       this.phase = 'open';
       this.info = info;
       this.attempt = 0;
       this.currentState = 'connected';
       this.startKeepAlive(ws, info.heartbeatMs);
+      this.setIce({ iceServers: info.iceServers, expiresAt: parsed.data.ice_servers_expires_at ?? null }, ws);
       this.emit('connected', info);
       handshake?.resolve(info);
       return;
@@ -696,8 +746,9 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
     if (signalingTypes.has(type)) return this.onSignal(type as SignalingType, frame, data);
     switch (type) {
       case 'AGENTS':
-      case 'PONG': {
-        const parsed = (type === 'AGENTS' ? agentsSchema : pongSchema).safeParse(frame);
+      case 'PONG':
+      case 'ICE_SERVERS': {
+        const parsed = (type === 'AGENTS' ? agentsSchema : type === 'PONG' ? pongSchema : iceServersSchema).safeParse(frame);
         if (!parsed.success) return this.invalid('unexpected', `bad ${type}: ${issues(parsed.error)}`, data, frame);
         const ref = parsed.data.ref;
         const pending = ref === null ? undefined : this.pending.get(ref);
@@ -839,6 +890,35 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
     schedule();
   }
 
+  /**
+   * Holds the current ICE servers and schedules their renewal: when ICE_REFRESH_AT_SHARE of the
+   * credential's remaining lifetime has passed (at most ICE_REFRESH_MAX_LEAD_MS before it
+   * expires); a failed renewal is retried every ICE_REFRESH_RETRY_MS while the credential lasts.
+   */
+  private setIce(info: IceServersInfo, ws: WebSocketLike | null): void {
+    this.iceGrant = info;
+    if (this.iceRefreshTimer !== undefined) clearTimeout(this.iceRefreshTimer);
+    this.iceRefreshTimer = undefined;
+    if (info.expiresAt === null || ws === null) return;
+    const left = info.expiresAt - this.now();
+    this.scheduleIceRefresh(ws, Math.max(left * ICE_REFRESH_AT_SHARE, left - ICE_REFRESH_MAX_LEAD_MS));
+  }
+
+  private scheduleIceRefresh(ws: WebSocketLike, delayMs: number): void {
+    this.iceRefreshTimer = setTimeout(
+      () => {
+        this.iceRefreshTimer = undefined;
+        if (ws !== this.ws) return;
+        this.refreshIceServers().catch(() => {
+          const expiresAt = this.iceGrant.expiresAt;
+          if (ws === this.ws && expiresAt !== null && expiresAt - this.now() > ICE_REFRESH_RETRY_MS) this.scheduleIceRefresh(ws, ICE_REFRESH_RETRY_MS);
+        });
+      },
+      Math.max(0, delayMs),
+    );
+    unref(this.iceRefreshTimer);
+  }
+
   private stopKeepAlive(): void {
     if (this.keepAliveTimer !== undefined) clearTimeout(this.keepAliveTimer);
     this.keepAliveTimer = undefined;
@@ -846,9 +926,16 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
 
   private clearTimers(): void {
     this.stopKeepAlive();
+    if (this.iceRefreshTimer !== undefined) clearTimeout(this.iceRefreshTimer);
+    this.iceRefreshTimer = undefined;
     if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
   }
+}
+
+/** An RTCIceServer as given to the application: only the fields RTCPeerConnection takes. */
+function iceServerOf(s: { urls: string[]; username?: string | undefined; credential?: string | undefined }): IceServer {
+  return { urls: [...s.urls], ...(s.username === undefined ? {} : { username: s.username }), ...(s.credential === undefined ? {} : { credential: s.credential }) };
 }
 
 /** A random frame id: 16 bytes, base64url (22 characters of [A-Za-z0-9_-]). */

@@ -29,3 +29,12 @@ export const NORMAL_CLOSURE = 1000;
 
 /** WebSocket close code reported when a connection dropped without a close frame (RFC 6455 §7.4.1). */
 export const ABNORMAL_CLOSURE = 1006;
+
+/**
+ * ICE servers with a TURN credential are asked for again when this share of the credential's
+ * remaining lifetime has passed (at most ICE_REFRESH_MAX_LEAD_MS before it expires)…
+ */
+export const ICE_REFRESH_AT_SHARE = 0.8;
+export const ICE_REFRESH_MAX_LEAD_MS = 5 * 60_000;
+/** …and, when that request fails, again after this (while the credential is still valid). */
+export const ICE_REFRESH_RETRY_MS = 10_000;

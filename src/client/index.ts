@@ -21,6 +21,8 @@ export {
   type GatewayClientEvents,
   type GatewayClientOptions,
   type IceFrame,
+  type IceServer,
+  type IceServersInfo,
   type IcePayload,
   type InvalidFrameInfo,
   type InvalidReason,

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromBase64url, GatewayClient, generateKeyPair, importRawKey, signFrame } from '../../src/client/index.js';
 import { eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { FakeGateway } from './fake-gateway.js';
+import { turnCredential } from '../../src/ice-servers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = join(root, 'src/cli/index.ts');
@@ -183,6 +184,24 @@ describe('gateway commands', { timeout: SPAWN_TIMEOUT }, () => {
     const discover = await run(['discover', '--key', file, '--url', gw.wsUrl, '--capability', 'cli-test']);
     expect(discover.code).toBe(0);
     expect(JSON.parse(discover.stdout)).toEqual([{ did: other.did, meta: { capabilities: ['cli-test'] }, connected_at: expect.any(String) }]);
+  });
+
+  it('ice-servers prints the STUN and TURN servers with a credential for the key, as JSON', async () => {
+    const secret = 'cli-test-turn-secret-0001';
+    const turnGw = await startGateway({ stunUrls: ['stun:stun.example.com'], turnUrls: ['turn:turn.example.com:3478'], turnSecret: secret });
+    try {
+      const file = join(dir, 'ice.json');
+      const did = (await run(['keygen', '--out', file])).stdout.trim();
+      const r = await run(['ice-servers', '--key', file, '--url', turnGw.wsUrl]);
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout) as { ice_servers: { urls: string[]; username?: string; credential?: string }[]; expires_at: number };
+      const turn = out.ice_servers[1];
+      expect(out.ice_servers[0]).toEqual({ urls: ['stun:stun.example.com'] });
+      expect(turn?.username).toBe(`${out.expires_at / 1000}:${did}`);
+      expect(turn?.credential).toBe(turnCredential(secret, turn?.username as string));
+    } finally {
+      await turnGw.close();
+    }
   });
 
   it('listen prints verified incoming frames as JSON lines and stops on SIGINT', async () => {
