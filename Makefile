@@ -7,7 +7,7 @@ node_modules: package.json package-lock.json
 	@touch node_modules
 
 
-.PHONY: help install build start dev test redis-server chromium test-unit test-integration lint typecheck clean bench \
+.PHONY: help install build start dev test redis-server chromium coturn test-unit test-integration lint typecheck clean bench \
 	gateway-build gateway-start gateway-stop gateway-restart gateway-status gateway-logs gateway-verify gateway-test
 
 # Target of `make gateway-verify` (a running gateway's WebSocket URL).
@@ -27,7 +27,7 @@ start: node_modules ## Build and start the gateway on ws://127.0.0.1:8000/ws
 dev: node_modules ## Start with tsx in watch mode
 	npm run dev
 
-test: node_modules redis-server chromium ## Install and run the whole test suite (installs redis-server and chromium if missing)
+test: node_modules redis-server chromium coturn ## Install and run the whole test suite (installs redis-server, chromium and coturn if missing)
 	npm test
 
 redis-server: ## Install redis-server if missing (cluster tests start their own instances)
@@ -35,6 +35,9 @@ redis-server: ## Install redis-server if missing (cluster tests start their own 
 
 chromium: ## Install chromium if missing (the browser WebRTC test drives it)
 	@bash scripts/ensure-chromium.sh
+
+coturn: ## Install coturn if missing (the TURN test checks the gateway's credentials with a real turnserver)
+	@bash scripts/ensure-coturn.sh
 
 test-unit: node_modules ## Unit tests only
 	npm run test:unit
