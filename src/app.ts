@@ -10,6 +10,7 @@ import { MAX_HEADERS_CHECK_INTERVAL_MS, MAX_KEEP_ALIVE_TIMEOUT_MS } from './cons
 import { agentsRoutes } from './http/agents.js';
 import { apiDocs } from './http/docs.js';
 import { healthRoutes } from './http/health.js';
+import { sendHttpError } from './http/schemas.js';
 import { metricsRoutes } from './http/metrics.js';
 import { loggerOptions } from './logger.js';
 import { MemoryRegistry } from './registry/memory-registry.js';
@@ -84,8 +85,23 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     if (req.url.startsWith('/health') || req.url.startsWith('/ready')) return;
     req.log.debug({ method: req.method, url: req.url.slice(0, 200), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
+  // Every HTTP error has the documented `{ error, message }` shape (src/errors.ts httpErrorTable),
+  // the framework's own included: unknown routes, bodies, rate limits, bugs.
+  app.setNotFoundHandler((req, reply) => sendHttpError(reply, 'not_found', `no route ${req.method} ${req.url.split('?')[0]?.slice(0, 100) ?? ''}`));
+  app.setErrorHandler((err: { statusCode?: number; message?: string }, req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed');
+      return sendHttpError(reply, 'internal');
+    }
+    if (status === 429) return sendHttpError(reply, 'rate_limited', err.message);
+    if (status === 404) return sendHttpError(reply, 'not_found');
+    // Any other client error (e.g. a request body that is not valid JSON): 400 with the reason.
+    return sendHttpError(reply, 'bad_request', err.message);
+  });
   // Per-client-address rate limits: routes opt in with `config.rateLimit` (/ws upgrades:
-  // CONNECT_RATE_LIMIT; /agents and /metrics: HTTP_RATE_LIMIT).
+  // CONNECT_RATE_LIMIT; /agents and /metrics: HTTP_RATE_LIMIT). The error it throws goes through
+  // the error handler above (429 rate_limited, with Retry-After).
   await app.register(rateLimit, { global: false });
 
   const startedAt = now();

@@ -129,6 +129,12 @@ export const httpErrorTable = {
   forbidden_origin: { status: 403, message: 'origin is not in ALLOWED_ORIGINS' },
   /** WebSocket upgrade: MAX_CONNECTIONS_PER_IP already open from this address. */
   too_many_connections: { status: 429, message: 'too many connections from this address' },
+  /** Any path or method the API does not have. */
+  not_found: { status: 404, message: 'no such route' },
+  /** HTTP_RATE_LIMIT (/agents, /metrics) or CONNECT_RATE_LIMIT (/ws upgrades) per minute exceeded; see Retry-After. */
+  rate_limited: { status: 429, message: 'too many requests; retry after Retry-After seconds' },
+  /** A bug: logged at error level with the request id. */
+  internal: { status: 500, message: 'internal error' },
   /** Cluster mode: the cluster-wide presence (Redis) is unreachable. */
   unavailable: { status: 503, message: 'service unavailable; retry later' },
 } as const satisfies Record<string, HttpErrorSpec>;

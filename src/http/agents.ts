@@ -101,6 +101,7 @@ export const agentsRoutes: FastifyPluginAsync<AgentsRoutesOptions> = async (app,
       200: { ...agentsBody, description: 'One page of agents.' },
       [httpErrorTable.bad_request.status]: errorReply('A bad query value (`error: "bad_request"`).'),
       [httpErrorTable.unauthorized.status]: errorReply('Missing or wrong bearer token (`error: "unauthorized"`); only when ADMIN_TOKEN is set.'),
+      [httpErrorTable.rate_limited.status]: errorReply('More than HTTP_RATE_LIMIT requests this minute from this address (`error: "rate_limited"`, `Retry-After`).'),
       [httpErrorTable.unavailable.status]: errorReply('Cluster mode only: the cluster-wide presence (Redis) is unreachable (`error: "unavailable"`).'),
     },
   };

@@ -1,7 +1,9 @@
 /** GET /metrics: Prometheus text format from this app's own prom-client registry. */
 import type { FastifyPluginAsync } from 'fastify';
 import { RATE_LIMIT_WINDOW_MS } from '../constants.js';
+import { httpErrorTable } from '../errors.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { errorReply } from './schemas.js';
 
 /** Documentation only: a string body with a text content type is sent as is, never serialized. */
 const metricsSchema = {
@@ -10,6 +12,7 @@ const metricsSchema = {
   tags: ['operations'],
   response: {
     200: { description: 'Metrics in Prometheus text format.', content: { 'text/plain': { schema: { type: 'string' } } } },
+    [httpErrorTable.rate_limited.status]: errorReply('More than HTTP_RATE_LIMIT requests this minute from this address (`error: "rate_limited"`, `Retry-After`).'),
   },
 };
 

@@ -23,7 +23,7 @@ describe('API docs', () => {
 
     const agents = body.paths['/agents'].get;
     expect(agents.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`).sort()).toEqual(['query:capability', 'query:cursor', 'query:limit']);
-    expect(Object.keys(agents.responses).sort()).toEqual(['200', '400', '401', '503']);
+    expect(Object.keys(agents.responses).sort()).toEqual(['200', '400', '401', '429', '503']);
     expect(Object.keys(body.paths['/health'].get.responses).sort()).toEqual(['200', '503']);
     expect(body.paths['/metrics'].get.responses['200'].content).toHaveProperty(['text/plain']);
     expect(body.paths['/ws'].get.description).toContain('docs/asyncapi.yaml');
