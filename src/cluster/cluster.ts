@@ -169,12 +169,12 @@ export class Cluster implements RemoteDelivery {
     const previous = this.status;
     this.status = next;
     if (next === 'ready') {
-      this.opts.log.info({ node: this.nodeId, previous }, 'cluster bus ready');
+      this.opts.log.info({ previous }, 'cluster bus ready');
       // After an outage: re-publish presence of every local agent (refresh re-announces lost ones).
       void this.tick();
     } else if (previous === 'ready') {
       // Not at start-up, where the two connections come up one after the other.
-      this.opts.log.warn({ node: this.nodeId }, 'cluster bus unavailable: cross-node frames get UNAVAILABLE');
+      this.opts.log.warn('cluster bus unavailable: cross-node frames get UNAVAILABLE');
     }
   }
 
@@ -182,6 +182,6 @@ export class Cluster implements RemoteDelivery {
     const now = Date.now();
     if (now - this.lastErrorLog < REDIS_ERROR_LOG_INTERVAL_MS) return; // one line per 5 s while Redis is down
     this.lastErrorLog = now;
-    this.opts.log.warn({ source, err: err.message, node: this.nodeId }, 'redis error');
+    this.opts.log.warn({ source, err: err.message }, 'redis error');
   }
 }

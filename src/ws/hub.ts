@@ -92,7 +92,7 @@ export class Hub {
       receivedBytes: () => this.inbound.bytes,
       defaults: opts.processMetrics,
     });
-    // In cluster mode every line says which node wrote it.
+    // In cluster mode every line says which node wrote it (once: the callers' fields never repeat `node`).
     const nodeId = opts.cluster?.newNodeId();
     this.log = nodeId ? opts.log.child({ node: nodeId }) : opts.log;
     this.now = opts.now;
@@ -145,7 +145,7 @@ export class Hub {
     );
     if (this.cluster) {
       await this.cluster.start();
-      this.log.info({ node: this.cluster.nodeId }, 'cluster mode: presence and routing through Redis');
+      this.log.info('cluster mode: presence and routing through Redis');
     }
   }
 
@@ -242,7 +242,7 @@ export class Hub {
       .announce(record)
       .then((replaced) => {
         if (!replaced || !this.cluster) return;
-        this.log.info({ did: record.did, node: replaced.node }, 'session replaced on another node');
+        this.log.info({ did: record.did, other_node: replaced.node }, 'session replaced on another node');
         return this.cluster.bus.kick(replaced.node, record.did, replaced.session);
       })
       .catch((err: Error) => this.logPresenceError('announce', err));
