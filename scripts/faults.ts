@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { TestAgent } from '../test/helpers/agent.js';
 import { spawnGateway, waitFor200, type GatewayProcess } from '../test/helpers/process.js';
 import { startRedis } from '../test/helpers/redis.js';
-import { freePort } from '../test/helpers/redis.js';
+import { freePort } from '../test/helpers/ports.js';
 import { intOption, optionsOrExit, parseCommandLine } from './lib/args.js';
 
 const USAGE = 'usage: npm run faults -- [--outage-seconds N]   (N ≥ 1, default 30)';

@@ -4,7 +4,6 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import { fromBase64url, GatewayClient, generateKeyPair, importRawKey, signFrame 
 import { eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { FakeGateway } from './fake-gateway.js';
 import { turnCredential } from '../../src/ice-servers.js';
+import { freePort } from '../helpers/ports.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cli = join(root, 'src/cli/index.ts');
@@ -89,15 +89,6 @@ async function keyFile(name: string): Promise<string> {
   const file = join(dir, name);
   await writeFile(file, JSON.stringify({ did: key.did, secretKey: Buffer.from(key.secretKey).toString('base64url') }), { mode: 0o600 });
   return file;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  await new Promise<void>((r) => server.close(() => r()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 let gw: TestGateway;

@@ -1,7 +1,6 @@
 /**
  * GatewayClient against a real gateway (buildApp + listen on port 0).
  */
-import { createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { buildApp, CloseCode, configWith } from '../../src/app.js';
@@ -17,6 +16,7 @@ import {
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestAgent } from '../helpers/agent.js';
 import { nextEvent, record, until } from './helpers.js';
+import { freePort } from '../helpers/ports.js';
 
 let gw: TestGateway;
 const clients: GatewayClient[] = [];
@@ -37,16 +37,6 @@ function closeServerSide(did: string, code: CloseCode): void {
   const session = [...gw.app.hub.sessions].find((s) => s.did === did);
   if (!session) throw new Error(`no session for ${did}`);
   session.close(code);
-}
-
-/** A TCP port nothing listens on. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 beforeEach(async () => {

@@ -3,8 +3,9 @@
  * `.ci/run` installs the Debian package when it is missing; tests fail loudly without it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { eventually } from './eventually.js';
+import { freePort } from './ports.js';
 
 export interface TestRedis {
   port: number;
@@ -13,19 +14,6 @@ export interface TestRedis {
   stop(hard?: boolean): Promise<void>;
   /** Starts it again on the same port (empty: no persistence). */
   start(): Promise<void>;
-}
-
-/**
- * A port that was free a moment ago. Racy (another process may take it before it is used): only
- * for servers that cannot listen on port 0 and report back, such as redis-server (whose port 0
- * means "no TCP") and gateways restarted on the same port. Spawned gateways use port 0.
- */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 function assertInstalled(): void {

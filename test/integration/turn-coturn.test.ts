@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { turnCredential } from '../../src/ice-servers.js';
 import { TestAgent } from '../helpers/agent.js';
 import { eventually } from '../helpers/eventually.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { freePort } from '../helpers/ports.js';
 
 const SECRET = 'coturn-test-secret-0123456789';
 
@@ -21,15 +22,6 @@ for (const tool of ['turnserver', 'turnutils_uclient']) {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
     throw new Error(`${tool} not found: this test needs coturn (make test installs it: scripts/ensure-coturn.sh)`);
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /** True when something accepts a TCP connection on 127.0.0.1:`p`. */
