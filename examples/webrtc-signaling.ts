@@ -5,7 +5,7 @@
  * Why a queue on each side:
  * - Outgoing: werift starts gathering inside setLocalDescription(), so candidates can exist before
  *   the OFFER (or ANSWER) is sent. The gateway delivers in order per sender→target pair
- *   (PROTOCOL.md §4), so holding candidates until the description is on the wire guarantees the
+ *   (docs/protocol.md §5), so holding candidates until the description is on the wire guarantees the
  *   peer sees the description first.
  * - Incoming: frames are emitted synchronously while the RTCPeerConnection calls are async; one
  *   promise chain applies them strictly in arrival order (a candidate never races ahead of the
@@ -120,7 +120,7 @@ export class PeerLink {
       case 'ICE': {
         const { candidate, sdpMid, sdpMLineIndex } = frame.payload;
         if (this.options.loopbackOnly && !isLoopbackCandidate(candidate)) return;
-        // "" = end of candidates (PROTOCOL.md §4); werift takes it as an end-of-candidates marker.
+        // "" = end of candidates (docs/protocol.md §5); werift takes it as an end-of-candidates marker.
         await this.pc.addIceCandidate({ candidate, sdpMid: sdpMid ?? undefined, sdpMLineIndex: sdpMLineIndex ?? undefined });
         return;
       }

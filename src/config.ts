@@ -1,5 +1,5 @@
 /**
- * Configuration from the environment (PROTOCOL.md §8), validated once at boot by one zod schema.
+ * Configuration from the environment (docs/operations.md "Configuration"), validated once at boot by one zod schema.
  *
  * Durations are given in seconds in the environment and held in milliseconds in {@link Config},
  * so tests can build a Config with sub-second timeouts directly.

@@ -1,5 +1,5 @@
 /**
- * The one table of protocol error codes (PROTOCOL.md §6), WebSocket close codes, and the HTTP
+ * The one table of protocol error codes (docs/protocol.md §7), WebSocket close codes (§8), and the HTTP
  * error codes of the routes (`{ error, message }` bodies with their status).
  *
  * Every ERROR frame the gateway sends is built from this table, so a code's message and its
@@ -8,7 +8,7 @@
  * Browser-safe (no imports at all): the client SDK shares it.
  */
 
-/** WebSocket close codes used by the gateway (PROTOCOL.md §6). */
+/** WebSocket close codes used by the gateway (docs/protocol.md §8). */
 export const CloseCode = {
   /** Gateway shutting down (graceful drain). */
   GOING_AWAY: 1001,
@@ -27,7 +27,7 @@ export const CloseCode = {
   /** MAX_AGENTS already registered. */
   FULL: 4503,
   /**
-   * An addition to PROTOCOL.md §6: the agent does not read what is sent to it and one more write
+   * An addition to docs/protocol.md §8: the agent does not read what is sent to it and one more write
    * would leave more than MAX_BUFFERED_BYTES unsent on its socket; it is closed so it cannot grow
    * the gateway's memory.
    */
@@ -55,7 +55,7 @@ interface ErrorSpec {
   readonly close: CloseCode | null;
 }
 
-/** Protocol error codes → default message and transport mapping (PROTOCOL.md §6). */
+/** Protocol error codes → default message and transport mapping (docs/protocol.md §7). */
 export const errorTable = {
   BAD_FRAME: { message: 'frame is malformed', close: null },
   UNKNOWN_TYPE: { message: 'unknown frame type', close: null },
@@ -68,12 +68,12 @@ export const errorTable = {
   AGENT_NOT_FOUND: { message: 'target agent is not online', close: null },
   RATE_LIMITED: { message: 'rate limit exceeded; frame dropped', close: null },
   /**
-   * Cluster mode only, an addition to PROTOCOL.md §6: the target is (or may be) on another node
+   * Cluster mode only, an addition to docs/protocol.md §7: the target is (or may be) on another node
    * and the cluster bus (Redis) is unreachable. The frame is dropped; the connection stays open.
    */
   UNAVAILABLE: { message: 'cluster bus unavailable; frame for another node dropped', close: null },
   /**
-   * An addition to PROTOCOL.md §6: the frames already queued for the target (it reads slower than
+   * An addition to docs/protocol.md §7: the frames already queued for the target (it reads slower than
    * it is sent to) use up its inbound budget, half of MAX_BUFFERED_BYTES. The frame is dropped and
    * its id is used up; the target keeps its session. Retry later with a new id.
    */
@@ -83,7 +83,7 @@ export const errorTable = {
 export type ErrorCode = keyof typeof errorTable;
 export const errorCodes = Object.keys(errorTable) as ErrorCode[];
 
-/** The ERROR frame (PROTOCOL.md §6). */
+/** The ERROR frame (docs/protocol.md §7). */
 export interface ErrorFrame {
   type: 'ERROR';
   code: ErrorCode;

@@ -1,6 +1,6 @@
 /**
  * GET /agents: the registered agents, filtered by capability, paginated by an opaque cursor
- * (PROTOCOL.md §7). Guarded by `Authorization: Bearer <ADMIN_TOKEN>` when ADMIN_TOKEN is set.
+ * (docs/operations.md "HTTP endpoints"). Guarded by `Authorization: Bearer <ADMIN_TOKEN>` when ADMIN_TOKEN is set.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';

@@ -1,5 +1,5 @@
 /**
- * The ordered checks of a REGISTER frame (PROTOCOL.md §3) and of a signaling frame (§4).
+ * The ordered checks of a REGISTER frame (docs/protocol.md §4) and of a signaling frame (§5).
  * Each failure throws a {@link ProtocolError} carrying the code the protocol assigns to it.
  */
 import { ProtocolError } from '../errors.js';
@@ -29,7 +29,7 @@ export interface PreparedRegister {
 }
 
 /**
- * The synchronous checks of a REGISTER frame (PROTOCOL.md §3): schema → nonce → aud → ts → did.
+ * The synchronous checks of a REGISTER frame (docs/protocol.md §4): schema → nonce → aud → ts → did.
  * Throws AUTH_FAILED; the signature is verified next (off the event loop).
  */
 export function prepareRegister(frame: Record<string, unknown>, ctx: RegisterContext): PreparedRegister {
@@ -82,7 +82,7 @@ export interface PreparedSignal {
 }
 
 /**
- * The synchronous checks of a signaling frame, in the order of PROTOCOL.md §4: schema →
+ * The synchronous checks of a signaling frame, in the order of docs/protocol.md §5: schema →
  * sender → freshness. The signature is verified next (possibly off the event loop), then
  * {@link admitSignal} runs the replay check.
  */

@@ -1,6 +1,6 @@
 /**
  * Remembers (sender DID, frame id) pairs until the frame's `ts + CLOCK_SKEW` has passed
- * (PROTOCOL.md §4, REPLAY).
+ * (docs/protocol.md §5, REPLAY).
  *
  * Memory is bounded by time: an entry lives at most 2 × CLOCK_SKEW (a frame's ts may lead the
  * clock by CLOCK_SKEW). Expired entries are dropped at most once a second, without a timer, by

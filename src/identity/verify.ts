@@ -1,5 +1,5 @@
 /**
- * Ed25519 keys and signatures for the gateway (PROTOCOL.md §2).
+ * Ed25519 keys and signatures for the gateway (docs/protocol.md §2–§3).
  *
  * Signatures are verified with node:crypto (OpenSSL): ~12× faster here than @noble/ed25519. On
  * the hot path that happens in worker threads (verify-pool.ts), which take the raw 32-byte key;

@@ -22,7 +22,7 @@ export function canonicalize(value: unknown): string {
 const utf8 = new TextEncoder();
 
 /**
- * The bytes a frame's `sig` covers (PROTOCOL.md §2): UTF-8 of the JCS form of the frame without `sig`.
+ * The bytes a frame's `sig` covers (docs/protocol.md §3): UTF-8 of the JCS form of the frame without `sig`.
  * The frame is not modified: `sig` is skipped while copying.
  */
 export function signedBytes(frame: Record<string, unknown>): Uint8Array {

@@ -1,5 +1,5 @@
 /**
- * did:key ⇄ Ed25519 public key (PROTOCOL.md §2): `did:key:z` + base58btc(0xed 0x01 ‖ 32-byte key).
+ * did:key ⇄ Ed25519 public key (docs/protocol.md §2): `did:key:z` + base58btc(0xed 0x01 ‖ 32-byte key).
  *
  * Browser-safe (no node: imports) so the client library shares it.
  */

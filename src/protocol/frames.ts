@@ -1,5 +1,5 @@
 /**
- * Every frame of the wire protocol (PROTOCOL.md) as a zod schema; TypeScript types are inferred.
+ * Every frame of the wire protocol (docs/protocol.md) as a zod schema; TypeScript types are inferred.
  *
  * Envelopes are strict (unknown top-level fields are a BAD_FRAME); `payload` and `meta` are loose
  * objects that may carry extra fields, which are covered by the signature like everything else.
@@ -39,7 +39,7 @@ export const DISCOVER_DEFAULT_LIMIT = 100;
 export const DISCOVER_MAX_LIMIT = 1000;
 
 /**
- * A string of at most `max` UTF-16 code units (PROTOCOL.md §1: limits count JavaScript string
+ * A string of at most `max` UTF-16 code units (docs/protocol.md §1: limits count JavaScript string
  * length). zod's `.max()` counts code points, which would let astral characters double a limit.
  */
 const maxChars = (max: number) =>

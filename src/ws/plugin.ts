@@ -33,7 +33,7 @@ export const wsRoutes: FastifyPluginAsync<{ hub: Hub }> = async (app, { hub }) =
       // Compression stays off: it costs CPU per frame and opens the door to zip bombs.
       perMessageDeflate: false,
     },
-    // On app.close(): every agent gets 1001 (PROTOCOL.md §6) before the server stops; peers that
+    // On app.close(): every agent gets 1001 (docs/protocol.md §8) before the server stops; peers that
     // do not answer the closing handshake within CLOSE_GRACE_MS are cut off.
     // hub.drain marks the hub as draining first (already done on SIGTERM/SIGINT by server.ts).
     preClose: function (done) {

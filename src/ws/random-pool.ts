@@ -1,5 +1,5 @@
 /**
- * Random bytes for the per-connection session id and CHALLENGE nonce (PROTOCOL.md §3), drawn
+ * Random bytes for the per-connection session id and CHALLENGE nonce (docs/protocol.md §4), drawn
  * from node:crypto's CSPRNG a block at a time.
  *
  * Why: two small `randomBytes` calls per connection cost ~8 µs on the bench VM (35 µs under the

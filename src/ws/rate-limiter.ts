@@ -1,8 +1,8 @@
 /**
- * Per-session token bucket (PROTOCOL.md §4: RATE_LIMIT frames/s, bursts up to RATE_BURST) and the
+ * Per-session token bucket (docs/protocol.md §10: RATE_LIMIT frames/s, bursts up to RATE_BURST) and the
  * abuse rule for close 4429.
  *
- * Abuse threshold (the implementation's to choose, PROTOCOL.md §8): a session that has more than
+ * Abuse threshold (the implementation's to choose, docs/protocol.md §10): a session that has more than
  * RATE_BURST frames dropped within one 10-second window is closed with 4429. A client that
  * briefly overshoots gets RATE_LIMITED errors and keeps its connection; one that keeps flooding
  * is cut off before its error replies cost more than its frames.

@@ -15,7 +15,7 @@ import { didFromPublicKey } from '../../src/protocol/did-key.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 
-// PROTOCOL.md §9.
+// docs/protocol.md §13.
 const A_SECRET = hex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
 const A_PUBLIC = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
 const A_DID = 'did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw';
@@ -76,7 +76,7 @@ describe('keys', () => {
 });
 
 describe('signFrame / verifyFrame', () => {
-  it('reproduces the PROTOCOL.md §9 signature and verifies it', () => {
+  it('reproduces the docs/protocol.md §13 signature and verifies it', () => {
     const { sig: _sig, ...unsigned } = vectorFrame();
     expect(signFrame(unsigned, A_SECRET).sig).toBe(VECTOR_SIG);
     expect(verifyFrame(vectorFrame(), A_DID)).toBe(true);

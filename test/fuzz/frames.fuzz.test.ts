@@ -4,7 +4,7 @@
  * Registered TestAgents send random and mutated frames — signed envelopes with one field broken
  * (wrong type, missing, huge, unicode edge cases), prototype keys, edge numbers, duplicate keys,
  * deep nesting, invalid JSON, binary, server-only and unknown types — and every frame must get
- * exactly the answer PROTOCOL.md documents (test/fuzz/oracle.ts), never a crash, never an unhandled
+ * exactly the answer docs/protocol.md documents (test/fuzz/oracle.ts), never a crash, never an unhandled
  * rejection, never a polluted prototype, while a well-behaved pair on the same gateway keeps
  * routing. Closing cases (1009, 1007) and REGISTER fuzzing run on throwaway connections. Frames whose
  * text repeats a key are refused (issue 13 §5), and the oracle knows it (test/fuzz/oracle.ts).

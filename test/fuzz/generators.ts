@@ -26,7 +26,7 @@ export interface Signer {
   sign(message: Uint8Array): string;
 }
 
-/** did:key of a 32-byte Ed25519 public key (PROTOCOL.md §2), written here without src/. */
+/** did:key of a 32-byte Ed25519 public key (docs/protocol.md §2), written here without src/. */
 export function didOf(publicKey: Uint8Array): string {
   const bytes = new Uint8Array(34);
   bytes[0] = 0xed;
@@ -59,7 +59,7 @@ export function signerFromSeed(secretKey: Uint8Array, publicKey: Uint8Array): Si
 
 const hexDid = (hex: string) => didOf(Buffer.from(hex, 'hex'));
 
-/** DIDs that are not usable agent ids although some look like one (PROTOCOL.md §2, §9). */
+/** DIDs that are not usable agent ids although some look like one (docs/protocol.md §2, §13). */
 export const SPECIAL_DIDS = {
   /** An X25519 did:key (multicodec 0xec): not an Ed25519 DID. */
   x25519: 'did:key:z6LSeu9HkTHSfLLeUs2nnzUSNedgDUevfNQgQjQC23ZCit6F',
@@ -73,7 +73,7 @@ export const SPECIAL_DIDS = {
   order4: hexDid('00'.repeat(32)),
 };
 
-/** R = identity, S = 0: the signature every small-order key "accepts" (PROTOCOL.md §9). */
+/** R = identity, S = 0: the signature every small-order key "accepts" (docs/protocol.md §13). */
 export const IDENTITY_FORGERY_SIG = Buffer.concat([Buffer.from('01' + '00'.repeat(31), 'hex'), Buffer.alloc(32)]).toString('base64url');
 
 /** S + L of a signature: the same point R with a malleated scalar (must be rejected). */
@@ -136,7 +136,7 @@ export type Edit =
 export type SignerChoice = 'self' | 'other' | 'none';
 export type Target = 'peerDid' | 'selfDid' | 'offlineDid';
 
-/** A signed signaling envelope (PROTOCOL.md §4) with edits before and after signing. */
+/** A signed signaling envelope (docs/protocol.md §5) with edits before and after signing. */
 export interface SignalRecipe {
   kind: 'signal';
   type: 'OFFER' | 'ANSWER' | 'ICE' | 'BYE';
@@ -170,7 +170,7 @@ export interface BytesRecipe {
   binary: boolean;
 }
 
-/** A REGISTER answering this connection's CHALLENGE (PROTOCOL.md §3), with edits. */
+/** A REGISTER answering this connection's CHALLENGE (docs/protocol.md §4), with edits. */
 export interface RegisterRecipe {
   kind: 'register';
   meta: Raw | null;

@@ -1,7 +1,7 @@
 /**
  * Runs fuzz recipes against a live gateway and checks every answer against the oracle.
  *
- * Pairing: a session handles its frames strictly in order (PROTOCOL.md §4–§5), so after each fuzz
+ * Pairing: a session handles its frames strictly in order (docs/protocol.md §5–§6), so after each fuzz
  * message the harness sends a PING with a sync id. Whatever arrives before that PING's PONG is
  * the fuzz message's answer: nothing (delivered to the peer), exactly one ERROR / PONG / AGENTS,
  * or the frame itself (delivered to self). Messages are pipelined in batches, so a batch costs

@@ -1,5 +1,5 @@
 /**
- * The fuzzer's oracle: what PROTOCOL.md says the gateway must answer to one inbound message.
+ * The fuzzer's oracle: what docs/protocol.md says the gateway must answer to one inbound message.
  *
  * Written from the protocol text, not from src/: the schema rules of §1–§5 are re-stated here by
  * hand, canonical JSON comes from the independent `canonicalize` package (RFC 8785), and whether a
@@ -40,7 +40,7 @@ export interface Alternative {
 
 export type Expectation = Alternative[];
 
-/** The protocol's error codes (PROTOCOL.md §6; UNAVAILABLE is cluster-only, docs/errors.md). */
+/** The protocol's error codes (docs/protocol.md §7; UNAVAILABLE is cluster-only, docs/errors.md). */
 export const DOCUMENTED_CODES = new Set([
   'BAD_FRAME',
   'UNKNOWN_TYPE',
@@ -92,7 +92,7 @@ export interface SessionState {
   limits: GatewayLimits;
 }
 
-// --- PROTOCOL.md rules, restated -------------------------------------------------------------
+// --- docs/protocol.md rules, restated -------------------------------------------------------------
 
 const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 const CAPABILITY_PATTERN = /^[a-z0-9._:-]{1,64}$/;
@@ -114,7 +114,7 @@ const optional = (o: Obj, k: string, ok: (v: unknown) => boolean) => !has(o, k) 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const maxChars = (n: number) => (v: unknown) => typeof v === 'string' && v.length <= n;
 
-/** An Ed25519 did:key by encoding (PROTOCOL.md §2): 0xed 0x01 ‖ 32 bytes, base58btc. */
+/** An Ed25519 did:key by encoding (docs/protocol.md §2): 0xed 0x01 ‖ 32 bytes, base58btc. */
 export function isEd25519DidKey(v: unknown): boolean {
   if (typeof v !== 'string' || !DID_SHAPE.test(v)) return false;
   try {
@@ -203,7 +203,7 @@ function parseText(bytes: Buffer): ParsedText {
 const TOKEN = /"[^"\\]*(?:\\.[^"\\]*)*"|[{}[\]:]/g;
 
 /**
- * Duplicate keys (PROTOCOL.md §1 as this gateway applies it, issue 13 §5): a text that repeats a
+ * Duplicate keys (docs/protocol.md §1 as this gateway applies it, issue 13 §5): a text that repeats a
  * key, after unescaping, in any object is BAD_FRAME. Found here with a tokenizer of its own
  * (not src/protocol/duplicate-keys.ts) on text JSON.parse accepted. `idRepeated`: the top-level
  * object has `id` more than once, so no `id` is safe to reference (ref null).
@@ -231,7 +231,7 @@ export function repeatedKeys(text: string): { repeated: boolean; idRepeated: boo
   return { repeated, idRepeated };
 }
 
-/** What a registered session must answer to one message (PROTOCOL.md §1, §4–§6). */
+/** What a registered session must answer to one message (docs/protocol.md §1, §5–§8). */
 export function expectRegistered(bytes: Buffer, binary: boolean, state: SessionState, now: number): Expectation {
   if (bytes.length > state.limits.maxFrameBytes) return OVERSIZE;
   if (binary) return [error('BAD_FRAME', null)];
@@ -354,7 +354,7 @@ export interface AuthState {
 }
 
 /**
- * What a connection that has not registered yet must answer (PROTOCOL.md §3): REGISTERED for a
+ * What a connection that has not registered yet must answer (docs/protocol.md §4): REGISTERED for a
  * valid REGISTER; AUTH_FAILED + 4401 for any bad REGISTER; AUTH_REQUIRED + 4401 for anything else,
  * a REGISTER with a repeated key included (the gateway cannot read it as a REGISTER).
  */

@@ -1,4 +1,4 @@
-/** The PROTOCOL.md §9 test vector (keys are RFC 8032 §7.1 tests 1 and 2), shared by tests and docs. */
+/** The docs/protocol.md §13 test vector (keys are RFC 8032 §7.1 tests 1 and 2), shared by tests and docs. */
 
 export const SECRET_A_HEX = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
 export const PUBLIC_A_HEX = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';

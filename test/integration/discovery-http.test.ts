@@ -1,4 +1,4 @@
-/** DISCOVER/AGENTS, PING/PONG (PROTOCOL.md §5) and the HTTP routes (§7). */
+/** DISCOVER/AGENTS, PING/PONG (docs/protocol.md §6) and the HTTP routes (docs/operations.md "HTTP endpoints"). */
 import { afterEach, describe, expect, it } from 'vitest';
 import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { TestAgent } from '../helpers/agent.js';

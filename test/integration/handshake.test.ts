@@ -1,4 +1,4 @@
-/** PROTOCOL.md §3: CHALLENGE → REGISTER → REGISTERED, and every way a handshake fails. */
+/** docs/protocol.md §4: CHALLENGE → REGISTER → REGISTERED, and every way a handshake fails. */
 import * as ed from '@noble/ed25519';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';

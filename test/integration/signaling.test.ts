@@ -1,4 +1,4 @@
-/** PROTOCOL.md §4: the ordered checks of signaling frames, each ERROR with its ref, connection kept. */
+/** docs/protocol.md §5: the ordered checks of signaling frames, each ERROR with its ref, connection kept. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { nextId, signFrame, TestAgent } from '../helpers/agent.js';

@@ -1,7 +1,7 @@
 /**
  * src/protocol/canonical.ts: JCS (RFC 8785) canonical JSON and a frame's signed bytes.
  *
- * Fixed expectations come from RFC 8785 (§3.2.2, §3.2.3, Appendix B) and PROTOCOL.md §9; the rest
+ * Fixed expectations come from RFC 8785 (§3.2.2, §3.2.3, Appendix B) and docs/protocol.md §13; the rest
  * is a seeded property test against `canonicalize`, the reference implementation by the RFC's
  * authors.
  */
@@ -145,7 +145,7 @@ describe('canonicalize: structure', () => {
 });
 
 describe('signedBytes', () => {
-  // PROTOCOL.md §9
+  // docs/protocol.md §13
   const frameText =
     '{"type":"OFFER","id":"offer-1","from":"did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw",' +
     '"to":"did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT","ts":1764028800000,' +
@@ -156,7 +156,7 @@ describe('signedBytes', () => {
     '"payload":{"sdp":"v=0\\r\\n","type":"offer"},"to":"did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT",' +
     '"ts":1764028800000,"type":"OFFER"}';
 
-  it('equals the PROTOCOL.md §9 signed bytes for the §9 frame', () => {
+  it('equals the docs/protocol.md §13 signed bytes for the §13 frame', () => {
     const frame = JSON.parse(frameText) as Record<string, unknown>;
     expect(Buffer.from(signedBytes(frame)).toString('utf8')).toBe(expected);
     expect(signedBytes(frame)).toEqual(utf8(expected));

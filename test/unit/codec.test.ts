@@ -1,6 +1,6 @@
 /**
  * src/protocol/codec.ts (raw message → frame or protocol error) and src/protocol/frames.ts (zod
- * schemas of PROTOCOL.md §3–§5).
+ * schemas of docs/protocol.md §4–§6).
  */
 import { base58 } from '@scure/base';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ import {
 
 const PUBLIC_B = '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c';
 
-/** The PROTOCOL.md §9 frame. */
+/** The docs/protocol.md §13 frame. */
 const offer = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
   ...offerVector(),
   ...overrides,
@@ -369,7 +369,7 @@ describe('signaling payloads', () => {
   });
 });
 
-describe('length limits count UTF-16 code units (PROTOCOL.md §1)', () => {
+describe('length limits count UTF-16 code units (docs/protocol.md §1)', () => {
   // '😀' is one code point but two UTF-16 code units ('😀'.length === 2). zod 4 measures
   // z.string().max() in code points, so these limits need an explicit `.length` check.
   const EMOJI = '😀';

@@ -1,5 +1,5 @@
 /**
- * src/config.ts: loadConfig(env) against PROTOCOL.md §8 (defaults, parsing, one error naming
+ * src/config.ts: loadConfig(env) against docs/operations.md "Configuration" (defaults, parsing, one error naming
  * every bad variable, secrets never echoed, frozen result).
  */
 import { describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ const NUMERIC_VARS = [
   'RATE_BURST',
 ] as const;
 
-describe('loadConfig defaults (PROTOCOL.md §8)', () => {
+describe('loadConfig defaults (docs/operations.md "Configuration")', () => {
   it('uses the documented defaults, durations converted from seconds to ms', () => {
     const c = loadConfig({});
     expect(c).toEqual({

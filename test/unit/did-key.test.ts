@@ -1,5 +1,5 @@
 /**
- * src/protocol/did-key.ts: did:key ⇄ Ed25519 public key (PROTOCOL.md §2, vectors from §9).
+ * src/protocol/did-key.ts: did:key ⇄ Ed25519 public key (docs/protocol.md §2, vectors from §13).
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
@@ -12,7 +12,7 @@ ed.hashes.sha512 = sha512;
 const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-/** PROTOCOL.md §9 (keys A, B: RFC 8032 §7.1 tests 1 and 2; seeds 0 and 1: W3C CCG did:key vectors). */
+/** docs/protocol.md §13 (keys A, B: RFC 8032 §7.1 tests 1 and 2; seeds 0 and 1: W3C CCG did:key vectors). */
 const VECTORS = [
   ['key A', 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw'],
   ['key B', '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c', 'did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT'],
@@ -25,7 +25,7 @@ const DID_A = VECTORS[0][2];
 /** A did:key with an arbitrary multicodec prefix and key bytes. */
 const didWith = (prefix: number[], key: Uint8Array) => 'did:key:z' + base58.encode(Uint8Array.from([...prefix, ...key]));
 
-describe('PROTOCOL.md §9 vectors', () => {
+describe('docs/protocol.md §13 vectors', () => {
   it.each(VECTORS)('%s: public key → DID', (_name, pub, did) => {
     expect(didFromPublicKey(hex(pub))).toBe(did);
   });

@@ -1,5 +1,5 @@
 /**
- * src/identity/replay-cache.ts with an injected clock (PROTOCOL.md §4, REPLAY): an id is refused
+ * src/identity/replay-cache.ts with an injected clock (docs/protocol.md §5, REPLAY): an id is refused
  * from the same sender until the frame's ts + CLOCK_SKEW has passed; memory is bounded by time.
  */
 import { describe, expect, it } from 'vitest';
@@ -227,7 +227,7 @@ describe('ReplayCache tables (hashed ids in typed arrays)', () => {
 });
 
 describe('replay protection through checkSignaling (checks.ts + ReplayCache)', () => {
-  // PROTOCOL.md §9 frame, signed by key A
+  // docs/protocol.md §13 frame, signed by key A
   const FRAME = offerVector();
   const key = importAgentKey(DID_A) as AgentKey;
 

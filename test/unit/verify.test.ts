@@ -1,5 +1,5 @@
 /**
- * src/identity/verify.ts: strict RFC 8032 verification (PROTOCOL.md §2) on top of node:crypto.
+ * src/identity/verify.ts: strict RFC 8032 verification (docs/protocol.md §3) on top of node:crypto.
  *
  * Signatures in these tests are made with @noble/ed25519, independent of the node:crypto verifier.
  */
@@ -59,7 +59,7 @@ const R_IDENTITY_S_ZERO = Uint8Array.from([1, ...new Uint8Array(63)]);
 /** The raw node:crypto KeyObject for any 32 bytes, bypassing importAgentKey's vetting. */
 const rawKeyObject = (pub: Uint8Array) => createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64u(pub) }, format: 'jwk' });
 
-// PROTOCOL.md §9
+// docs/protocol.md §13
 const SECRET_A = hex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60');
 const PUBLIC_A = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a';
 const SIGNED_9 =
@@ -163,7 +163,7 @@ describe('test fixtures (sanity)', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-describe('PROTOCOL.md §9 vector', () => {
+describe('docs/protocol.md §13 vector', () => {
   it('the signature verifies over the §9 signed bytes with key A', () => {
     const key = keyA();
     expect(toHex(key.publicKey)).toBe(PUBLIC_A);

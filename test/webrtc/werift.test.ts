@@ -1,6 +1,6 @@
 /**
  * A real WebRTC data channel between two Node agents (werift), negotiated through a real gateway:
- * OFFER → ANSWER, trickled ICE with end-of-candidates (PROTOCOL.md §4), one message each way,
+ * OFFER → ANSWER, trickled ICE with end-of-candidates (docs/protocol.md §5), one message each way,
  * then BYE. Runs examples/webrtc-pair.ts, so the example is proven too. ICE stays on 127.0.0.1
  * (no STUN/TURN servers). Every wait is bounded; the test stops by itself.
  */
