@@ -98,6 +98,13 @@ export const MIN_AGENT_TTL_MS = 10_000;
 /** While Redis is down, at most one `redis error` log line per this interval. */
 export const REDIS_ERROR_LOG_INTERVAL_MS = 5000;
 
+/**
+ * At start-up in cluster mode, how long the `gateway ready` line waits for Redis before it says
+ * the node serves its own agents only: long enough for a reachable Redis on the same network to
+ * connect (a few ms), so that line never claims Redis is down while it is merely connecting.
+ */
+export const CLUSTER_READY_LOG_WAIT_MS = 2000;
+
 // ───────────────────────── worker supervisor (GATEWAY_WORKERS > 1) ─────────────────────────
 
 /** A dead worker is restarted at most once per this interval per slot. */

@@ -7,7 +7,7 @@ import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { SHUTDOWN_GRACE_MS } from './constants.js';
+import { CLUSTER_READY_LOG_WAIT_MS, SHUTDOWN_GRACE_MS } from './constants.js';
 import { IdleCollector } from './idle-collect.js';
 import { superviseWorkers } from './workers.js';
 
@@ -56,7 +56,19 @@ async function serve(config: Config): Promise<void> {
     process.stderr.write(`aiconexus-gateway: cannot listen on ${config.host}:${config.port}: ${listenHint(err as NodeJS.ErrnoException)}\n`);
     process.exit(1);
   }
-  app.log.info({ url: `ws://${config.host}:${config.port}/ws` }, 'gateway ready');
+  // The bound port: with GATEWAY_PORT=0 the kernel's choice, not 0.
+  const address = app.server.address();
+  const url = `ws://${config.host}:${typeof address === 'object' && address ? address.port : config.port}/ws`;
+  const cluster = app.hub.cluster;
+  if (cluster && !(await cluster.whenReady(CLUSTER_READY_LOG_WAIT_MS))) {
+    // Not "ready" without a qualifier: the node serves, but not as a member of the cluster yet.
+    app.log.warn(
+      { url, redis: cluster.redisStatus },
+      'gateway ready, serving this node\'s agents only: Redis is not reachable yet (frames to other nodes get UNAVAILABLE, /ready answers 503); "cluster bus ready" follows when it connects',
+    );
+  } else {
+    app.log.info({ url }, 'gateway ready');
+  }
 }
 
 /** What a listen failure means for the operator. */

@@ -65,6 +65,8 @@ export class Cluster implements RemoteDelivery {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private lastErrorLog = 0;
+  /** Callers of {@link whenReady} still waiting. */
+  private readonly readyWaiters = new Set<() => void>();
 
   constructor(private readonly opts: ClusterOptions) {
     this.nodeId = opts.nodeId;
@@ -123,6 +125,22 @@ export class Cluster implements RemoteDelivery {
     this.timer.unref();
   }
 
+  /** Resolves true once the cluster bus is ready (at once if it is), false if it is not within `ms`. */
+  whenReady(ms: number): Promise<boolean> {
+    if (this.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ready: boolean) => {
+        clearTimeout(timer);
+        this.readyWaiters.delete(onReady);
+        resolve(ready);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      timer.unref();
+      this.readyWaiters.add(onReady);
+    });
+  }
+
   /** Delivers to an agent on another node. */
   deliver(to: string, data: Buffer): Promise<RemoteResult> {
     return this.remote.deliver(to, data);
@@ -170,6 +188,7 @@ export class Cluster implements RemoteDelivery {
     this.status = next;
     if (next === 'ready') {
       this.opts.log.info({ previous }, 'cluster bus ready');
+      for (const wake of [...this.readyWaiters]) wake();
       // After an outage: re-publish presence of every local agent (refresh re-announces lost ones).
       void this.tick();
     } else if (previous === 'ready') {

@@ -2,7 +2,18 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { TestAgent } from '../helpers/agent.js';
+import { eventually } from '../helpers/eventually.js';
+import { freePort } from '../helpers/ports.js';
 import { spawnGateway, waitFor200 } from '../helpers/process.js';
+import { startRedis } from '../helpers/redis.js';
+
+/** The process's JSON log lines. */
+function logLines(output: string): { msg: string; level: number; url?: string; redis?: string }[] {
+  return output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { msg: string; level: number });
+}
 
 describe('server process', () => {
   it('exits 1 naming every invalid variable', async () => {
@@ -34,6 +45,40 @@ describe('server process', () => {
     }
   });
 
+  it('with REDIS_URL unreachable, says it serves its own agents and waits for Redis (not a bare "gateway ready")', async () => {
+    // A free loopback port nobody listens on: every connection attempt is refused at once.
+    const gp = spawnGateway({ GATEWAY_PORT: '0', REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    try {
+      await waitFor200(gp);
+      await eventually(() => logLines(gp.output()).some((l) => l.msg.startsWith('gateway ready')), 10_000, 'ready line');
+      const ready = logLines(gp.output()).find((l) => l.msg.startsWith('gateway ready'));
+      expect(ready?.level).toBe(40); // warn
+      expect(ready?.msg).toContain("serving this node's agents only: Redis is not reachable yet");
+      // The bound port, not the configured 0.
+      expect(ready?.url).toBe(`ws://127.0.0.1:${gp.port}/ws`);
+      expect(logLines(gp.output()).some((l) => l.msg === 'gateway ready')).toBe(false);
+    } finally {
+      gp.child.kill('SIGKILL');
+      await gp.exited;
+    }
+  });
+
+  it('with REDIS_URL reachable, logs a plain "gateway ready" once connected (the line does not race the connect)', async () => {
+    const redis = await startRedis();
+    const gp = spawnGateway({ GATEWAY_PORT: '0', REDIS_URL: redis.url });
+    try {
+      await eventually(() => logLines(gp.output()).some((l) => l.msg.startsWith('gateway ready')), 10_000, 'ready line');
+      const lines = logLines(gp.output());
+      expect(lines.find((l) => l.msg.startsWith('gateway ready'))).toMatchObject({ msg: 'gateway ready', level: 30 });
+      // Redis connected before the line was written.
+      expect(lines.findIndex((l) => l.msg === 'cluster bus ready')).toBeLessThan(lines.findIndex((l) => l.msg === 'gateway ready'));
+    } finally {
+      gp.child.kill('SIGKILL');
+      await gp.exited;
+      await redis.stop();
+    }
+  });
+
   it('drains on SIGTERM: agents get 1001 and the process exits 0', async () => {
     const gp = spawnGateway({ GATEWAY_PORT: '0' });
     await waitFor200(gp);
@@ -46,10 +91,13 @@ describe('server process', () => {
       .output()
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { msg: string; did?: string; remote?: string });
+      .map((l) => JSON.parse(l) as { msg: string; did?: string; remote?: string; url?: string });
     const registered = lines.find((l) => l.msg === 'agent registered');
     expect(registered).toMatchObject({ did: a.did, remote: '127.0.0.1' });
-    expect(lines.some((l) => l.msg === 'shutdown complete')).toBe(true);
+    // In order: ready (with the bound port), draining, complete.
+    const order = ['gateway ready', 'shutting down: draining connections', 'shutdown complete'].map((m) => lines.findIndex((l) => l.msg === m));
+    expect(order.every((i, k) => i >= 0 && (k === 0 || i > (order[k - 1] as number)))).toBe(true);
+    expect(lines[order[0] as number]).toMatchObject({ url: `ws://127.0.0.1:${gp.port}/ws` });
     // Signatures and nonces never reach the log.
     expect(gp.output()).not.toContain(a.challenge.nonce as string);
   });
