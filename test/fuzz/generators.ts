@@ -572,8 +572,8 @@ const tsValue: fc.Arbitrary<Val> = fc.oneof(
 );
 
 const typeValue: fc.Arbitrary<Val> = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom('OFFER', 'ANSWER', 'ICE', 'BYE', 'PING', 'DISCOVER', 'REGISTER').map(val) },
-  { weight: 2, arbitrary: fc.constantFrom('CHALLENGE', 'REGISTERED', 'AGENTS', 'PONG', 'ERROR').map(val) },
+  { weight: 3, arbitrary: fc.constantFrom('OFFER', 'ANSWER', 'ICE', 'BYE', 'PING', 'DISCOVER', 'GET_ICE_SERVERS', 'REGISTER').map(val) },
+  { weight: 2, arbitrary: fc.constantFrom('CHALLENGE', 'REGISTERED', 'AGENTS', 'PONG', 'ICE_SERVERS', 'ERROR').map(val) },
   { weight: 2, arbitrary: fc.constantFrom('offer', 'Offer', 'HELLO', '', 'OFFER ', 'OFF\u0000ER', '__proto__', 'constructor', 'toString').map(val) },
   { weight: 2, arbitrary: fieldValue },
 );
@@ -713,6 +713,7 @@ const typedObject: fc.Arbitrary<Raw> = fc
 const validPingDiscover: fc.Arbitrary<Raw> = fc.oneof(
   fc.option(fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/), { nil: undefined }).map((id) => fromValue(id === undefined ? { type: 'PING' } : { type: 'PING', id })),
   fc.constant(fromValue({ type: 'PING', id: null })),
+  fc.option(fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/), { nil: undefined }).map((id) => fromValue(id === undefined ? { type: 'GET_ICE_SERVERS' } : { type: 'GET_ICE_SERVERS', id })),
   fc
     .record({ id: fc.option(fc.stringMatching(/^[A-Za-z0-9._:-]{1,64}$/), { nil: undefined }), capability: fc.option(fc.stringMatching(/^[a-z0-9._:-]{1,64}$/), { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 1000 }), { nil: undefined }) }, { requiredKeys: [] })
     .map((r) => fromValue({ type: 'DISCOVER', ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) })),

@@ -187,6 +187,8 @@ export function outcomeKey(o: Outcome, selfDid?: string): string {
       return 'PONG';
     case 'agents':
       return 'AGENTS';
+    case 'ice_servers':
+      return 'ICE_SERVERS';
     case 'deliver':
       return o.to === selfDid ? 'DELIVERED to self' : 'DELIVERED to peer';
     case 'registered':
@@ -399,6 +401,7 @@ interface Answer {
   code?: string;
   ref?: unknown;
   agents?: unknown;
+  ice_servers?: unknown;
 }
 
 function parseAnswer(text: string): Answer | undefined {
@@ -418,6 +421,8 @@ function sameAnswer(o: Outcome, a: Answer): boolean {
       return a.type === 'PONG' && a.ref === o.ref;
     case 'agents':
       return a.type === 'AGENTS' && a.ref === o.ref && Array.isArray(a.agents) && a.agents.every((x) => typeof (x as { did?: unknown }).did === 'string');
+    case 'ice_servers':
+      return a.type === 'ICE_SERVERS' && a.ref === o.ref && Array.isArray(a.ice_servers);
     default:
       return false;
   }

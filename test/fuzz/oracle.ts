@@ -24,6 +24,7 @@ export type Outcome =
   | { kind: 'error'; code: string; ref: string | null }
   | { kind: 'pong'; ref: string | null }
   | { kind: 'agents'; ref: string | null }
+  | { kind: 'ice_servers'; ref: string | null }
   /** The frame's bytes are delivered, unchanged, to the agent with this DID; the sender hears nothing. */
   | { kind: 'deliver'; to: string }
   | { kind: 'registered' }
@@ -98,8 +99,8 @@ const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 const CAPABILITY_PATTERN = /^[a-z0-9._:-]{1,64}$/;
 const SIG_PATTERN = /^[A-Za-z0-9_-]{85}[AQgw]$/;
 const DID_SHAPE = /^did:key:z[1-9A-HJ-NP-Za-km-z]{47}$/;
-const CLIENT_TYPES = new Set(['REGISTER', 'OFFER', 'ANSWER', 'ICE', 'BYE', 'DISCOVER', 'PING']);
-const SERVER_TYPES = new Set(['CHALLENGE', 'REGISTERED', 'AGENTS', 'PONG', 'ERROR']);
+const CLIENT_TYPES = new Set(['REGISTER', 'OFFER', 'ANSWER', 'ICE', 'BYE', 'DISCOVER', 'PING', 'GET_ICE_SERVERS']);
+const SERVER_TYPES = new Set(['CHALLENGE', 'REGISTERED', 'AGENTS', 'PONG', 'ICE_SERVERS', 'ERROR']);
 const ENVELOPE_KEYS = new Set(['type', 'id', 'from', 'to', 'ts', 'payload', 'sig']);
 const REGISTER_KEYS = new Set(['type', 'did', 'nonce', 'aud', 'ts', 'meta', 'sig']);
 /** Margin kept from time boundaries (freshness, replay expiry) where the oracle accepts either side. */
@@ -250,6 +251,7 @@ export function expectRegistered(bytes: Buffer, binary: boolean, state: SessionS
   if (type === 'REGISTER') return [error('BAD_FRAME', null), error('BAD_FRAME', refOf(value))];
   if (type === 'PING') return expectPing(value);
   if (type === 'DISCOVER') return expectDiscover(value);
+  if (type === 'GET_ICE_SERVERS') return expectIceServers(value);
   return expectSignal(value, state, now);
 }
 
@@ -263,6 +265,13 @@ function expectPing(o: Obj): Expectation {
   const ok = onlyKeys(o, new Set(['type', 'id'])) && optionalId(o);
   if (!ok) return [error('BAD_FRAME', refOf(o))];
   return [{ outcome: { kind: 'pong', ref: (o.id as string | null | undefined) ?? null } }];
+}
+
+/** GET_ICE_SERVERS has PING's shape; the answer is ICE_SERVERS (an empty list when none are configured). */
+function expectIceServers(o: Obj): Expectation {
+  const ok = onlyKeys(o, new Set(['type', 'id'])) && optionalId(o);
+  if (!ok) return [error('BAD_FRAME', refOf(o))];
+  return [{ outcome: { kind: 'ice_servers', ref: (o.id as string | null | undefined) ?? null } }];
 }
 
 function expectDiscover(o: Obj): Expectation {
