@@ -4,7 +4,7 @@
  * It registers with a signed REGISTER, signs every OFFER/ANSWER/ICE/BYE it sends, verifies every
  * one it receives end to end against the sender's DID before emitting it, correlates DISCOVER and
  * PING answers by id, and reconnects (exponential backoff with full jitter) when a session is lost.
- * Browser-safe: no `node:` imports; `ws` is loaded only when there is no global WebSocket.
+ * Browser-safe: no `node:` imports; `ws` is loaded only on Node (transport.ts).
  */
 import type { z } from 'zod';
 import { CloseCode } from '../errors.js';
@@ -49,6 +49,7 @@ import { ClientError, GatewayError, GatewayMismatchError } from './errors.js';
 import { randomBytes, signFrame, toBase64url, verifyFrame, type KeyPair } from './keys.js';
 import { DEFAULT_REPLAY_LIMITS, ReplayMemory, type ReplayLimits } from './replay.js';
 import {
+  CONNECTING,
   OPEN,
   resolveWebSocket,
   type CloseEventLike,
@@ -548,7 +549,12 @@ export class GatewayClient extends TypedEmitter<GatewayClientEvents> {
       ws.onmessage = (event: MessageEventLike) => this.onMessage(ws, event.data);
       ws.onclose = (event: CloseEventLike) => this.onSocketClose(ws, event.code, event.reason);
       ws.onerror = (event: ErrorEventLike) => {
-        if (ws === this.ws) this.lastSocketError = event.error ?? event.message ?? event;
+        if (ws !== this.ws) return;
+        this.lastSocketError = event.error ?? event.message ?? event;
+        // A connection that failed before opening. Browsers and `ws` follow with 'close'; Node
+        // 22's built-in WebSocket does not (it stays CONNECTING), and the handshake would wait
+        // for its timeout. End it here; a later 'close' finds the socket detached.
+        if (ws.readyState === CONNECTING) this.onSocketClose(ws, ABNORMAL_CLOSURE, '');
       };
     });
   }
@@ -986,6 +992,8 @@ function closeText(code: number, reason: string): string {
 function describeCause(cause: unknown): string {
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code;
+    // Built-in WebSockets (Node 24+, browsers) give an error without a message or code.
+    if (!cause.message) return typeof code === 'string' ? code : 'connection failed (the WebSocket implementation gives no detail)';
     return typeof code === 'string' && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message;
   }
   return typeof cause === 'string' ? cause : 'connection failed';

@@ -1,7 +1,10 @@
 /**
- * The WebSocket the client runs on: the platform's global `WebSocket` (browsers, Deno, Bun,
- * Node 22+) or, when there is none (Node 20), the `ws` package, imported lazily so that browser
- * bundles never need it.
+ * The WebSocket the client runs on. On Node: the `ws` package (a dependency of this package),
+ * imported lazily so that browser bundles never need it. Node's built-in WebSocket differs by
+ * major: on 22 a refused connection fires 'error' and never 'close'; on 24 and 26 the error
+ * carries no reason (no ECONNREFUSED); `ws` behaves the same on every supported major and names
+ * the cause. Elsewhere (browsers, Deno, Bun), or when `ws` cannot be imported: the platform's
+ * global `WebSocket`.
  */
 
 /** The part of the WHATWG WebSocket API the client uses; `ws` and browsers both provide it. */
@@ -20,6 +23,7 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 /** WebSocket readyState values (the same in every implementation). */
+export const CONNECTING = 0;
 export const OPEN = 1;
 export const CLOSING = 2;
 
@@ -38,15 +42,25 @@ export interface ErrorEventLike {
 
 let cached: WebSocketConstructor | undefined;
 
-/** Resolves the WebSocket implementation: `preferred`, else the global one, else `ws`. */
+/** True in Node.js: not in browsers, and not in Bun or Deno, which emulate parts of `process`. */
+function isNode(): boolean {
+  const proc = (globalThis as { process?: { release?: { name?: string }; versions?: { bun?: string; deno?: string } } }).process;
+  return proc?.release?.name === 'node' && !proc.versions?.bun && !proc.versions?.deno;
+}
+
+/** Resolves the WebSocket implementation: `preferred`, else on Node `ws`, else the global one. */
 export async function resolveWebSocket(preferred?: WebSocketConstructor): Promise<WebSocketConstructor> {
   if (preferred) return preferred;
+  if (cached) return cached;
   const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  if (typeof global === 'function') return global;
-  if (!cached) {
-    // Ignored by bundlers: the browser build has a global WebSocket and must not pull in `ws`.
-    const mod = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'ws');
-    cached = mod.WebSocket as unknown as WebSocketConstructor;
+  if (isNode() || typeof global !== 'function') {
+    try {
+      // Ignored by bundlers: the browser build has a global WebSocket and must not pull in `ws`.
+      const mod = await import(/* webpackIgnore: true */ /* @vite-ignore */ 'ws');
+      return (cached = mod.WebSocket as unknown as WebSocketConstructor);
+    } catch (err) {
+      if (typeof global !== 'function') throw err;
+    }
   }
-  return cached;
+  return (cached = global as WebSocketConstructor);
 }

@@ -86,6 +86,20 @@ describe('handshake', () => {
     expect(c.state).toBe('closed');
   });
 
+  // Node 22's built-in WebSocket fires 'error' and never 'close' for a refused connection; the
+  // client must fail at once, not when its connect timeout (60 s here, beyond the test's own
+  // timeout) runs out.
+  // CI runs on Node 22, 24 and 26, which all have a global WebSocket.
+  it.skipIf(typeof globalThis.WebSocket !== 'function')('on the runtime\'s built-in WebSocket too, at once and naming the URL', async () => {
+    const url = `ws://127.0.0.1:${await freePort()}/ws`;
+    const c = new GatewayClient({ url, key: generateKeyPair(), WebSocket: globalThis.WebSocket as unknown as GatewayClientOptions['WebSocket'], connectTimeoutMs: 60_000 });
+    clients.push(c);
+    const err = await c.connect().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CONNECT_FAILED', closeCode: 1006 });
+    expect((err as Error).message).toContain(`cannot reach gateway at ${url}: `);
+    expect(c.state).toBe('closed');
+  });
+
   it('refuses to send before it is connected, and rejects bad arguments', async () => {
     const c = client();
     const peer = generateKeyPair().did;
