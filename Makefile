@@ -59,7 +59,7 @@ bench: node_modules ## Load benchmark (npm run bench)
 
 # ---- Docker and operations (docker/, scripts/, deploy/) --------------------------------------------
 
-gateway-build: ## Build the Docker image (GATEWAY_IMAGE, default aiconexus-gateway:local)
+gateway-build: ## Build the Docker image as GATEWAY_IMAGE (aiconexus-gateway:local) and aiconexus-gateway:<version> (deploy/k8s)
 	@bash scripts/gateway-docker.sh build
 
 gateway-start: ## Run the image as container GATEWAY_CONTAINER on GATEWAY_PUBLISH (127.0.0.1:8000)
@@ -71,8 +71,12 @@ gateway-stop: ## Stop (graceful SIGTERM drain) and remove the container
 gateway-restart: ## Stop, then start the container (picks up a rebuilt image)
 	@bash scripts/gateway-docker.sh restart
 
-gateway-status: ## Container state and health (non-zero when not running)
-	@bash scripts/gateway-docker.sh status
+# make exits 2 whenever a recipe fails, so the script's own code (3 = not running, 1 = Docker
+# problem) cannot be make's: it is printed, and `scripts/gateway-docker.sh status; echo $?` gives it.
+gateway-status: ## Container state and health (make exits 0 when running, 2 otherwise; the script's code is printed)
+	@bash scripts/gateway-docker.sh status || { rc=$$?; \
+	  if [ $$rc -eq 3 ]; then what='the container is not running'; else what='Docker or the script failed'; fi; \
+	  echo "gateway-status: scripts/gateway-docker.sh status exited $$rc ($$what); make exits 2 on any failure" >&2; exit $$rc; }
 
 gateway-logs: ## Container logs (FOLLOW=1 to follow)
 	@bash scripts/gateway-docker.sh logs $(if $(FOLLOW),-f)
@@ -80,5 +84,6 @@ gateway-logs: ## Container logs (FOLLOW=1 to follow)
 gateway-verify: node_modules ## Handshake + signed OFFER + DISCOVER against a running gateway (GATEWAY_URL)
 	node scripts/verify-gateway.mjs "$(GATEWAY_URL)"
 
-gateway-test: node_modules ## Image steps without Docker: build, pack, prod install, run unprivileged, verify, SIGTERM
+gateway-test: node_modules ## Image steps without Docker: Dockerfile checks, build, deps (npm ci --omit=dev), run under tini unprivileged, verify, SIGTERM
+	@bash scripts/ensure-image-tools.sh
 	bash scripts/verify-image-steps.sh

@@ -4,17 +4,22 @@
 #   scripts/gateway-docker.sh build | start | stop | restart | logs [-f] | status
 #
 # Env (all optional):
-#   GATEWAY_IMAGE      image tag                       (aiconexus-gateway:local)
+#   GATEWAY_IMAGE      image tag                       (aiconexus-gateway:local); `build` also tags
+#                      <name>:<package.json version>, the tag deploy/k8s/deployment.yaml uses
+#   GATEWAY_NODE_IMAGE base image for `build`          (the Dockerfile's default, node:22-bookworm-slim;
+#                      release builds pin it: node:22-bookworm-slim@sha256:…, see docs/operations.md)
 #   GATEWAY_CONTAINER  container name                  (aiconexus-gateway)
 #   GATEWAY_PUBLISH    host side of the port mapping   (127.0.0.1:8000; 0.0.0.0:8000 for other hosts)
 #   GATEWAY_ENV_FILE   settings passed to the gateway  (<repo>/.env.gateway, used when it exists)
 #   GATEWAY_LOG_TAIL   lines shown by `logs`           (200)
-# Exit status: 0 ok · 1 error (Docker missing or unreachable, build/run failure) · 3 container not
-# running (status) · 2 usage.
+# Exit status: 0 ok · 1 error (Docker missing or unreachable, build/run failure, port in use) ·
+# 3 container not running (status) · 2 usage. Through make every failure is make's exit status 2;
+# the script's own code is in make's "Error N" line (Makefile, gateway-status).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IMAGE=${GATEWAY_IMAGE:-aiconexus-gateway:local}
+NODE_IMAGE=${GATEWAY_NODE_IMAGE:-}
 CONTAINER=${GATEWAY_CONTAINER:-aiconexus-gateway}
 PUBLISH=${GATEWAY_PUBLISH:-127.0.0.1:8000}
 ENV_FILE=${GATEWAY_ENV_FILE:-$ROOT/.env.gateway}
@@ -27,7 +32,7 @@ me=$(basename "$0")
 usage() {
   cat >&2 <<EOF
 usage: $me build | start | stop | restart | logs [-f] | status
-  build    build $IMAGE from docker/Dockerfile (context: the repository root)
+  build    build $IMAGE (and <name>:<version>) from docker/Dockerfile (context: the repository root)
   start    run container $CONTAINER from $IMAGE on $PUBLISH and wait until it is healthy
   stop     stop (SIGTERM, graceful drain) and remove the container; the image stays
   restart  stop, then start (picks up a rebuilt image and a changed env file)
@@ -58,12 +63,29 @@ no_container() {
   printf '%s: container %s does not exist (not started, or stopped and removed). Start it: make gateway-start\n' "$me" "$CONTAINER" >&2
 }
 
+# The image name without its tag (registry host:port kept): aiconexus-gateway:local → aiconexus-gateway.
+image_name() {
+  local ref=${1%%@*}
+  if [[ ${ref##*/} == *:* ]]; then ref=${ref%:*}; fi
+  printf '%s' "$ref"
+}
+
 cmd_build() {
-  local version revision
+  local version revision names base="the Dockerfile's default (unpinned)" tags=() base_args=() name
   version=$(node -p 'require(process.argv[1]).version' "$ROOT/package.json" 2>/dev/null || echo unknown)
   revision=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
-  echo "building $IMAGE (version $version, revision ${revision:0:12})"
-  docker build -f "$ROOT/docker/Dockerfile" -t "$IMAGE" \
+  names=("$IMAGE")
+  # The version tag too (aiconexus-gateway:0.1.0 by default): the one deploy/k8s/deployment.yaml names.
+  if [[ $version != unknown && $(image_name "$IMAGE"):$version != "$IMAGE" ]]; then
+    names+=("$(image_name "$IMAGE"):$version")
+  fi
+  for name in "${names[@]}"; do tags+=(-t "$name"); done
+  if [[ -n $NODE_IMAGE ]]; then
+    base_args=(--build-arg NODE_IMAGE="$NODE_IMAGE")
+    base=$NODE_IMAGE
+  fi
+  echo "building ${names[*]} (version $version, revision ${revision:0:12}, base $base)"
+  docker build -f "$ROOT/docker/Dockerfile" "${tags[@]}" ${base_args[@]+"${base_args[@]}"} \
     --build-arg VERSION="$version" --build-arg REVISION="$revision" "$ROOT"
 }
 
@@ -84,11 +106,25 @@ cmd_start() {
     echo "settings from $ENV_FILE"
   fi
   # -e after --env-file wins: the container always listens on 0.0.0.0:8000 (EXPOSE, healthcheck).
-  docker run -d --name "$CONTAINER" --init --restart unless-stopped \
+  # No --init: the image's ENTRYPOINT is an init (tini) already.
+  local err
+  if ! err=$(docker run -d --name "$CONTAINER" --restart unless-stopped \
     --stop-signal SIGTERM --stop-timeout "$STOP_TIMEOUT" \
     --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
     ${env_args[@]+"${env_args[@]}"} -e GATEWAY_HOST=0.0.0.0 -e GATEWAY_PORT=8000 \
-    -p "$PUBLISH:8000" "$IMAGE" >/dev/null
+    -p "$PUBLISH:8000" "$IMAGE" 2>&1 >/dev/null); then
+    # docker run creates the container before it binds the port: a failed start leaves it behind
+    # ("Created"), and the next start would trip over it. Remove it.
+    [[ $(container_state) != created ]] || docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
+    if grep -qiE 'port is already allocated|address already in use|bind: ' <<<"$err"; then
+      local host=127.0.0.1 other=8080
+      [[ $PUBLISH != *:* ]] || host=${PUBLISH%:*}
+      [[ ${PUBLISH##*:} != 8080 ]] || other=8081
+      die "cannot publish the gateway on $PUBLISH: that port is in use on this host (another container or process). Free it, or choose another host port with GATEWAY_PUBLISH, e.g. GATEWAY_PUBLISH=$host:$other make gateway-start"
+    fi
+    err=$(printf '%s\n' "$err" | grep -v '^[[:space:]]*$' | tail -n 1)
+    die "docker run failed: ${err:-no message} (the container was removed)"
+  fi
   echo "started $CONTAINER ($IMAGE) on $PUBLISH; waiting for it to be healthy…"
 
   local health i url=$PUBLISH

@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # Reproduces what docker/Dockerfile does, without Docker, and checks the result end to end:
-#   1. build stage   — a clean copy of the build context (package.json, package-lock.json,
-#                      tsconfig*.json, src/), `npm run build` there, then `npm pack`
-#   2. runtime stage — extract the tarball, put package-lock.json beside it (npm pack leaves it
-#                      out), `npm ci --omit=dev`
-#   3. run           — `node dist/server.js` with the image's environment only (env -i:
-#                      NODE_ENV=production GATEWAY_HOST=0.0.0.0, a free ephemeral port, and the
-#                      image's CMD: `env LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true
-#                      node …` when this host has libjemalloc2, with a warning otherwise), as the
-#                      unprivileged user `nobody` when run as root, in a directory it cannot write
-#   4. check         — /health within a bounded wait, then scripts/verify-gateway.mjs --hold (real
+#   0. Dockerfile    — reads docker/Dockerfile: three stages (build, deps, runtime); the runtime
+#                      stage installs nothing with npm (it removes npm, npx, corepack and yarn),
+#                      copies node_modules from deps and dist/ from build, runs as a non-root USER,
+#                      has a HEALTHCHECK, and an init (tini) as ENTRYPOINT; .dockerignore lets the
+#                      files the stages COPY through; deploy/k8s/deployment.yaml names the image tag
+#                      `make gateway-build` makes (aiconexus-gateway:<package.json version>).
+#   1. build stage   — a clean copy of what the build stage COPYs, then its compile RUN (tsc);
+#                      plus a package check (`npm pack --dry-run`; not an image step)
+#   2. deps stage    — package.json + package-lock.json alone, then its RUN (npm ci --omit=dev)
+#   3. runtime stage — the runtime layout: package.json, node_modules copied from 2, dist/ from 1
+#   4. run           — the image's ENTRYPOINT + CMD as written in the Dockerfile (tini -s -- env
+#                      LD_PRELOAD=libjemalloc.so.2 … node dist/server.js; without tini or libjemalloc2
+#                      on this host that part is left out, with a warning), with the runtime stage's
+#                      ENV only (env -i) and a free ephemeral port, as the unprivileged user `nobody`
+#                      when run as root, in a directory it cannot write, with npm, npx, corepack and
+#                      yarn on PATH replaced by traps that fail the run if anything calls them
+#   5. check         — /health within a bounded wait, then scripts/verify-gateway.mjs --hold (real
 #                      handshake, signed OFFER delivered byte for byte, DISCOVER)
-#   5. shutdown      — SIGTERM: both held agents closed with 1001, exit status 0 within 10 s,
-#                      "shutting down" and "shutdown complete" logged, nothing at error/fatal
+#   6. shutdown      — SIGTERM to the init, as `docker stop` does: it forwards it to node, both held
+#                      agents are closed with 1001, exit status 0 within 10 s, "shutting down" and
+#                      "shutdown complete" logged, nothing at error/fatal
+# Not reproduced here (checked by reading the Dockerfile): the base image, the apt packages and the
+# removal of npm inside it, and tini reaping zombies as PID 1.
 # The build runs in a temporary copy so the repository's dist/ is neither used (it may hold stale
 # files) nor touched. Everything is cleaned up on exit (KEEP_TMP=1 keeps the temp dir).
 #
@@ -24,6 +34,7 @@ set -euo pipefail
 umask 022
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DOCKERFILE="$ROOT/docker/Dockerfile"
 HEALTH_WAIT_S=${HEALTH_WAIT_S:-30}
 STOP_WAIT_S=${STOP_WAIT_S:-10}
 RUN_AS_USER=${RUN_AS_USER:-nobody}
@@ -47,7 +58,8 @@ NODE_BIN=$(command -v node)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-image.XXXXXX")
 BUILD="$WORK/build"
-APP="$WORK/run/package"
+DEPS="$WORK/deps"
+APP="$WORK/app"
 SERVER_OUT="$WORK/server.stdout.log"
 SERVER_ERR="$WORK/server.stderr.log"
 VERIFY_OUT="$WORK/verify.log"
@@ -82,23 +94,107 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---- 1. build stage ------------------------------------------------------------------------------
-step "build stage: clean copy of the build context → npm run build → npm pack  ($WORK)"
-mkdir -p "$BUILD"
-# The same files docker/Dockerfile copies into its build stage.
-cp "$ROOT/package.json" "$ROOT/package-lock.json" "$ROOT/tsconfig.json" "$ROOT/tsconfig.build.json" "$BUILD/"
-cp -R "$ROOT/src" "$BUILD/src"
-# Files the package.json "files" field names besides dist/, when they exist (npm pack adds them).
+# ---- 0. read the Dockerfile ----------------------------------------------------------------------
+step "Dockerfile: stages, runtime stage without npm, non-root USER, HEALTHCHECK, init ENTRYPOINT"
+# Prints bash assignments (sourced below) of what the next steps reproduce, or FAIL lines.
+# shellcheck disable=SC2016 # JavaScript, not shell
 node -e '
-  const pkg = require(process.argv[1] + "/package.json");
-  for (const f of pkg.files ?? []) if (!/^dist\/?$/.test(f)) console.log(f);
-' "$ROOT" | while IFS= read -r f; do
-  if [[ -e "$ROOT/$f" ]]; then cp -R "$ROOT/$f" "$BUILD/"; fi
-done
-for f in LICENSE LICENSE.md NOTICE; do
-  if [[ -e "$ROOT/$f" ]]; then cp "$ROOT/$f" "$BUILD/"; fi
-done
+  const fs = require("fs");
+  const [dockerfile, root] = process.argv.slice(1);
+  const fails = [];
+  const fail = (m) => fails.push(m);
+  // Instructions, with continuation lines joined and comment lines dropped (also inside a continuation).
+  const instrs = [];
+  let cur = "";
+  for (const raw of fs.readFileSync(dockerfile, "utf8").split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("#") || (line === "" && cur === "")) continue;
+    cur += (cur ? " " : "") + line.replace(/\\$/, "").trim();
+    if (!line.endsWith("\\")) { if (cur) instrs.push(cur); cur = ""; }
+  }
+  const stages = [];
+  for (const i of instrs) {
+    const [, kw, rest] = i.match(/^(\S+)\s*(.*)$/);
+    const k = kw.toUpperCase();
+    if (k === "FROM") { stages.push({ name: (rest.match(/\sAS\s+(\S+)/i) ?? [])[1], from: rest.split(/\s+/)[0], ins: [] }); continue; }
+    if (stages.length) stages.at(-1).ins.push([k, rest]);
+  }
+  const stage = (n) => stages.find((s) => s.name === n) ?? (fail(`no stage named "${n}"`), { ins: [] });
+  const names = stages.map((s) => s.name).join(", ");
+  if (names !== "build, deps, runtime") fail(`stages are [${names}], expected [build, deps, runtime] (the runtime stage last)`);
+  const build = stage("build"), deps = stage("deps"), runtime = stage("runtime");
+  const of = (s, k) => s.ins.filter(([kw]) => kw === k).map(([, r]) => r);
+  const json = (s, k) => { const r = of(s, k).at(-1); if (r === undefined) { fail(`the runtime stage has no ${k}`); return []; } try { return JSON.parse(r); } catch { fail(`${k} is not in exec (JSON array) form: ${r}`); return []; } };
+  const copies = (s) => of(s, "COPY").map((r) => r.split(/\s+/)).map((w) => ({ from: (w.find((x) => x.startsWith("--from=")) ?? "").slice(7), args: w.filter((x) => !x.startsWith("--")) }));
+  for (const s of [build, deps, runtime]) if (of(s, "WORKDIR").at(-1) !== "/app") fail(`stage ${s.name}: WORKDIR is not /app`);
 
+  // Build stage: what it copies from the context, and its last RUN (the compile).
+  const buildCopy = copies(build).filter((c) => !c.from).flatMap((c) => c.args.slice(0, -1));
+  const buildRun = of(build, "RUN").at(-1) ?? "";
+  if (!/\btsc\b/.test(buildRun)) fail(`the build stage does not end with its compile step (RUN … tsc …): ${buildRun}`);
+  // Deps stage: package.json and package-lock.json only, npm ci --omit=dev.
+  const depsCopy = copies(deps).filter((c) => !c.from).flatMap((c) => c.args.slice(0, -1));
+  if (depsCopy.sort().join(" ") !== "package-lock.json package.json") fail(`the deps stage copies ${depsCopy.join(" ")}, expected package.json package-lock.json only`);
+  const depsRun = of(deps, "RUN").find((r) => /\bnpm ci\b/.test(r)) ?? "";
+  if (!/--omit=dev\b/.test(depsRun)) fail(`the deps stage has no RUN npm ci --omit=dev`);
+  // Runtime stage.
+  const pm = /(^|[\s;&|(])(npm|npx|yarn|yarnpkg|corepack|pnpm)\s+(ci|install|i|add|run|run-script|exec|rebuild|prune|update|enable|prepare|start)\b/;
+  for (const r of of(runtime, "RUN")) if (pm.test(r)) fail(`the runtime stage runs a package manager: RUN ${r}`);
+  const runs = of(runtime, "RUN").join(" ");
+  for (const p of ["/usr/local/bin/npm", "/usr/local/bin/npx", "/usr/local/bin/corepack", "/usr/local/lib/node_modules/npm"]) {
+    if (!runs.includes(p)) fail(`the runtime stage does not remove ${p}`);
+  }
+  const rc = copies(runtime);
+  const fromStage = rc.filter((c) => c.from).map((c) => ({ from: c.from, src: c.args[0], dest: c.args[1] }));
+  if (!fromStage.some((c) => c.from === "deps" && /\/node_modules$/.test(c.src))) fail("the runtime stage does not COPY --from=deps …/node_modules");
+  if (!fromStage.some((c) => c.from === "build" && /\/dist$/.test(c.src))) fail("the runtime stage does not COPY --from=build …/dist");
+  const runtimeCopy = rc.filter((c) => !c.from).flatMap((c) => c.args.slice(0, -1));
+  const user = of(runtime, "USER").at(-1);
+  if (!user || /^(root|0)(:|$)/.test(user)) fail(`the runtime stage runs as ${user ?? "root (no USER)"}, expected a non-root USER`);
+  if (!of(runtime, "HEALTHCHECK").some((h) => /\/health/.test(h))) fail("the runtime stage has no HEALTHCHECK on /health");
+  const entrypoint = json(runtime, "ENTRYPOINT"), cmd = json(runtime, "CMD");
+  if (!/(^|\/)(tini|dumb-init)$/.test(entrypoint[0] ?? "")) fail(`ENTRYPOINT is not an init (tini or dumb-init): ${JSON.stringify(entrypoint)}`);
+  if (!cmd.includes("dist/server.js")) fail(`CMD does not run dist/server.js: ${JSON.stringify(cmd)}`);
+  const env = of(runtime, "ENV").flatMap((r) => r.split(/\s+/)).filter((x) => x.includes("="));
+
+  // .dockerignore (an allowlist): every file the stages COPY from the context must pass it.
+  const ignore = fs.existsSync(root + "/.dockerignore") ? fs.readFileSync(root + "/.dockerignore", "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#")) : [];
+  if (ignore[0] === "*") {
+    for (const f of new Set([...buildCopy, ...depsCopy, ...runtimeCopy])) {
+      if (!ignore.includes("!" + f)) fail(`.dockerignore leaves ${f} out of the build context, but docker/Dockerfile COPYs it`);
+    }
+  }
+  // The k8s manifest names the tag `make gateway-build` makes besides GATEWAY_IMAGE.
+  const version = require(root + "/package.json").version;
+  const k8s = fs.readFileSync(root + "/deploy/k8s/deployment.yaml", "utf8").match(/^\s*image:\s*(\S+)/m)?.[1];
+  if (k8s !== `aiconexus-gateway:${version}`) fail(`deploy/k8s/deployment.yaml uses image ${k8s}, but make gateway-build tags aiconexus-gateway:${version} (package.json version): update the manifest`);
+
+  if (fails.length) { for (const f of fails) console.error("    " + f); process.exit(1); }
+  const q = (s) => "\x27" + String(s).replace(/\x27/g, "\x27\\\x27\x27") + "\x27";
+  const arr = (a) => "(" + a.map(q).join(" ") + ")";
+  console.log(`BUILD_COPY=${arr(buildCopy)}`);
+  console.log(`BUILD_RUN=${q(buildRun)}`);
+  console.log(`DEPS_RUN=${q(depsRun)}`);
+  console.log(`RUNTIME_COPY=${arr(runtimeCopy)}`);
+  console.log(`RUNTIME_FROM=${arr(fromStage.map((c) => `${c.from} ${c.src.replace(/^\/app\//, "")} ${c.dest.replace(/^\.\//, "")}`))}`);
+  console.log(`RUNTIME_ENV=${arr(env)}`);
+  console.log(`RUNTIME_USER=${q(user)}`);
+  console.log(`ENTRYPOINT=${arr(entrypoint)}`);
+  console.log(`CMD=${arr(cmd)}`);
+' "$DOCKERFILE" "$ROOT" >"$WORK/dockerfile.sh" || die "docker/Dockerfile does not have the expected layout (see above)"
+# shellcheck disable=SC1091
+source "$WORK/dockerfile.sh"
+info "stages build → deps → runtime; runtime: USER $RUNTIME_USER, ENV ${RUNTIME_ENV[*]}"
+info "ENTRYPOINT ${ENTRYPOINT[*]}; CMD ${CMD[*]}"
+info "no package manager in the runtime stage; node_modules from deps, dist/ from build"
+
+# ---- 1. build stage ------------------------------------------------------------------------------
+step "build stage: clean copy of ${BUILD_COPY[*]} → $BUILD_RUN  ($WORK)"
+mkdir -p "$BUILD"
+for f in "${BUILD_COPY[@]}"; do
+  [[ -e "$ROOT/$f" ]] || die "the build stage copies $f, which does not exist"
+  cp -R "$ROOT/$f" "$BUILD/"
+done
 if [[ $BUILD_NPM_CI == 1 || ! -d "$ROOT/node_modules/typescript" ]]; then
   info "npm ci (with dev dependencies)"
   (cd "$BUILD" && npm ci "${NPM_FLAGS[@]}") || die "npm ci in the build stage failed"
@@ -107,15 +203,18 @@ else
   ln -s "$ROOT/node_modules" "$BUILD/node_modules"
   info "reusing $ROOT/node_modules for the build (BUILD_NPM_CI=1 for a fresh npm ci)"
 fi
-(cd "$BUILD" && npm run build --silent) || die "npm run build failed"
-[[ -f "$BUILD/dist/server.js" ]] || die "npm run build produced no dist/server.js"
+(cd "$BUILD" && sh -c "$BUILD_RUN") || die "the build stage's compile step failed: $BUILD_RUN"
+[[ -f "$BUILD/dist/server.js" ]] || die "the build stage produced no dist/server.js"
 
-PACK_JSON=$(cd "$BUILD" && npm pack --json --pack-destination "$WORK" 2>/dev/null) || die "npm pack failed"
-TARBALL="$WORK/$(printf '%s' "$PACK_JSON" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].filename))')"
-[[ -f $TARBALL ]] || die "npm pack did not produce a tarball"
-info "packed $(basename "$TARBALL") ($(du -k "$TARBALL" | cut -f1) KiB)"
-
-# What the tarball holds versus what the image needs and what package.json "files" promises.
+# Not an image step: what `npm pack` would publish versus what package.json "files" promises.
+# Files the package.json "files" field names besides dist/, when they exist, so the check sees them.
+node -e '
+  const pkg = require(process.argv[1] + "/package.json");
+  for (const f of pkg.files ?? []) if (!/^!?dist(\/|$)/.test(f)) console.log(f);
+' "$ROOT" | while IFS= read -r f; do
+  if [[ -e "$ROOT/$f" && ! -e "$BUILD/$f" ]]; then cp -R "$ROOT/$f" "$BUILD/"; fi
+done
+PACK_JSON=$(cd "$BUILD" && npm pack --dry-run --json 2>/dev/null) || die "npm pack --dry-run failed"
 # shellcheck disable=SC2016 # JavaScript, not shell
 printf '%s' "$PACK_JSON" | node -e '
   let s = "";
@@ -125,39 +224,61 @@ printf '%s' "$PACK_JSON" | node -e '
     const pkg = require(process.argv[1] + "/package.json");
     let missing = 0;
     for (const need of ["package.json", "dist/server.js", "dist/app.js"]) {
-      if (!files.has(need)) { console.log(`    MISSING from the tarball: ${need}`); missing++; }
+      if (!files.has(need)) { console.log(`    MISSING from the package: ${need}`); missing++; }
     }
     for (const entry of pkg.files ?? []) {
+      if (entry.startsWith("!")) continue;
       const e = entry.replace(/\/$/, "");
       if (![...files].some((f) => f === e || f.startsWith(e + "/"))) {
-        console.log(`    WARNING: package.json "files" lists "${entry}" but the tarball has no such file (it does not exist in the repository)`);
+        console.log(`    WARNING: package.json "files" lists "${entry}" but the package has no such file (it does not exist in the repository)`);
       }
     }
-    const maps = [...files].filter((f) => f.endsWith(".js.map")).length;
-    if (maps > 0) console.log(`    note: ${maps} source maps are packed but src/ is not, so they point at files that are absent`);
-    console.log(`    tarball: ${pack.entryCount} files; package-lock.json is not packed (npm never packs it): copied beside it for npm ci`);
+    console.log(`    package check (npm pack --dry-run, not an image step): ${pack.entryCount} files`);
     process.exit(missing ? 1 : 0);
   });
-' "$BUILD" || die "the packed package lacks files the runtime needs"
+' "$BUILD" || die "the package (npm pack) lacks files the runtime needs"
 
-# ---- 2. runtime stage ----------------------------------------------------------------------------
-step "runtime stage: extract → package-lock.json beside it → npm ci --omit=dev"
-mkdir -p "$WORK/run"
-tar -xzf "$TARBALL" -C "$WORK/run"
-cp "$ROOT/package-lock.json" "$APP/"
-(cd "$APP" && NODE_ENV=production npm ci --omit=dev "${NPM_FLAGS[@]}") || die "npm ci --omit=dev failed (is package-lock.json in sync with package.json?)"
+# ---- 2. deps stage -------------------------------------------------------------------------------
+step "deps stage: package.json + package-lock.json → $DEPS_RUN"
+mkdir -p "$DEPS"
+cp "$ROOT/package.json" "$ROOT/package-lock.json" "$DEPS/"
+(cd "$DEPS" && npm_config_loglevel=error sh -c "$DEPS_RUN") || die "the deps stage failed: $DEPS_RUN (is package-lock.json in sync with package.json?)"
 for dev in typescript vitest tsx eslint; do
-  [[ ! -e "$APP/node_modules/$dev" ]] || die "dev dependency '$dev' was installed by npm ci --omit=dev"
+  [[ ! -e "$DEPS/node_modules/$dev" ]] || die "dev dependency '$dev' was installed by the deps stage"
 done
 for dep in ws @noble/ed25519 @noble/hashes @scure/base fastify; do
-  [[ -d "$APP/node_modules/$dep" ]] || die "runtime dependency '$dep' is missing after npm ci --omit=dev"
+  [[ -d "$DEPS/node_modules/$dep" ]] || die "runtime dependency '$dep' is missing after the deps stage"
 done
-info "runtime node_modules: $(du -sh "$APP/node_modules" | cut -f1), no dev dependencies"
-# The handshake check runs from inside the install so its bare imports resolve from node_modules there.
-cp "$ROOT/scripts/verify-gateway.mjs" "$APP/verify-gateway.mjs"
+info "production node_modules: $(du -sh "$DEPS/node_modules" | cut -f1), no dev dependencies"
 
-# ---- 3. run as in the image ----------------------------------------------------------------------
-step "run: node dist/server.js with the image environment"
+# ---- 3. runtime stage ----------------------------------------------------------------------------
+step "runtime stage: ${RUNTIME_COPY[*]} from the context, ${#RUNTIME_FROM[@]} copies from earlier stages, no install"
+mkdir -p "$APP"
+for f in "${RUNTIME_COPY[@]}"; do cp -R "$ROOT/$f" "$APP/"; done
+for c in "${RUNTIME_FROM[@]}"; do
+  read -r from src dest <<<"$c"
+  case $from in
+    build) dir=$BUILD ;;
+    deps) dir=$DEPS ;;
+    *) die "COPY --from=$from: unknown stage" ;;
+  esac
+  [[ -e "$dir/$src" ]] || die "COPY --from=$from $src: the $from stage has no $src"
+  cp -R "$dir/$src" "$APP/$dest"
+  info "COPY --from=$from $src → $dest"
+done
+[[ ! -e "$APP/node_modules/.bin/npm" && ! -d "$APP/node_modules/npm" ]] || die "the runtime's node_modules holds npm"
+# The handshake check runs from inside the runtime tree so its bare imports resolve from node_modules there.
+cp "$ROOT/scripts/verify-gateway.mjs" "$APP/verify-gateway.mjs"
+# The runtime's PATH: node, and traps where npm, npx, corepack, yarn and pnpm would be (the image has none).
+mkdir -p "$WORK/bin"
+ln -s "$NODE_BIN" "$WORK/bin/node"
+for pm in npm npx corepack yarn yarnpkg pnpm; do
+  printf '#!/bin/sh\necho "PACKAGE-MANAGER-CALLED: %s $*" >&2\nexit 127\n' "$pm" >"$WORK/bin/$pm"
+  chmod 755 "$WORK/bin/$pm"
+done
+
+# ---- 4. run as in the image ----------------------------------------------------------------------
+step "run: the image's ENTRYPOINT + CMD with the runtime stage's environment"
 PORT=$(node -e 'const s=require("net").createServer();s.listen(0,"0.0.0.0",()=>{console.log(s.address().port);s.close()})')
 [[ $PORT =~ ^[0-9]+$ ]] || die "could not pick a free port"
 RUN_AS=()
@@ -165,7 +286,7 @@ RUN_USER=$(id -un)
 if [[ $(id -u) -eq 0 ]]; then
   id "$RUN_AS_USER" >/dev/null 2>&1 || die "user '$RUN_AS_USER' does not exist (set RUN_AS_USER)"
   if command -v setpriv >/dev/null; then
-    # setpriv execs node in place: $! is node's pid, so SIGTERM and the exit status are node's own.
+    # setpriv execs the init (or node) in place: $! is its pid, so SIGTERM and the exit status are its own.
     RUN_AS=("$(command -v setpriv)" --reuid="$(id -u "$RUN_AS_USER")" --regid="$(id -g "$RUN_AS_USER")" --clear-groups --)
   else
     die "running as root needs setpriv (util-linux) to drop to '$RUN_AS_USER'"
@@ -182,20 +303,35 @@ else
   info "not root: the gateway runs as the current user ($RUN_USER)"
 fi
 info "user $RUN_USER, port $PORT, cwd $APP"
-# The image's CMD preloads jemalloc into node only (docker/Dockerfile); here too, after setpriv
-# (jemalloc's background thread in a process that switches user aborts it).
-MALLOC_ENV=()
-if ldconfig -p 2>/dev/null | grep -q 'libjemalloc\.so\.2 '; then
-  MALLOC_ENV=(LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true)
-  info "malloc: jemalloc (LD_PRELOAD=libjemalloc.so.2), as in the image"
-else
-  warn "libjemalloc2 is not installed here: running on glibc malloc, unlike the image (apt-get install libjemalloc2)"
+# The image's command line: ENTRYPOINT (the init) + CMD, as written in docker/Dockerfile, with the
+# parts this host lacks left out. Here, as in the image, jemalloc is preloaded into node only, after
+# setpriv (jemalloc's background thread in a process that switches user aborts it).
+INIT=()
+if [[ ${#ENTRYPOINT[@]} -gt 0 ]]; then
+  if [[ -x ${ENTRYPOINT[0]} ]] || command -v "${ENTRYPOINT[0]##*/}" >/dev/null; then
+    [[ -x ${ENTRYPOINT[0]} ]] || ENTRYPOINT[0]=$(command -v "${ENTRYPOINT[0]##*/}")
+    INIT=("${ENTRYPOINT[@]}")
+    info "init: ${INIT[*]} (ENTRYPOINT), as in the image"
+  else
+    warn "${ENTRYPOINT[0]##*/} is not installed here: running without the image's init, so its signal forwarding is not checked (apt-get install ${ENTRYPOINT[0]##*/})"
+  fi
 fi
+COMMAND=()
+for arg in "${CMD[@]}"; do
+  if [[ $arg == LD_PRELOAD=*jemalloc* || $arg == MALLOC_CONF=* ]] && ! ldconfig -p 2>/dev/null | grep -q 'libjemalloc\.so\.2 '; then
+    [[ $arg == MALLOC_CONF=* ]] || warn "libjemalloc2 is not installed here: running on glibc malloc, unlike the image (apt-get install libjemalloc2)"
+    continue
+  fi
+  COMMAND+=("$arg")
+done
+[[ " ${COMMAND[*]} " != *" LD_PRELOAD=libjemalloc"* ]] || info "malloc: jemalloc (LD_PRELOAD=libjemalloc.so.2), as in the image"
+info "command: ${INIT[*]}${INIT[*]:+ }${COMMAND[*]}"
 
 (
   cd "$APP"
-  exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/nonexistent NODE_ENV=production GATEWAY_HOST=0.0.0.0 GATEWAY_PORT="$PORT" \
-    ${RUN_AS[@]+"${RUN_AS[@]}"} env ${MALLOC_ENV[@]+"${MALLOC_ENV[@]}"} "$NODE_BIN" dist/server.js
+  # PATH: node, then the package-manager traps, then the system's (env, and the init's own path).
+  exec env -i PATH="$WORK/bin:/usr/local/bin:/usr/bin:/bin" HOME=/nonexistent "${RUNTIME_ENV[@]}" GATEWAY_PORT="$PORT" \
+    ${RUN_AS[@]+"${RUN_AS[@]}"} ${INIT[@]+"${INIT[@]}"} "${COMMAND[@]}"
 ) >"$SERVER_OUT" 2>"$SERVER_ERR" &
 SERVER_PID=$!
 
@@ -209,13 +345,22 @@ until "$NODE_BIN" -e '
   sleep 0.25
 done
 info "/health healthy after $(($(now_ms) - started)) ms"
-actual_user=$(ps -o user= -p "$SERVER_PID" | tr -d ' ')
-[[ $actual_user == "$RUN_USER" ]] || die "the gateway runs as '$actual_user', expected '$RUN_USER'"
+NODE_PID=$SERVER_PID
+if [[ ${#INIT[@]} -gt 0 ]]; then
+  NODE_PID=$(ps -o pid= --ppid "$SERVER_PID" | tr -d ' ' | head -n 1)
+  [[ -n $NODE_PID ]] || die "the init (pid $SERVER_PID) has no child process"
+  [[ $(ps -o comm= -p "$NODE_PID") == node* ]] || die "the init's child is $(ps -o comm= -p "$NODE_PID"), not node"
+  info "init pid $SERVER_PID runs node as pid $NODE_PID"
+fi
+for pid in $SERVER_PID $NODE_PID; do
+  actual_user=$(ps -o user= -p "$pid" | tr -d ' ')
+  [[ $actual_user == "$RUN_USER" ]] || die "pid $pid ($(ps -o comm= -p "$pid")) runs as '$actual_user', expected '$RUN_USER'"
+done
 grep -q '"url":"ws://0.0.0.0:' "$SERVER_OUT" || warn "no 'gateway ready' log line with ws://0.0.0.0 (GATEWAY_HOST not applied?)"
-info "pid $SERVER_PID runs as $actual_user, listening on 0.0.0.0:$PORT"
+info "node runs as $actual_user, listening on 0.0.0.0:$PORT"
 
-# ---- 4. real handshake ---------------------------------------------------------------------------
-step "check: scripts/verify-gateway.mjs --hold against ws://127.0.0.1:$PORT/ws (from the packed install)"
+# ---- 5. real handshake ---------------------------------------------------------------------------
+step "check: scripts/verify-gateway.mjs --hold against ws://127.0.0.1:$PORT/ws (from the runtime tree)"
 : >"$VERIFY_OUT"
 (cd "$APP" && exec "$NODE_BIN" verify-gateway.mjs "ws://127.0.0.1:$PORT/ws" --hold) >"$VERIFY_OUT" 2>&1 &
 VERIFY_PID=$!
@@ -230,8 +375,9 @@ until grep -q '^HOLDING' "$VERIFY_OUT"; do
 done
 sed -e '/^HOLDING/d' -e 's/^/    /' "$VERIFY_OUT"
 
-# ---- 5. graceful shutdown ------------------------------------------------------------------------
-step "shutdown: SIGTERM with two agents connected"
+# ---- 6. graceful shutdown ------------------------------------------------------------------------
+if [[ ${#INIT[@]} -gt 0 ]]; then target="the init (pid $SERVER_PID), as docker stop sends it"; else target="node (pid $SERVER_PID)"; fi
+step "shutdown: SIGTERM to $target, with two agents connected"
 kill -0 "$SERVER_PID" 2>/dev/null || die "the gateway died during the handshake check"
 t0=$(now_ms)
 kill -TERM "$SERVER_PID"
@@ -244,7 +390,8 @@ server_rc=0
 wait "$SERVER_PID" || server_rc=$?
 SERVER_PID=""
 [[ $server_rc -eq 0 ]] || die "the gateway exited with status $server_rc after SIGTERM (expected 0)"
-info "exited with status 0 after ${elapsed} ms"
+! kill -0 "$NODE_PID" 2>/dev/null || die "node (pid $NODE_PID) is still running after its init exited"
+info "exited with status 0 after ${elapsed} ms${INIT[0]:+ (the init forwarded SIGTERM to node and passed on its status)}"
 
 verify_rc=0
 wait "$VERIFY_PID" || verify_rc=$?
@@ -262,10 +409,14 @@ if grep -qv '^{' "$SERVER_OUT"; then
   warn "stdout has non-JSON lines (log collectors expect JSON lines only):"
   grep -v '^{' "$SERVER_OUT" | head -n 3 | sed 's/^/      /'
 fi
+if grep -q 'PACKAGE-MANAGER-CALLED' "$SERVER_ERR"; then
+  grep 'PACKAGE-MANAGER-CALLED' "$SERVER_ERR" | head -n 3 >&2
+  die "the runtime called a package manager, which the image does not have"
+fi
 if [[ -s $SERVER_ERR ]]; then
-  warn "the gateway wrote to stderr:"
+  warn "the gateway (or its init) wrote to stderr:"
   head -n 3 "$SERVER_ERR" | sed 's/^/      /'
 fi
 info "logs: 'shutting down' (SIGTERM) and 'shutdown complete', nothing at error/fatal level"
 
-printf '\nverify-image-steps: PASS (build → pack → npm ci --omit=dev → run as %s → health → handshake → SIGTERM exit 0 in %s ms)\n' "$RUN_USER" "$elapsed"
+printf '\nverify-image-steps: PASS (build stage → deps stage (npm ci --omit=dev) → runtime layout, no npm → %s as %s → health → handshake → SIGTERM exit 0 in %s ms)\n' "${INIT[0]:+${INIT[0]##*/} + }node" "$RUN_USER" "$elapsed"
