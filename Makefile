@@ -7,7 +7,7 @@ node_modules: package.json package-lock.json
 	@touch node_modules
 
 
-.PHONY: help install build start dev test redis-server chromium coturn python test-python test-unit test-integration lint typecheck clean bench \
+.PHONY: help install build start dev test redis-server chromium coturn nftables python test-python test-unit test-integration lint typecheck clean bench \
 	gateway-build gateway-start gateway-stop gateway-restart gateway-status gateway-logs gateway-verify gateway-test
 
 # Target of `make gateway-verify` (a running gateway's WebSocket URL).
@@ -27,9 +27,12 @@ start: node_modules ## Build and start the gateway on ws://127.0.0.1:8000/ws
 dev: node_modules ## Start with tsx in watch mode
 	npm run dev
 
-test: node_modules redis-server chromium coturn python ## Install and run the whole test suite: vitest, then the Python client's pytest suite (installs redis-server, chromium, coturn and python3-* packages if missing)
+test: node_modules redis-server chromium coturn nftables python ## Install and run the whole test suite: vitest, then the Python client's pytest suite (installs redis-server, chromium, coturn, nftables and python3-* packages if missing)
 	npm test
 	/usr/bin/python3 -m pytest clients/python/tests -q
+
+nftables: ## Install nftables and iproute2 if missing (the NAT test builds network namespaces with NAT routers)
+	@bash scripts/ensure-nftables.sh
 
 python: ## Install Debian's python3-* packages of the Python client (clients/python) if missing
 	@bash scripts/ensure-python.sh

@@ -6,13 +6,16 @@
  *   npx tsx examples/webrtc-pair.ts                               # starts its own gateway on 127.0.0.1
  *   npx tsx examples/webrtc-pair.ts --url ws://127.0.0.1:8000/ws  # uses a running gateway
  *
- * Both agents use werift (WebRTC in pure TypeScript) with ICE kept on 127.0.0.1 (no STUN/TURN).
+ * Both agents use werift (WebRTC in pure TypeScript). When the gateway hands out ICE servers
+ * (STUN_URLS / TURN_URLS: client.iceServers after REGISTERED), each agent's RTCPeerConnection uses
+ * them, TURN credential included, so the pair also connects across NATs; without them ICE is kept
+ * on 127.0.0.1 (no STUN/TURN), enough for two agents on one machine.
  * In your own project, import from 'aiconexus-gateway/client' instead of '../src/client/index.js'.
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { RTCDataChannel } from 'werift';
-import { GatewayClient, generateKeyPair, type SignalFrame } from '../src/client/index.js';
+import { RTCPeerConnection, type RTCDataChannel, type RTCIceServer } from 'werift';
+import { GatewayClient, generateKeyPair, type IceServer, type SignalFrame } from '../src/client/index.js';
 import { loopbackPeerConnection, PeerLink } from './webrtc-signaling.js';
 
 export interface PairResult {
@@ -32,6 +35,25 @@ export interface PairOptions {
   log?: (line: string) => void;
   /** Sees every verified signaling frame an agent receives (`at` = the receiver). */
   observe?: (at: 'A' | 'B', frame: SignalFrame) => void;
+}
+
+/**
+ * The gateway's ICE servers (client.iceServers) for werift: one entry per URL with `urls` a
+ * string, the plain RTCIceServer form (werift then uses the first stun: and the first turn: URL,
+ * each with its own entry's credential).
+ */
+export function weriftIceServers(servers: readonly IceServer[]): RTCIceServer[] {
+  return servers.flatMap(({ urls, username, credential }) =>
+    urls.map((url) => ({ urls: url, ...(username === undefined ? {} : { username }), ...(credential === undefined ? {} : { credential }) })),
+  );
+}
+
+/**
+ * The RTCPeerConnection for an agent: with the gateway's ICE servers when it has some (STUN and
+ * TURN work across NATs), otherwise one that stays on 127.0.0.1.
+ */
+export function peerConnectionFor(client: GatewayClient): RTCPeerConnection {
+  return client.iceServers.length > 0 ? new RTCPeerConnection({ iceServers: weriftIceServers(client.iceServers) }) : loopbackPeerConnection();
 }
 
 /** Rejects after `ms` unless `promise` settles first. */
@@ -78,8 +100,7 @@ export async function runPair({ url, timeoutMs = 15_000, log = () => {}, observe
   const left = () => Math.max(1, deadline - Date.now());
   const clientA = new GatewayClient({ url, key: generateKeyPair(), meta: { name: 'webrtc-a' }, reconnect: false });
   const clientB = new GatewayClient({ url, key: generateKeyPair(), meta: { name: 'webrtc-b' }, reconnect: false });
-  const pcA = loopbackPeerConnection();
-  const pcB = loopbackPeerConnection();
+  const pcs: RTCPeerConnection[] = [];
   const links: PeerLink[] = [];
   const gatewayErrors: Error[] = [];
   clientA.on('error', (err) => gatewayErrors.push(err));
@@ -92,8 +113,14 @@ export async function runPair({ url, timeoutMs = 15_000, log = () => {}, observe
     await withTimeout(Promise.all([clientA.connect(), clientB.connect()]), left(), 'both agents to register');
     log(`A ${clientA.did}\nB ${clientB.did}`);
 
-    const linkA = new PeerLink(clientA, pcA, clientB.did, { loopbackOnly: true });
-    const linkB = new PeerLink(clientB, pcB, clientA.did, { loopbackOnly: true });
+    // Created after REGISTERED, which carries the ICE servers.
+    const pcA = peerConnectionFor(clientA);
+    const pcB = peerConnectionFor(clientB);
+    pcs.push(pcA, pcB);
+    const loopbackOnly = clientA.iceServers.length === 0;
+    if (!loopbackOnly) log(`ICE servers from the gateway: ${clientA.iceServers.flatMap((s) => s.urls).join(', ')}`);
+    const linkA = new PeerLink(clientA, pcA, clientB.did, { loopbackOnly });
+    const linkB = new PeerLink(clientB, pcB, clientA.did, { loopbackOnly });
     links.push(linkA, linkB);
 
     // B: the channel A opens arrives as a 'datachannel'; B answers the first message.
@@ -127,7 +154,7 @@ export async function runPair({ url, timeoutMs = 15_000, log = () => {}, observe
     return { atB, atA, connectMs };
   } finally {
     for (const link of links) link.dispose();
-    await Promise.allSettled([pcA.close(), pcB.close()]);
+    await Promise.allSettled(pcs.map((pc) => pc.close()));
     await Promise.allSettled([clientA.close(), clientB.close()]);
   }
 }
@@ -158,4 +185,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   } finally {
     await stopGateway?.();
   }
+  // With a TURN server, werift (0.24) leaves its allocation-refresh timer pending after
+  // pc.close() (minutes long): without this the process would linger after its work is done.
+  process.exit();
 }

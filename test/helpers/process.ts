@@ -26,8 +26,19 @@ const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 4
 /** Fastify's info line after listen; the only place the port bound for GATEWAY_PORT=0 is printed. */
 const LISTENING = /Server listening at http:\/\/[^\s"]+:(\d+)/;
 
+export interface SpawnGatewayOptions {
+  /**
+   * Command the gateway runs under, e.g. `['ip', 'netns', 'exec', ns]` to start it inside a network
+   * namespace (test/nat). Default: none.
+   */
+  prefix?: string[];
+  /** Host of wsUrl / httpUrl (default 127.0.0.1), e.g. the GATEWAY_HOST it binds in a namespace. */
+  urlHost?: string;
+}
+
 /**
- * Spawns `node --import tsx src/server.ts` with only PATH and the given variables.
+ * Spawns `node --import tsx src/server.ts` with only PATH and the given variables
+ * (under `options.prefix` when given).
  *
  * GATEWAY_PORT unset or "0": the gateway binds a port of the kernel's choosing and the port is read
  * back from Fastify's "Server listening at http://HOST:PORT" line (no window in which another
@@ -36,13 +47,15 @@ const LISTENING = /Server listening at http:\/\/[^\s"]+:(\d+)/;
  * for. Any other GATEWAY_PORT is passed as given (a fixed port: restarts on the same port, a port
  * in use, an invalid value).
  */
-export function spawnGateway(env: Record<string, string>): GatewayProcess {
+export function spawnGateway(env: Record<string, string>, options: SpawnGatewayOptions = {}): GatewayProcess {
   const wanted = env.GATEWAY_PORT ?? '0';
   const ephemeral = wanted === '0';
   const requestedLevel = env.LOG_LEVEL ?? 'info';
   const minLevel = LEVELS[requestedLevel];
   const forceInfo = ephemeral && minLevel !== undefined && minLevel > (LEVELS.info as number);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath, '--import', 'tsx', 'src/server.ts'];
+  const urlHost = options.urlHost ?? '127.0.0.1';
+  const child = spawn(command as string, prefixArgs, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env, GATEWAY_PORT: wanted, ...(forceInfo ? { LOG_LEVEL: 'info' } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,10 +111,10 @@ export function spawnGateway(env: Record<string, string>): GatewayProcess {
       return known();
     },
     get wsUrl() {
-      return `ws://127.0.0.1:${known()}/ws`;
+      return `ws://${urlHost}:${known()}/ws`;
     },
     get httpUrl() {
-      return `http://127.0.0.1:${known()}`;
+      return `http://${urlHost}:${known()}`;
     },
   };
 }
