@@ -47,7 +47,7 @@ type FrameType = ClientType | ServerType;
 
 /** What the generator adds to a frame schema: words for readers, never constraints. */
 interface FrameDoc {
-  schema: z.ZodType;
+  schema: z.core.$ZodType;
   /** Name under components.schemas. */
   schemaName: string;
   title: string;

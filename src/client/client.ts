@@ -6,7 +6,7 @@
  * PING answers by id, and reconnects (exponential backoff with full jitter) when a session is lost.
  * Browser-safe: no `node:` imports; `ws` is loaded only on Node (transport.ts).
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { CloseCode } from '../errors.js';
 import {
   agentsSchema,

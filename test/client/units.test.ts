@@ -91,7 +91,10 @@ describe('TypedEmitter', () => {
 
 describe('browser safety', () => {
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-  const ALLOWED_PACKAGES = new Set(['zod', '@noble/ed25519', '@noble/hashes/sha2.js', '@scure/base']);
+  // zod only as zod/mini, its English messages and zod core (the object parser of
+  // protocol/frames.ts): `zod` itself would put ~400 KiB more into the browser bundle
+  // (docs/client.md, "Browser bundle size").
+  const ALLOWED_PACKAGES = new Set(['zod/mini', 'zod/locales', 'zod/v4/core', '@noble/ed25519', '@noble/hashes/sha2.js', '@scure/base']);
 
   /** Static import/export specifiers of a TypeScript file (type-only imports excluded: erased at build). */
   function staticImports(file: string): string[] {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { z } from 'zod';
+import type { ZodMiniType } from 'zod/mini';
 import { ASYNCAPI_PATH, generateAsyncApi } from '../../scripts/gen-asyncapi.js';
 import { CloseCode, errorCodes, errorTable } from '../../src/errors.js';
 import {
@@ -31,7 +31,7 @@ type Doc = any;
 const generated = generateAsyncApi();
 const doc: Doc = parse(generated);
 
-const frameSchemas: Record<string, z.ZodType> = {
+const frameSchemas: Record<string, ZodMiniType> = {
   REGISTER: registerSchema,
   OFFER: offerSchema,
   ANSWER: answerSchema,

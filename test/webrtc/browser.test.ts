@@ -22,6 +22,10 @@
  *
  * Chromium is required, not optional: without it this suite fails (CI installs it with
  * `apt-get install -y chromium`). CHROMIUM_PATH overrides /usr/bin/chromium.
+ *
+ * The second suite holds the bundle to its size budget (scripts/build-browser-client.mjs, BUDGET;
+ * docs/client.md, "Browser bundle size") and needs no browser: within budget, zod's English
+ * messages still in it, and over budget a failed build that names what takes the room.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -30,8 +34,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { RTCDataChannel } from 'werift';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -239,5 +244,62 @@ describe('WebRTC through the gateway: Chromium ↔ werift', () => {
       await node.close();
       await page.close().catch(() => {});
     }
+  });
+});
+
+describe('browser bundle: size budget', () => {
+  const SCRIPT = join(ROOT, 'scripts/build-browser-client.mjs');
+  /** The budget docs/client.md states; scripts/build-browser-client.mjs (BUDGET) enforces it. */
+  const MAX_BYTES = 100 * 1024;
+  const MAX_GZIP_BYTES = 30 * 1024;
+  const run = promisify(execFile);
+  let dir = '';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'aiconexus-bundle-size-'));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('builds within 100 KiB minified and 30 KiB gzipped, with zod\'s English messages', { timeout: 60_000 }, async () => {
+    const bundle = join(dir, 'ok/aiconexus-client.js');
+    const { stdout } = await run(process.execPath, [SCRIPT, '--outfile', bundle], { cwd: ROOT, timeout: 60_000 });
+    expect(stdout).toMatch(/KiB gzipped \(within budget 100\.0 KiB \/ 30\.0 KiB gzipped\)/);
+    const body = await readFile(bundle);
+    expect(body.length).toBeLessThanOrEqual(MAX_BYTES);
+    expect(gzipSync(body, { level: 9 }).length).toBeLessThanOrEqual(MAX_GZIP_BYTES);
+
+    // zod/mini has no messages of its own; src/protocol/frames.ts installs zod's English locale, so
+    // the bundle (which has no `zod` to install it) words the client's errors as the gateway does.
+    const probe = `
+      const { GatewayClient, generateKeyPair } = await import(${JSON.stringify(pathToFileURL(bundle).href)});
+      try {
+        new GatewayClient({ url: 'ws://127.0.0.1:9/ws', key: generateKeyPair(), meta: { name: 5, capabilities: ['Chat'] } });
+      } catch (err) {
+        console.log(err.message);
+      }`;
+    const probed = await run(process.execPath, ['--input-type=module', '-e', probe], { cwd: dir, timeout: 30_000 });
+    expect(probed.stdout.trim()).toBe(
+      'bad meta: name: Invalid input: expected string, received number; capabilities.0: capability must be 1-64 of [a-z0-9._:-]',
+    );
+  });
+
+  it('fails over budget, naming the packages and files that take the room', { timeout: 60_000 }, async () => {
+    const bundle = join(dir, 'over/aiconexus-client.js');
+    const failed = await run(process.execPath, [SCRIPT, '--outfile', bundle, '--max-kib', '10', '--max-gzip-kib', '5'], { cwd: ROOT, timeout: 60_000 }).then(
+      () => null,
+      (err: { code?: number; stderr?: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    const stderr = failed?.stderr ?? '';
+    expect(stderr).toMatch(/browser bundle over its size budget: [\d.]+ KiB minified \(budget 10\.0 KiB\), [\d.]+ KiB gzipped \(budget 5\.0 KiB\)/);
+    expect(stderr).toMatch(/Biggest inputs by package[^\n]*\n\s+[\d.]+ KiB {2}(zod|src\/client\/) \(\d+ files\)/);
+    expect(stderr).toMatch(/Biggest files:\n\s+[\d.]+ KiB {2}\S+/);
+    expect(stderr).toContain('node_modules/zod/v4/core/schemas.js');
+    expect(stderr).toContain("instead of 'zod/mini'");
+    // The metafile is left for esbuild's analyzer.
+    const meta = JSON.parse(await readFile(`${bundle}.meta.json`, 'utf8')) as { inputs: Record<string, unknown> };
+    expect(Object.keys(meta.inputs)).toContain('src/client/client.ts');
   });
 });
