@@ -88,6 +88,13 @@ export const REDIS_RETRY_MAX_MS = 2000;
  */
 export const MIN_CLUSTER_TICK_MS = 50;
 
+/**
+ * The heartbeat pings a slice of the connections every HEARTBEAT_TICK_MS (each connection once per
+ * HEARTBEAT_INTERVAL): with the default 30 s, 300 slices, so 10,000 connections cost ~34 pings
+ * per tick instead of one 10,000-ping sweep that blocks the loop (src/ws/heartbeat-set.ts).
+ */
+export const HEARTBEAT_TICK_MS = 100;
+
 /** A node that misses ticks for this many HEARTBEAT_INTERVALs is dead (its agents are reaped). */
 export const NODE_TTL_HEARTBEATS = 1.5;
 

@@ -8,7 +8,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Cluster, ClusterOptions } from '../cluster/cluster.js';
 import type { Config } from '../config.js';
-import { DRAIN_POLL_MS, MAX_SWEEP_INTERVAL_MS, MIN_SWEEP_INTERVAL_MS, SWEEPS_PER_AGENT_TIMEOUT } from '../constants.js';
+import { DRAIN_POLL_MS, HEARTBEAT_TICK_MS, MAX_SWEEP_INTERVAL_MS, MIN_SWEEP_INTERVAL_MS, SWEEPS_PER_AGENT_TIMEOUT } from '../constants.js';
 import { CloseCode } from '../errors.js';
 import { createMetrics, type GatewayMetrics } from '../metrics.js';
 import { ReplayCache } from '../identity/replay-cache.js';
@@ -23,6 +23,7 @@ import { LocalBus } from '../routing/local-bus.js';
 import { ClusterRouter, LocalRouter, type Router } from '../routing/router.js';
 import { EntryCache } from '../registry/wire.js';
 import { Discovery } from './discovery.js';
+import { HeartbeatSet } from './heartbeat-set.js';
 import type { Session } from './session.js';
 
 export interface HubOptions {
@@ -70,8 +71,8 @@ export class Hub {
   readonly discovery: Discovery;
   /** Signature verification off the event loop (VERIFY_THREADS worker threads). */
   readonly verifier: VerifyPool;
-  /** Every open connection, registered or not. */
-  readonly sessions = new Set<Session>();
+  /** Every open connection, registered or not, and the heartbeat that pings them a slice at a time. */
+  readonly sessions: HeartbeatSet<Session>;
   /** Bytes of WebSocket messages received (aiconexus_received_bytes_total; the idle collector). */
   readonly inbound = { bytes: 0 };
   /** Per-frame log lines are built only when debug logging is on (hot path). */
@@ -84,6 +85,7 @@ export class Hub {
   constructor(opts: HubOptions) {
     this.config = opts.config;
     this.registry = opts.registry;
+    this.sessions = new HeartbeatSet(Math.ceil(opts.config.heartbeatIntervalMs / HEARTBEAT_TICK_MS));
     this.metrics = createMetrics({
       agentCount: () => this.registry.size,
       connectionCount: () => this.sessions.size,
@@ -135,9 +137,9 @@ export class Hub {
   /** Starts the heartbeat pings, the sweeper (both unref'd) and, in cluster mode, Redis. */
   async start(): Promise<void> {
     this.stop();
-    this.heartbeat = setInterval(() => {
-      for (const session of this.sessions) session.ping();
-    }, this.config.heartbeatIntervalMs);
+    // One slice of the connections per tick: each is pinged once per HEARTBEAT_INTERVAL, and no
+    // tick blocks the loop for all of them (heartbeat-set.ts).
+    this.heartbeat = setInterval(() => this.sessions.pingNextSlot(), this.config.heartbeatIntervalMs / this.sessions.slots);
     this.heartbeat.unref();
     // Sweep often enough that an idle agent is unlisted within a second of its timeout.
     this.sweeper.start(
