@@ -5,8 +5,10 @@
  * whole sweep. Measured with 3,000 connections on the 2-vCPU bench machine: 78–264 ms per
  * sweep (each ping is a socket write), once per HEARTBEAT_INTERVAL, a spike every frame in
  * flight at that moment waits behind. Here each connection gets a slot when it is added; the timer
- * fires every interval / slots and pings one slot, so every connection is still pinged once per
- * interval and one tick pings about connections / slots of them.
+ * fires every interval / slots and pings one slot, so every connection is pinged once per
+ * interval. A connection joins the slot pinged last, so its first ping comes one interval after
+ * it connected (never right after its handshake), and a slot holds the connections that arrived
+ * in one tick: one tick pings as many as arrive per tick, not all of them.
  */
 
 export interface Pingable {
@@ -16,7 +18,7 @@ export interface Pingable {
 export class HeartbeatSet<T extends Pingable> extends Set<T> {
   private readonly wheel: Set<T>[];
   private readonly slotOf = new Map<T, Set<T>>();
-  private nextSlot = 0;
+  /** The next slot to ping (turn % slots). */
   private turn = 0;
 
   /** `slots` ≥ 1: how many ticks one round of pings is spread over. */
@@ -27,7 +29,7 @@ export class HeartbeatSet<T extends Pingable> extends Set<T> {
 
   override add(item: T): this {
     if (!this.slotOf.has(item)) {
-      const slot = this.wheel[this.nextSlot++ % this.wheel.length] as Set<T>;
+      const slot = this.wheel[(this.turn + this.wheel.length - 1) % this.wheel.length] as Set<T>;
       slot.add(item);
       this.slotOf.set(item, slot);
     }

@@ -10,16 +10,38 @@ class Conn {
 }
 
 describe('HeartbeatSet', () => {
-  it('pings each member exactly once per round of `slots` ticks, about size / slots per tick', () => {
+  it('pings a member first one full round after it joins, then once per round', () => {
     const set = new HeartbeatSet<Conn>(10);
-    const conns = Array.from({ length: 103 }, () => new Conn());
-    for (const c of conns) set.add(c);
-    const perTick = Array.from({ length: 10 }, () => set.pingNextSlot());
-    expect(perTick.reduce((a, b) => a + b, 0)).toBe(103);
-    expect(Math.max(...perTick)).toBe(11);
-    expect(conns.every((c) => c.pings === 1)).toBe(true);
+    const a = new Conn();
+    set.pingNextSlot();
+    set.pingNextSlot();
+    set.add(a);
+    for (let tick = 1; tick <= 9; tick++) {
+      set.pingNextSlot();
+      expect(a.pings, `tick ${tick}`).toBe(0);
+    }
+    set.pingNextSlot();
+    expect(a.pings).toBe(1);
     for (let i = 0; i < 10; i++) set.pingNextSlot();
-    expect(conns.every((c) => c.pings === 2)).toBe(true);
+    expect(a.pings).toBe(2);
+  });
+
+  it('one tick pings the members that joined during one tick, not all of them', () => {
+    const set = new HeartbeatSet<Conn>(10);
+    const conns: Conn[] = [];
+    // 7 connections arrive per tick, for a whole round.
+    for (let tick = 0; tick < 10; tick++) {
+      for (let i = 0; i < 7; i++) {
+        const c = new Conn();
+        conns.push(c);
+        set.add(c);
+      }
+      set.pingNextSlot();
+    }
+    const perTick = Array.from({ length: 10 }, () => set.pingNextSlot());
+    expect(perTick).toEqual(Array(10).fill(7));
+    // The first arrivals' slot came round once during the arrivals already; everyone else's now.
+    expect(conns.map((c) => c.pings)).toEqual([...Array(7).fill(2), ...Array(63).fill(1)]);
   });
 
   it('is a Set: size, has, iteration; a deleted member is not pinged; adding twice keeps one slot', () => {
