@@ -61,17 +61,16 @@ beforeAll(async () => {
     lab = await startNatLab();
     await building;
     // playwright starts "the browser" with its own arguments: the wrapper puts it in agent1.
-    // WebRtcHideLocalIpsWithMdns off: Chromium's host candidate is then 192.0.2.2, not a random
-    // .local name. werift (0.24) resolves a .local candidate inside addIceCandidate() with a
-    // 10 s mDNS time-out, and the in-order signaling glue waits for it, so the relay candidates
-    // behind it would arrive 10 s late (the channel still opens, just 10 s later).
+    // Chromium keeps its default mDNS host candidate (`<uuid>.local`), as a real page does:
+    // werift (0.24) tries to resolve it for ~10 s, and PeerLink adds it on the side so the
+    // relay candidates behind it are not held up (examples/webrtc-signaling.ts).
     const wrapper = join(workDir, 'chromium-in-agent1.sh');
     await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec '${lab.topology.ns.agent1}' '${CHROMIUM}' "$@"\n`);
     await chmod(wrapper, 0o755);
     browser = await chromium.launch({
       executablePath: wrapper,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-features=WebRtcHideLocalIpsWithMdns'],
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       timeout: 30_000,
     });
   } catch (err) {
