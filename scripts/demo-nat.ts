@@ -8,7 +8,7 @@
  *   3. tries with the gateway's ice_servers (STUN + TURN): a data channel over the relay, echo.
  * Removes everything it created on exit, Ctrl-C included. Needs root (network namespaces).
  *
- *   sudo npm run demo:nat
+ *   npm run demo:nat                         (as root; or: sudo env "PATH=$PATH" npm run demo:nat)
  *
  * Exits 0 when step 3 connects through the relay and step 2 did not connect; 1 otherwise.
  */
@@ -95,7 +95,7 @@ async function main(): Promise<boolean> {
 
 const why = topologyUnavailable();
 if (why !== null) {
-  console.error(`demo:nat needs root, iproute2 and nftables to build network namespaces: ${why}.\nRun it as: sudo npm run demo:nat`);
+  console.error(`demo:nat needs root, iproute2 and nftables to build network namespaces: ${why}.\nRun it as root: npm run demo:nat (or: sudo env "PATH=$PATH" npm run demo:nat)`);
   process.exit(1);
 }
 
