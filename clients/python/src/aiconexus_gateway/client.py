@@ -20,6 +20,7 @@ import math
 import random as _random
 import secrets
 import time
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Literal, Mapping
 
 import websockets
@@ -79,47 +80,32 @@ Event = Literal[
 Callback = Callable[[Any], object]
 
 
+@dataclass(frozen=True)
 class InvalidFrame:
     """An incoming frame that was dropped: why (``reason``), what (``frame`` if it parsed), as received (``data``)."""
 
-    __slots__ = ("reason", "message", "frame", "data")
-
-    def __init__(self, reason: InvalidReason, message: str, data: str | bytes, frame: Any = None) -> None:
-        self.reason = reason
-        self.message = message
-        self.data = data
-        self.frame = frame
-
-    def __repr__(self) -> str:
-        return f"InvalidFrame(reason={self.reason!r}, message={self.message!r})"
+    reason: InvalidReason
+    message: str
+    data: str | bytes = field(repr=False)
+    frame: Any = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
 class Disconnect:
     """A registered session ended: close ``code`` (1006 without a close frame), ``reason``, and whether a reconnect follows."""
 
-    __slots__ = ("code", "reason", "will_reconnect")
-
-    def __init__(self, code: int, reason: str, will_reconnect: bool) -> None:
-        self.code = code
-        self.reason = reason
-        self.will_reconnect = will_reconnect
-
-    def __repr__(self) -> str:
-        return f"Disconnect(code={self.code}, reason={self.reason!r}, will_reconnect={self.will_reconnect})"
+    code: int
+    reason: str
+    will_reconnect: bool
 
 
+@dataclass(frozen=True)
 class Closed:
     """The client stopped for good; ``error`` says why when it gave up (authentication, mismatch, retries used up)."""
 
-    __slots__ = ("code", "reason", "error")
-
-    def __init__(self, reason: str, code: int | None = None, error: BaseException | None = None) -> None:
-        self.reason = reason
-        self.code = code
-        self.error = error
-
-    def __repr__(self) -> str:
-        return f"Closed(code={self.code}, reason={self.reason!r}, error={self.error!r})"
+    reason: str
+    code: int | None = None
+    error: BaseException | None = None
 
 
 _END = object()
