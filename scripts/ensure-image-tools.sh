@@ -7,11 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/ensure-package.sh"
 ensure_package tini "make gateway-test runs the image's ENTRYPOINT, tini" "e.g. 'sudo apt-get install tini'" tini
 if ! ldconfig -p 2>/dev/null | grep -q 'libjemalloc\.so\.2 '; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "libjemalloc.so.2 not found: installing Debian package libjemalloc2 (the image preloads it into node)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libjemalloc2 >/dev/null
-  else
+  echo "libjemalloc.so.2 not found: installing Debian package libjemalloc2 (the image preloads it into node)"
+  apt_install libjemalloc2 ||
     echo "libjemalloc2 is not installed: make gateway-test runs node on glibc malloc, unlike the image (e.g. 'sudo apt-get install libjemalloc2')" >&2
-  fi
 fi

@@ -19,10 +19,8 @@ missing_packages() {
 }
 mapfile -t missing < <(missing_packages)
 [ "${#missing[@]}" = 0 ] && exit 0
-if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "Python modules missing: installing Debian packages ${missing[*]} (the Python client's tests need them)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "Python modules missing: installing Debian packages ${missing[*]} (the Python client's tests need them)"
+if apt_install "${missing[@]}"; then
   mapfile -t missing < <(missing_packages)
   [ "${#missing[@]}" = 0 ] && exit 0
 fi
