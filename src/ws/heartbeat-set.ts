@@ -15,41 +15,52 @@ export interface Pingable {
   ping(): void;
 }
 
-export class HeartbeatSet<T extends Pingable> extends Set<T> {
+/** A set of connections (insertion order) whose members are pinged a slot at a time. */
+export class HeartbeatSet<T extends Pingable> implements Iterable<T> {
   private readonly wheel: Set<T>[];
+  /** Each member's slot; its keys are the members. */
   private readonly slotOf = new Map<T, Set<T>>();
   /** The next slot to ping (turn % slots). */
   private turn = 0;
 
   /** `slots` ≥ 1: how many ticks one round of pings is spread over. */
   constructor(slots: number) {
-    super();
     this.wheel = Array.from({ length: Math.max(1, Math.floor(slots)) }, () => new Set<T>());
   }
 
-  override add(item: T): this {
+  get size(): number {
+    return this.slotOf.size;
+  }
+
+  get slots(): number {
+    return this.wheel.length;
+  }
+
+  has(item: T): boolean {
+    return this.slotOf.has(item);
+  }
+
+  add(item: T): this {
     if (!this.slotOf.has(item)) {
       const slot = this.wheel[(this.turn + this.wheel.length - 1) % this.wheel.length] as Set<T>;
       slot.add(item);
       this.slotOf.set(item, slot);
     }
-    return super.add(item);
+    return this;
   }
 
-  override delete(item: T): boolean {
+  delete(item: T): boolean {
     this.slotOf.get(item)?.delete(item);
-    this.slotOf.delete(item);
-    return super.delete(item);
+    return this.slotOf.delete(item);
   }
 
-  override clear(): void {
+  clear(): void {
     for (const slot of this.wheel) slot.clear();
     this.slotOf.clear();
-    super.clear();
   }
 
-  get slots(): number {
-    return this.wheel.length;
+  [Symbol.iterator](): IterableIterator<T> {
+    return this.slotOf.keys();
   }
 
   /** Pings the connections of the next slot; returns how many it pinged. */

@@ -29,6 +29,7 @@ import { discover, iceServers, ping, type RequestContext } from './requests.js';
 import { iceServersFor } from '../ice-servers.js';
 import { admitAndRoute, checkSignal, verifyFailed, verifyTimed, type SignalingHost } from './signaling.js';
 import { StepQueue, type Outcome } from './step-queue.js';
+import type { HeartbeatSet } from './heartbeat-set.js';
 import type { TurnWrites } from './turn-writes.js';
 
 type State = 'auth' | 'open' | 'closed';
@@ -60,7 +61,7 @@ export interface SessionHost extends HandshakeHost, SignalingHost {
   /** Shutdown has begun: a new connection is closed with 1001 at once. */
   readonly draining: boolean;
   /** Every open connection (registered or not). */
-  readonly sessions: Set<Session>;
+  readonly sessions: Pick<HeartbeatSet<Session>, 'add' | 'delete'>;
   /** Bytes of messages received, on every connection of the node. */
   readonly inbound: { bytes: number };
   /** Lists the session as its DID's owner; in cluster mode resolves once presence has it. */
