@@ -70,7 +70,9 @@ describe('a client that does not read its answers', () => {
     expect(new Set(refs).size).toBe(refs.length);
     expect(refs.length).toBeGreaterThanOrEqual(12);
     expect(attacker.inbox.filter((f) => f.type === 'ERROR').map((f) => f.code)).toEqual(Array(200 - refs.length).fill('RATE_LIMITED'));
-    expect((attacker.inbox[0]?.agents as unknown[]).length).toBe(22);
+    // The first AGENTS, not the first frame: a RATE_LIMITED is sent at once (docs/protocol.md §10)
+    // and may overtake the replies still being computed (seen once on Node 24 in CI).
+    expect((attacker.inbox.find((f) => f.type === 'AGENTS')?.agents as unknown[]).length).toBe(22);
   });
 
   it('prices DISCOVER by its reply size and bounds the reply (truncated: true past a quarter of MAX_BUFFERED_BYTES)', async () => {
