@@ -2,21 +2,23 @@
  * Prometheus metrics (prom-client). Each app owns its own prom-client Registry, so several
  * gateways in one process never share counters.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { busyShareMeter } from './event-loop.js';
+import { CountsByLabel, HotHistogram } from './hot-metrics.js';
 
 export interface GatewayMetrics {
   readonly registry: Registry;
   readonly connectedAgents: Gauge;
   readonly connections: Gauge;
   readonly handshakes: Counter<'result'>;
-  readonly framesRouted: Counter<'type'>;
+  /** Per frame: counted here, read by aiconexus_frames_routed_total when scraped (hot-metrics.ts). */
+  readonly framesRouted: CountsByLabel<'type'>;
   readonly errors: Counter<'code'>;
   readonly closes: Counter<'code'>;
   readonly congestions: Counter;
   readonly socketsRefused: Counter;
-  readonly verifySeconds: Histogram;
-  readonly routeSeconds: Histogram;
+  readonly verifySeconds: HotHistogram;
+  readonly routeSeconds: HotHistogram;
   readonly verifyPending: Gauge;
   readonly verified: Counter<'where'>;
   readonly eventLoopUtilization: Gauge;
@@ -39,6 +41,16 @@ export function createMetrics(opts: {
   const registry = new Registry();
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
   const busyShare = busyShareMeter();
+  const framesRouted = new CountsByLabel('type');
+  new Counter({
+    name: 'aiconexus_frames_routed_total',
+    help: 'Signaling frames delivered to their target, by type',
+    labelNames: ['type'],
+    registers: [registry],
+    collect() {
+      framesRouted.collect(this);
+    },
+  });
   return {
     registry,
     connectedAgents: new Gauge({
@@ -63,12 +75,7 @@ export function createMetrics(opts: {
       labelNames: ['result'],
       registers: [registry],
     }),
-    framesRouted: new Counter({
-      name: 'aiconexus_frames_routed_total',
-      help: 'Signaling frames delivered to their target, by type',
-      labelNames: ['type'],
-      registers: [registry],
-    }),
+    framesRouted,
     errors: new Counter({
       name: 'aiconexus_errors_total',
       help: 'ERROR frames sent, by protocol error code',
@@ -91,18 +98,18 @@ export function createMetrics(opts: {
       help: 'TCP connections reset at accept because their address already had MAX_SOCKETS_PER_IP open',
       registers: [registry],
     }),
-    verifySeconds: new Histogram({
-      name: 'aiconexus_signature_verify_seconds',
-      help: 'Time from submitting one Ed25519 signature to the verification workers to its verdict (queueing included)',
-      buckets: [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05],
-      registers: [registry],
-    }),
-    routeSeconds: new Histogram({
-      name: 'aiconexus_frame_route_seconds',
-      help: 'Time a signaling frame spends in the gateway after its checks: verification, the wait for the same connection\'s earlier frames, and the write to the target (or the hand-over to Redis)',
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064],
-      registers: [registry],
-    }),
+    verifySeconds: new HotHistogram(
+      'aiconexus_signature_verify_seconds',
+      'Time from submitting one Ed25519 signature to the verification workers to its verdict (queueing included)',
+      [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05],
+      registry,
+    ),
+    routeSeconds: new HotHistogram(
+      'aiconexus_frame_route_seconds',
+      'Time a signaling frame spends in the gateway after its checks: verification, the wait for the same connection\'s earlier frames, and the write to the target (or the hand-over to Redis)',
+      [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064],
+      registry,
+    ),
     verifyPending: new Gauge({
       name: 'aiconexus_verify_pending',
       help: 'Signatures waiting for a verification worker (a sustained high value means VERIFY_THREADS or the cores are the bottleneck)',

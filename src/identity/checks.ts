@@ -7,7 +7,7 @@ import { signedText } from '../protocol/canonical.js';
 import { refOf, schemaError } from '../protocol/codec.js';
 import { registerSchema, signalingSchemas, type RegisterFrame, type SignalingType } from '../protocol/frames.js';
 import type { ReplayCache } from './replay-cache.js';
-import { decodeSignature, importAgentKey, verifySignature, type AgentKey } from './verify.js';
+import { importAgentKey, signatureBytes, verifySignature, type AgentKey } from './verify.js';
 
 export interface RegisterContext {
   /** The nonce of this connection's CHALLENGE. */
@@ -53,7 +53,7 @@ export function prepareRegister(frame: Record<string, unknown>, ctx: RegisterCon
   } catch {
     throw new ProtocolError('AUTH_FAILED', null, 'REGISTER has no canonical JSON form (non-finite number or nesting too deep)');
   }
-  return { frame: reg, key, message, signature: decodeSignature(reg.sig) };
+  return { frame: reg, key, message, signature: signatureBytes(reg.sig) };
 }
 
 /** After verification of a prepared REGISTER: a signature that does not verify → AUTH_FAILED. */
@@ -94,7 +94,7 @@ export function prepareSignal(type: SignalingType, frame: Record<string, unknown
   if (Math.abs(ctx.now - ts) > ctx.clockSkewMs) throw new ProtocolError('STALE', id);
   // A frame without a JCS form (a number beyond double range such as 1e400, nesting too deep to
   // serialise) cannot have been signed: BAD_FRAME, with its id.
-  return { type, id, from, to, ts, message: canonicalBytes(frame, id), signature: decodeSignature(sig) };
+  return { type, id, from, to, ts, message: canonicalBytes(frame, id), signature: signatureBytes(sig) };
 }
 
 /**

@@ -93,7 +93,14 @@ function equalsIgnoringSign(k: Uint8Array, y: Uint8Array): boolean {
  * scalar S is not below the group order L (RFC 8032 §5.1.7, rejects malleable signatures).
  */
 export function decodeSignature(sig: string): Buffer | null {
-  if (!SIGNATURE_PATTERN.test(sig)) return null;
+  return SIGNATURE_PATTERN.test(sig) ? signatureBytes(sig) : null;
+}
+
+/**
+ * {@link decodeSignature} for a `sig` a frame schema has already matched against
+ * SIGNATURE_PATTERN: the pattern is not run twice per frame (~1 µs each on the bench VM).
+ */
+export function signatureBytes(sig: string): Buffer | null {
   const bytes = Buffer.from(sig, 'base64url');
   return isScalarCanonical(bytes) ? bytes : null;
 }

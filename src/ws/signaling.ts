@@ -83,6 +83,6 @@ function routed(host: SignalingHost, signal: PreparedSignal, result: DeliveryRes
   if (result === 'unavailable') throw new ProtocolError('UNAVAILABLE', signal.id);
   if (result === 'not_found') throw new ProtocolError('AGENT_NOT_FOUND', signal.id);
   host.metrics.routeSeconds.observe((performance.now() - checkedAt) / 1000);
-  host.metrics.framesRouted.inc({ type: signal.type });
+  host.metrics.framesRouted.inc(signal.type);
   if (host.debug) host.log.debug({ did: from, to: signal.to, type: signal.type, id: signal.id }, 'frame routed');
 }
