@@ -6,8 +6,9 @@
  * On a shared or small machine a figure moves more between two runs an hour apart than most
  * changes move it, so a change is judged against the commit before it in the same session:
  * `bench/run.ts` with the given options runs in the working tree (A) and in a checkout of `<rev>`
- * (B), alternately, `--rounds` times (default 3), and the summary rows of every run are printed
- * side by side. Targets are not judged here; compare A with B.
+ * (B), alternately (A first in odd rounds, B first in even ones), `--rounds` times (default 3),
+ * and the summary rows of every run are printed side by side. Targets are not judged here;
+ * compare A with B.
  *
  * B is a `git worktree` of `<rev>` in the system temp directory. Its node_modules is a tree of
  * hard links to this one (so B runs on the same dependencies), or, where hard links are not
@@ -64,10 +65,15 @@ function main(): void {
   try {
     const runs: Row[][][] = trees.map(() => []);
     for (let round = 1; round <= rounds; round++) {
-      trees.forEach(([label, cwd], t) => {
+      // A first in odd rounds, B first in even ones: in one session's A/B of the same two commits
+      // run both ways, whichever side ran first in every round looked worse (p50 and p99 of the
+      // tail scenario; docs/performance.md "Latency tail"), so neither side always goes first.
+      const order = round % 2 === 1 ? [0, 1] : [1, 0];
+      for (const t of order) {
+        const [label, cwd] = trees[t] as [string, string];
         process.stderr.write(`round ${round}/${rounds}: ${label} …\n`);
         (runs[t] as Row[][]).push(runBench(cwd, benchArgs));
-      });
+      }
     }
     print(trees.map(([label]) => label), runs);
   } finally {
