@@ -142,6 +142,14 @@ export class VerifyPool {
   /** Submitted during this turn of the event loop, sent to the workers at its end. */
   private queued: Item[] = [];
   private scheduled = false;
+  /** To verify on the event loop, one per microtask (see verifyNext), and whether that runs. */
+  private inline: Item[] = [];
+  private inlineRunning = false;
+  /** Event-loop time spent verifying inline in this turn (reset at its end), ms. */
+  private turnSpentMs = 0;
+  private readonly endTurn = (): void => {
+    this.turnSpentMs = 0;
+  };
   private closed = false;
   /** Items sent to workers and not yet answered. */
   private inFlight = 0;
@@ -194,13 +202,57 @@ export class VerifyPool {
       queueMicrotask(() => done(this.closed ? null : false));
       return;
     }
-    this.queued.push({ publicKey, message, signature, done });
+    const item = { publicKey, message, signature, done };
+    const below = this.options.inlineBelowUtilization ?? 0.75;
+    if (below > 0 && this.queued.length === 0 && this.turnSpentMs < (this.options.inlineBudgetMs ?? 2) && this.loopUtilization() < below) {
+      this.inline.push(item);
+      if (!this.inlineRunning) {
+        this.inlineRunning = true;
+        queueMicrotask(this.verifyNext);
+      }
+      return;
+    }
+    this.defer(item);
+  }
+
+  /** Queues `item` for the end of the turn (dispatch). */
+  private defer(item: Item): void {
+    this.queued.push(item);
     if (!this.scheduled) {
       this.scheduled = true;
       // After the poll phase: every frame read in this turn of the loop goes in one batch.
       setImmediate(() => this.dispatch());
     }
   }
+
+  /**
+   * Verifies the next inline item here and answers it, then queues itself again as a microtask.
+   * It starts in the callback that submitted the item (the socket read that brought the frame),
+   * not at the end of the turn, and what the answer queued (the delivery's write, uncorked in a
+   * microtask: src/ws/turn-writes.ts) runs before the next verification: each frame leaves as
+   * soon as it is verified, as from a relay that verifies inline, instead of all of a turn's
+   * frames after all of its verifications. Past the turn's budget the rest go to the workers.
+   */
+  private readonly verifyNext = (): void => {
+    const item = this.inline.shift();
+    if (item === undefined) {
+      this.inlineRunning = false;
+      return;
+    }
+    if (this.closed || this.turnSpentMs >= (this.options.inlineBudgetMs ?? 2)) {
+      this.defer(item);
+    } else {
+      const started = performance.now();
+      const ok = this.verifyHere(item);
+      const ms = performance.now() - started;
+      if (this.turnSpentMs === 0) setImmediate(this.endTurn);
+      this.turnSpentMs += ms;
+      this.inlineMs = 0.9 * this.inlineMs + 0.1 * ms;
+      this.counts.inline++;
+      this.answer(item, ok);
+    }
+    queueMicrotask(this.verifyNext);
+  };
 
   /** Stops the workers; verifications still in flight get `null`. */
   async close(): Promise<void> {
@@ -238,14 +290,11 @@ export class VerifyPool {
     const items = this.queued;
     this.queued = [];
     if (this.closed) return failAll(items);
-    // `items` is this turn's own array: what is spliced off it is verified here.
-    let inline: Item[] = [];
+    // `items` is this turn's own array: what is spliced off it is verified here. Below the
+    // utilization threshold the turn's inline share was verified as it came (verifyNext), and
+    // what is queued is past its budget.
     const below = this.options.inlineBelowUtilization ?? 0.75;
-    if (below > 0 && this.loopUtilization() < below) {
-      inline = items.splice(0, Math.max(1, Math.floor((this.options.inlineBudgetMs ?? 2) / this.inlineMs)));
-    } else if (this.inFlight === 0 && this.options.inlineWhenIdle !== false) {
-      inline = items.splice(0, 1);
-    }
+    const inline = (below > 0 && this.loopUtilization() < below) || this.inFlight > 0 || this.options.inlineWhenIdle === false ? [] : items.splice(0, 1);
     // The rest first, so the workers run while the event loop verifies its share.
     if (items.length > 0) {
       this.offloaded += items.length;
@@ -254,13 +303,9 @@ export class VerifyPool {
         this.send(this.leastLoaded(), items.slice(start, start + share));
       }
     }
-    if (inline.length > 0) {
-      const started = performance.now();
-      for (const item of inline) {
-        this.counts.inline++;
-        this.answer(item, this.verifyHere(item));
-      }
-      this.inlineMs = 0.8 * this.inlineMs + (0.2 * (performance.now() - started)) / inline.length;
+    for (const item of inline) {
+      this.counts.inline++;
+      this.answer(item, this.verifyHere(item));
     }
   }
 

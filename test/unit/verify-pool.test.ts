@@ -182,8 +182,8 @@ describe('VerifyPool', () => {
   it('verifies whole bursts on a lightly loaded event loop, within the per-turn budget', async () => {
     const items = await signed(40, 4);
     // Made after the signing, so that its first look at the event loop does not count that work.
-    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 0.5 });
-    // An idle loop: a burst of 8 (about 1 ms of verification) stays on the event loop.
+    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 0.5, inlineBudgetMs: 50 });
+    // An idle loop: a burst of 8 (1–2 ms of verification, first keys imported) stays on the event loop.
     const small = await Promise.all(items.slice(0, 8).map((s) => verdict(pool as VerifyPool, s)));
     expect(small.every((r) => r === true)).toBe(true);
     expect(pool.counts).toEqual({ inline: 8, workers: 0 });
@@ -192,6 +192,29 @@ describe('VerifyPool', () => {
     const bad = { ...(items[0] as Signed), message: (items[1] as Signed).message };
     expect(await verdict(pool, bad)).toBe(false);
     expect(pool.counts.inline).toBe(9);
+  });
+
+  it('lets the work a verdict queued (its socket writes) run before the next inline verification', async () => {
+    const items = await signed(3, 3);
+    pool = new VerifyPool({ threads: 1, inlineBelowUtilization: 1 });
+    const order: string[] = [];
+    await Promise.all(
+      items.map(
+        (s, i) =>
+          new Promise<void>((resolve) =>
+            (pool as VerifyPool).verify(s.publicKey, s.message, s.signature, (ok) => {
+              order.push(`verdict ${i} ${ok}`);
+              // What TurnWrites does with a delivery: uncork the target's socket in a microtask.
+              queueMicrotask(() => {
+                order.push(`written ${i}`);
+                resolve();
+              });
+            }),
+          ),
+      ),
+    );
+    expect(order).toEqual(['verdict 0 true', 'written 0', 'verdict 1 true', 'written 1', 'verdict 2 true', 'written 2']);
+    expect(pool.counts).toEqual({ inline: 3, workers: 0 });
   });
 
   it('hands a burst past the per-turn budget to the workers', async () => {
