@@ -171,8 +171,14 @@ export class VerifyPool {
   private utilization = 0;
   /** Verifications sent to the workers since the busy share was last sampled. */
   private offloaded = 0;
-  /** Moving average of one inline verification, ms (for the per-turn budget). */
+  /**
+   * Moving average of one inline verification, ms: what the loop would have spent on the
+   * verifications it sent to the workers (see loopUtilization).
+   */
   private inlineMs = 0.15;
+  /** options.inlineBelowUtilization and options.inlineBudgetMs with their defaults. */
+  private readonly inlineBelow: number;
+  private readonly inlineBudgetMs: number;
 
   constructor(private readonly options: VerifyPoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError('threads must be an integer ≥ 1');
@@ -181,6 +187,8 @@ export class VerifyPool {
     if (!(idle >= 0)) throw new RangeError('idleExitMs must be ≥ 0');
     // setTimeout takes at most 2^31-1 ms; longer means never.
     this.idleExitMs = idle > 0 && idle < 2 ** 31 ? idle : 0;
+    this.inlineBelow = options.inlineBelowUtilization ?? 0.75;
+    this.inlineBudgetMs = options.inlineBudgetMs ?? 2;
   }
 
   /** Worker threads currently running (they start on first use). */
@@ -203,8 +211,7 @@ export class VerifyPool {
       return;
     }
     const item = { publicKey, message, signature, done };
-    const below = this.options.inlineBelowUtilization ?? 0.75;
-    if (below > 0 && this.queued.length === 0 && this.turnSpentMs < (this.options.inlineBudgetMs ?? 2) && this.loopUtilization() < below) {
+    if (this.queued.length === 0 && this.turnSpentMs < this.inlineBudgetMs && this.hasTimeToSpare()) {
       this.inline.push(item);
       if (!this.inlineRunning) {
         this.inlineRunning = true;
@@ -239,17 +246,11 @@ export class VerifyPool {
       this.inlineRunning = false;
       return;
     }
-    if (this.closed || this.turnSpentMs >= (this.options.inlineBudgetMs ?? 2)) {
+    if (this.closed || this.turnSpentMs >= this.inlineBudgetMs) {
       this.defer(item);
     } else {
-      const started = performance.now();
-      const ok = this.verifyHere(item);
-      const ms = performance.now() - started;
       if (this.turnSpentMs === 0) setImmediate(this.endTurn);
-      this.turnSpentMs += ms;
-      this.inlineMs = 0.9 * this.inlineMs + 0.1 * ms;
-      this.counts.inline++;
-      this.answer(item, ok);
+      this.turnSpentMs += this.verifyInline(item);
     }
     queueMicrotask(this.verifyNext);
   };
@@ -293,8 +294,8 @@ export class VerifyPool {
     // `items` is this turn's own array: what is spliced off it is verified here. Below the
     // utilization threshold the turn's inline share was verified as it came (verifyNext), and
     // what is queued is past its budget.
-    const below = this.options.inlineBelowUtilization ?? 0.75;
-    const inline = (below > 0 && this.loopUtilization() < below) || this.inFlight > 0 || this.options.inlineWhenIdle === false ? [] : items.splice(0, 1);
+    const firstHere = !this.hasTimeToSpare() && this.inFlight === 0 && this.options.inlineWhenIdle !== false;
+    const inline = firstHere ? items.splice(0, 1) : [];
     // The rest first, so the workers run while the event loop verifies its share.
     if (items.length > 0) {
       this.offloaded += items.length;
@@ -303,10 +304,23 @@ export class VerifyPool {
         this.send(this.leastLoaded(), items.slice(start, start + share));
       }
     }
-    for (const item of inline) {
-      this.counts.inline++;
-      this.answer(item, this.verifyHere(item));
-    }
+    for (const item of inline) this.verifyInline(item);
+  }
+
+  /** Below inlineBelowUtilization: verify on the event loop as frames come (within the budget). */
+  private hasTimeToSpare(): boolean {
+    return this.inlineBelow > 0 && this.loopUtilization() < this.inlineBelow;
+  }
+
+  /** Verifies `item` on the event loop and answers it; returns the time the verification took, ms. */
+  private verifyInline(item: Item): number {
+    const started = performance.now();
+    const ok = this.verifyHere(item);
+    const ms = performance.now() - started;
+    this.inlineMs = 0.9 * this.inlineMs + 0.1 * ms;
+    this.counts.inline++;
+    this.answer(item, ok);
+    return ms;
   }
 
   /**
