@@ -63,7 +63,12 @@ async function histograms(): Promise<Record<string, Buckets>> {
   return out;
 }
 
-serveServerCommands(() => app.close(), () => app.hub.sessions.size, histograms);
+serveServerCommands(
+  () => app.close(),
+  () => app.hub.sessions.size,
+  histograms,
+  () => ({ ...app.verifier.counts }),
+);
 toParent({
   type: 'ready',
   port: address.port,

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { runtime, startChild, statsOf, type Child, type StartOptions } from './child.js';
-import { cpuPercent, eluBetween, type ProcessStats } from './ipc.js';
+import { cpuPercent, eluBetween, stealPercent, type ProcessStats } from './ipc.js';
 import type { Options } from './options.js';
 import { CORES, RESULTS, STAMP, type Findings } from './report.js';
 import type { ServerUse } from './results.js';
@@ -107,7 +107,17 @@ export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start
     // The end snapshot's delay histogram covers the interval since the start snapshot.
     loopDelay: b.loopDelay,
     hops: hopsBetween(a, b),
+    workersPercent: workersBetween(a, b),
+    stealPercent: stealPercent(a, b),
   };
+}
+
+/** Share of the verifications between two snapshots that the worker threads did, %. */
+function workersBetween(a: ProcessStats, b: ProcessStats): number | undefined {
+  if (!a.verified || !b.verified) return undefined;
+  const workers = b.verified.workers - a.verified.workers;
+  const all = workers + b.verified.inline - a.verified.inline;
+  return all > 0 ? (workers / all) * 100 : NaN;
 }
 
 /** Per-hop percentiles (bucket upper bounds, ms) of what the gateway's histograms counted between two snapshots. */

@@ -27,6 +27,10 @@ export interface ProcessStats {
   loopDelay: { p50: number; p99: number; max: number };
   /** The gateway's latency histograms, cumulative (bench/server.ts): name → bucket bounds (s) and counts. */
   histograms?: Record<string, Buckets>;
+  /** The gateway's signatures verified so far, on the event loop and by the worker threads (bench/server.ts). */
+  verified?: { inline: number; workers: number };
+  /** The whole machine's CPU time from /proc/stat (Linux), in clock ticks: all of it, and the part stolen by the hypervisor. */
+  machineTicks?: { total: number; steal: number };
 }
 
 /** A prom-client histogram's cumulative buckets: `le[i]` seconds (the last is Infinity), `counts[i]` observations ≤ it. */
@@ -123,7 +127,25 @@ export function processStats(gc: boolean, connections?: number): ProcessStats {
     at: performance.now(),
     connections,
     rssSplit: gc ? rssSplit() : undefined,
+    machineTicks: machineTicks(),
   };
+}
+
+/**
+ * The machine's CPU ticks so far (the `cpu` line of /proc/stat), for the steal share of an
+ * interval: on a VM, time the hypervisor gave this machine's vCPUs to someone else. A process
+ * does not see it in its own CPU time, only as stalls, so it is reported beside the tail.
+ */
+function machineTicks(): ProcessStats['machineTicks'] {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] as string;
+    // user nice system idle iowait irq softirq steal (guest time is already inside user/nice)
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (ticks.length < 8 || ticks.some((t) => !Number.isFinite(t))) return undefined;
+    return { total: ticks.reduce((a, b) => a + b, 0), steal: ticks[7] as number };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Bytes between two samples of the sampling heap profiler (`--heap-sample`). */
@@ -135,7 +157,12 @@ const HEAP_SAMPLING_INTERVAL = 4096;
  * included, so the profile shows everything allocated; written to `msg.file`), and `stop`
  * (graceful close, then exit so that --cpu-prof writes its profile).
  */
-export function serveServerCommands(stop: () => Promise<void>, connections: () => number, histograms?: () => Promise<Record<string, Buckets>>): void {
+export function serveServerCommands(
+  stop: () => Promise<void>,
+  connections: () => number,
+  histograms?: () => Promise<Record<string, Buckets>>,
+  verified?: () => ProcessStats['verified'],
+): void {
   let inspector: Session | undefined;
   fromParent((msg) => {
     if (msg.cmd === 'heap-sample-start') {
@@ -156,7 +183,7 @@ export function serveServerCommands(stop: () => Promise<void>, connections: () =
         toParent({ type: 'heap-sampled', file: err ? null : msg.file, error: err ? String(err) : null });
       });
     } else if (msg.cmd === 'stats') {
-      const stats = processStats(msg.gc === true, connections());
+      const stats = { ...processStats(msg.gc === true, connections()), verified: verified?.() };
       if (!histograms) return toParent({ type: 'stats', stats });
       histograms().then(
         (h) => toParent({ type: 'stats', stats: { ...stats, histograms: h } }),
@@ -178,6 +205,13 @@ export function serveServerCommands(stop: () => Promise<void>, connections: () =
 export function cpuPercent(a: ProcessStats, b: ProcessStats): number {
   const cpuUs = b.cpu.user + b.cpu.system - (a.cpu.user + a.cpu.system);
   return (cpuUs / 1000 / (b.at - a.at)) * 100;
+}
+
+/** The share of the machine's CPU time (all cores) stolen by the hypervisor between two snapshots, %; NaN off Linux. */
+export function stealPercent(a: ProcessStats, b: ProcessStats): number {
+  if (!a.machineTicks || !b.machineTicks) return NaN;
+  const total = b.machineTicks.total - a.machineTicks.total;
+  return total > 0 ? ((b.machineTicks.steal - a.machineTicks.steal) / total) * 100 : NaN;
 }
 
 /** Event-loop utilisation (0..1) over the interval between two snapshots. */

@@ -19,6 +19,10 @@ export interface ServerUse {
    * and `route` (checks passed to written). Percentiles are bucket upper bounds, ms.
    */
   hops?: Record<string, { count: number; p50: number; p99: number; p999: number }>;
+  /** Share of the interval's signature verifications done by the worker threads (the rest on the event loop), %. */
+  workersPercent?: number;
+  /** Share of the machine's CPU time (all cores) the hypervisor stole during the interval, % (Linux; NaN elsewhere). */
+  stealPercent?: number;
 }
 
 export interface ThroughputResult {
@@ -189,7 +193,7 @@ export interface TailResult {
   rates: number[];
   runs: TailRound[];
   /** Per rate and target: the median over rounds of each percentile, and its range. */
-  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; saturated: number; starved: number }[];
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; saturated: number; starved: number }[];
 }
 
 export interface TailRange {

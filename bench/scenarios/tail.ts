@@ -70,6 +70,8 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
         loopDelayP99: range(xs.map((x) => x.server?.loopDelay?.p99 ?? NaN)),
         routeP99: range(xs.map((x) => x.server?.hops?.route?.p99 ?? NaN)),
         verifyP99: range(xs.map((x) => x.server?.hops?.verify?.p99 ?? NaN)),
+        workersPercent: range(xs.map((x) => x.server?.workersPercent ?? NaN)),
+        stealPercent: range(xs.map((x) => x.server?.stealPercent ?? NaN)),
         saturated: xs.filter((x) => x.saturated).length,
         starved: xs.filter((x) => x.senderLagMs.p99 > 5).length,
       });
@@ -93,6 +95,8 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       `${m.gcPerSecond.median.toFixed(1)}/s, max ${fmtMs(m.gcMaxMs.median)}`,
       fmtMs(m.loopDelayP99.median),
       m.target === 'gateway' ? `≤ ${fmtMs(m.routeP99.median)} / ≤ ${fmtMs(m.verifyP99.median)}` : '—',
+      m.target === 'gateway' ? `${fmtInt(m.workersPercent.median)}%` : '—',
+      Number.isFinite(m.stealPercent.median) ? `${m.stealPercent.median.toFixed(0)}% [${m.stealPercent.min.toFixed(0)}–${m.stealPercent.max.toFixed(0)}]` : '—',
       notes || '—',
     ];
   });
@@ -100,13 +104,16 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     `${p.agents} agents (${p.agents / 2} pairs, both directions), OFFERs of ~420 bytes, open loop, ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up;`,
     `${p.rounds} round(s), the two alternating, each in a fresh process; medians of the rounds [min–max], ms`,
     '',
-    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'in gateway p99: route / verify', 'notes'], rows).split('\n'),
+    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'in gateway p99: route / verify', 'in workers', 'steal', 'notes'], rows).split('\n'),
     '',
     'CPU: the server process, all threads (100 % = one core), and that CPU time divided by the frames offered.',
     'GC pauses: main-thread collections per second and the longest (median of rounds); loop delay: the server',
     "process's event-loop delay p99 (monitorEventLoopDelay, 1 ms resolution): how late a ready callback ran.",
     'In gateway: aiconexus_frame_route_seconds (checks passed → written to the target) and aiconexus_signature_verify_seconds',
     '(submitted → verdict), p99 as the upper bound of its histogram bucket: what of the end-to-end time the gateway itself holds a frame.',
+    'In workers: the share of signatures verified by the worker threads rather than on the event loop (VERIFY_INLINE_MAX_LOAD decides).',
+    "Steal: the machine's CPU time (all cores) the hypervisor gave to other guests during the rate (/proc/stat): time neither",
+    'process saw, only as stalls; compare rows by it before comparing their tails.',
   ]);
   return result;
 }
