@@ -80,7 +80,9 @@ function summaryTable(results: Results): { text: string; rows: Record<string, st
       const ok = gwm.p99.median <= 2 * bare.p99.median && (limit === undefined || gwm.p99.median <= limit);
       add(
         `Tail @${fmtInt(rate)}/s p50 / p99 / p99.9 (median of ${tail.rounds})`,
-        `${fmtMs(gwm.p50.median)} / ${fmtMs(gwm.p99.median)} / ${fmtMs(gwm.p999.median)} ms; bare relay ${fmtMs(bare.p50.median)} / ${fmtMs(bare.p99.median)} / ${fmtMs(bare.p999.median)} ms`,
+        `${fmtMs(gwm.p50.median)} / ${fmtMs(gwm.p99.median)} / ${fmtMs(gwm.p999.median)} ms; bare relay ${fmtMs(bare.p50.median)} / ${fmtMs(bare.p99.median)} / ${fmtMs(bare.p999.median)} ms` +
+          // Steal during the gateway's rate: an A/B pair (bench:ab) compares rows by it first.
+          (Number.isFinite(gwm.stealPercent.median) ? `; steal ${gwm.stealPercent.median.toFixed(0)}%` : ''),
         `p99 ${limit === undefined ? '' : `≤ ${limit} ms and `}≤ 2× relay`,
         status(ok, tail.agents >= 500 && tail.rounds >= 3),
       );
