@@ -52,6 +52,7 @@ import {
   type WindowStats,
 } from './lib/attack-gateway.js';
 import { intOption, optionsOrExit, parseCommandLine, UsageError } from './lib/args.js';
+import { mallocEnvOf } from './lib/malloc.js';
 
 const SCENARIOS = ['discover-nonreaders', 'idle-sockets', 'slowloris', 'target-flood', 'burst-memory'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
@@ -171,13 +172,6 @@ function parseCli(argv: string[]) {
   };
 }
 type Options = NonNullable<ReturnType<typeof parseCli>>;
-
-/** The gateway's environment for --malloc (the Docker image's jemalloc settings). */
-function mallocEnvOf(raw: string): Record<string, string> {
-  if (raw === 'glibc') return {};
-  if (raw === 'jemalloc') return { LD_PRELOAD: 'libjemalloc.so.2', MALLOC_CONF: 'background_thread:true' };
-  throw new UsageError(`--malloc must be glibc or jemalloc (got '${raw}')`);
-}
 
 function probeAddressOf(raw: string): string {
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(raw)) throw new UsageError(`--probe-address must be a loopback address 127.x.y.z (got '${raw}')`);

@@ -23,7 +23,7 @@ export type Server = Awaited<ReturnType<Harness['startServer']>>;
 export class Harness {
   private readonly children: Child[] = [];
 
-  constructor(private readonly opts: Pick<Options, 'gatewayFlags' | 'cpuProf' | 'verifyThreads'>) {}
+  constructor(private readonly opts: Pick<Options, 'gatewayFlags' | 'gatewayEnv' | 'cpuProf' | 'verifyThreads'>) {}
 
   /** Forks a bench script (see bench/lib/child.ts), stopped with the others. */
   start(script: string, options: StartOptions): Child {
@@ -40,7 +40,11 @@ export class Harness {
       profile = `gateway-${profileAs}-${STAMP}.cpuprofile.json`;
       flags.push('--cpu-prof', `--cpu-prof-dir=${RESULTS}`, `--cpu-prof-name=${profile}`);
     }
-    const env = { ...(kind === 'server' && opts.verifyThreads ? { BENCH_VERIFY_THREADS: String(opts.verifyThreads) } : {}), ...extra.env };
+    const env = {
+      ...(kind === 'server' ? opts.gatewayEnv : {}),
+      ...(kind === 'server' && opts.verifyThreads ? { BENCH_VERIFY_THREADS: String(opts.verifyThreads) } : {}),
+      ...extra.env,
+    };
     const child = this.start(kind, { label: extra.label ?? (kind === 'server' ? 'gateway' : 'relay'), nodeFlags: flags, env });
     const ready = await child.waitFor<{ type: 'ready'; port: number; config?: unknown; uvThreadpoolSize?: string }>('ready', 30_000);
     return { child, port: ready.port, url: `ws://127.0.0.1:${ready.port}/ws`, ready, profile: profile && join(RESULTS, profile) };

@@ -4,6 +4,7 @@
  * and the sizes every scenario runs at, full or smoke.
  */
 import { intOption, optionsOrExit, parseCommandLine, UsageError } from '../../scripts/lib/args.js';
+import { mallocEnvOf } from '../../scripts/lib/malloc.js';
 
 export const SCENARIOS = ['ceiling', 'relay', 'throughput', 'latency', 'tail', 'handshake', 'capacity', 'cluster'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -31,6 +32,8 @@ const USAGE = `usage: npm run bench -- [options]
                     collected objects included); prints bytes allocated per frame and the top sites
   --verify-threads N VERIFY_THREADS of the gateway (default: the gateway's own default, cores ≤ 4)
   --gateway-flags=F extra node flags for the gateway process, e.g. --gateway-flags=--max-semi-space-size=1
+  --malloc M        the gateway process's allocator: glibc (default, as npm start) or jemalloc (as the Docker
+                    image: LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true; needs libjemalloc2)
   --tsx             run children under tsx instead of the transpiled tree (adds ~30 MB RSS)
   --verbose         echo every child's output`;
 
@@ -45,7 +48,7 @@ export const OPTIONS = {
   only: text, smoke: flag, duration: text, agents: text, rates: text, 'pairs-agents': text, window: text,
   handshakes: text, concurrency: text, frame: text, 'tail-rates': text, 'tail-rounds': text,
   workers: text, 'cluster-rate': text, 'cross-share': text,
-  'cpu-prof': flag, 'heap-sample': flag, 'verify-threads': text, 'gateway-flags': text, tsx: flag, verbose: flag,
+  'cpu-prof': flag, 'heap-sample': flag, 'verify-threads': text, 'gateway-flags': text, malloc: text, tsx: flag, verbose: flag,
   help: flag,
 } as const;
 
@@ -122,6 +125,8 @@ function parseOptions(argv: string[]) {
     cpuProf: v['cpu-prof'] === true,
     heapSample: v['heap-sample'] === true,
     gatewayFlags: v['gateway-flags'] !== undefined ? v['gateway-flags'].split(/\s+/).filter(Boolean) : [],
+    malloc: v.malloc ?? 'glibc',
+    gatewayEnv: mallocEnvOf(v.malloc ?? 'glibc'),
     tsx: v.tsx === true,
     verbose: v.verbose === true,
     verifyThreads: v['verify-threads'] === undefined ? undefined : intOption('verify-threads', v['verify-threads'], 1, 64),

@@ -48,7 +48,7 @@ async function throughputOn<T>(
 /** (b): src/server.ts with GATEWAY_WORKERS + REDIS_URL on one port; CPU from /proc of the supervisor, its workers and redis-server. */
 async function workersThroughput(opts: Options, redis: BenchRedis, loadgen: Child): Promise<ClusterResult['multi']> {
   const prefix = 'bench-workers:';
-  const gw = await startWorkersGateway({ ...BENCH_ENV, REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix }, opts.cluster.workers, opts.gatewayFlags);
+  const gw = await startWorkersGateway({ ...opts.gatewayEnv, ...BENCH_ENV, REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix }, opts.cluster.workers, opts.gatewayFlags);
   try {
     const pids = [gw.supervisorPid, ...gw.workerPids, redis.pid];
     const { r, start: a, end: b } = await throughputOn(
