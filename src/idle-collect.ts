@@ -118,7 +118,7 @@ function allocatedNow(): number {
  * after it is set, so a fresh context hands it over and the main context's globals stay as they
  * are (the way jest's leak detector does it).
  */
-function exposeGc(): () => void {
+export function exposeGc(): () => void {
   const existing = (globalThis as { gc?: () => void }).gc;
   if (typeof existing === 'function') return existing;
   setFlagsFromString('--expose-gc');

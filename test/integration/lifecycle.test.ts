@@ -4,6 +4,8 @@ import { eventually, get, startGateway, type TestGateway } from '../helpers/gate
 import { TestAgent } from '../helpers/agent.js';
 import { manualClock } from '../helpers/clock.js';
 import type { BuildOptions } from '../../src/app.js';
+import type { IncomingMessage } from 'node:http';
+import { exposeGc } from '../../src/idle-collect.js';
 
 const gateways: TestGateway[] = [];
 const open: TestAgent[] = [];
@@ -131,3 +133,32 @@ describe('shutdown', () => {
   });
 });
 
+
+describe('connection memory', () => {
+  it("does not keep a connection's upgrade request alive once its session is open", async () => {
+    const gw = await gateway();
+    // The HTTP upgrade request of each connection (the IncomingMessage Fastify routed), as the
+    // server saw it; its ServerResponse, Fastify's Request and Reply, headers and logger hang off it.
+    const requests: WeakRef<IncomingMessage>[] = [];
+    gw.app.server.on('upgrade', (req: IncomingMessage) => requests.push(new WeakRef(req)));
+    const [a, b] = [new TestAgent(), new TestAgent()];
+    open.push(a, b);
+    await a.register(gw.wsUrl);
+    await b.register(gw.wsUrl);
+    expect(requests).toHaveLength(2);
+    const gc = exposeGc();
+    // WeakRefs are cleared after the job that collected their target: collect, then look in a later turn.
+    await eventually(
+      () => {
+        gc();
+        return requests.every((r) => r.deref() === undefined);
+      },
+      5000,
+      'both upgrade requests collected',
+    );
+    // The sessions, which no longer hold them, still work both ways.
+    const offer = a.signal('OFFER', b.did, { sdp: 'v=0' });
+    a.send(offer);
+    expect(await b.next()).toMatchObject({ type: 'OFFER', id: offer.id });
+  });
+});
