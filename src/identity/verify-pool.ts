@@ -15,7 +15,7 @@
  * otherwise the first verification of a turn does while the workers are idle (see dispatch).
  *
  * Callers keep their own order (the session's step queue): the pool promises only that every
- * `done` is called exactly once, asynchronously, with true/false, or with null when the frame
+ * `done` (a request's `verified`) is called exactly once, asynchronously, with true/false, or with null when the frame
  * could not be verified at all (a worker died; it is replaced).
  *
  * Workers start when needed (the first batch starts one, another starts when every running one
@@ -36,12 +36,20 @@ import { busyShareMeter } from '../event-loop.js';
 /** Called once per verification: true/false, or null when verification itself failed. */
 export type VerifyDone = (ok: boolean | null) => void;
 
-interface Item {
-  publicKey: Uint8Array;
-  message: Uint8Array;
-  signature: Uint8Array;
-  done: VerifyDone;
+/**
+ * One verification, answered by one call of `verified`. The gateway's signaling frames pass an
+ * object that is also their step-queue slot (src/ws/signaling.ts SignalStep): one allocation per
+ * frame instead of an item, a callback and the closures around it.
+ */
+export interface VerifyRequest {
+  readonly publicKey: Uint8Array;
+  readonly message: Uint8Array;
+  readonly signature: Uint8Array;
+  /** The verdict: true/false, or null when the signature could not be verified at all. */
+  verified(ok: boolean | null): void;
 }
+
+type Item = VerifyRequest;
 
 /** Bytes of one item in a batch: message length (u32), public key, signature, message. */
 const HEADER = 4 + 32 + 64;
@@ -206,11 +214,15 @@ export class VerifyPool {
    * already vetted: see isAcceptablePublicKey). `done` runs asynchronously, exactly once.
    */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, done: VerifyDone): void {
-    if (this.closed || publicKey.length !== 32 || signature.length !== 64) {
-      queueMicrotask(() => done(this.closed ? null : false));
+    this.submit({ publicKey, message, signature, verified: done });
+  }
+
+  /** {@link verify} for a request object: `item.verified` runs asynchronously, exactly once. */
+  submit(item: VerifyRequest): void {
+    if (this.closed || item.publicKey.length !== 32 || item.signature.length !== 64) {
+      queueMicrotask(() => this.answer(item, this.closed ? null : false));
       return;
     }
-    const item = { publicKey, message, signature, done };
     if (this.queued.length === 0 && this.turnSpentMs < this.inlineBudgetMs && this.hasTimeToSpare()) {
       this.inline.push(item);
       if (!this.inlineRunning) {
@@ -343,10 +355,10 @@ export class VerifyPool {
     return this.utilization;
   }
 
-  /** Calls one `done`; a callback that throws cannot keep the others from their verdicts. */
+  /** Delivers one verdict; a callback that throws cannot keep the others from theirs. */
   private answer(item: Item, ok: boolean | null): void {
     try {
-      item.done(ok);
+      item.verified(ok);
     } catch (err) {
       this.options.onCallbackError?.(err);
     }
@@ -469,7 +481,7 @@ export class VerifyPool {
 function failAll(items: Item[]): void {
   for (const item of items) {
     try {
-      item.done(null);
+      item.verified(null);
     } catch {
       // Shutdown or a dead worker: the verdict is "none" either way; keep answering the others.
     }

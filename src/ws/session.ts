@@ -27,7 +27,7 @@ import { Outbound, type OutboundSocket, type RouteResult } from './outbound.js';
 import { RateLimiter } from './rate-limiter.js';
 import { discover, iceServers, ping, type RequestContext } from './requests.js';
 import { iceServersFor } from '../ice-servers.js';
-import { admitAndRoute, checkSignal, verifyFailed, verifyTimed, type SignalingHost } from './signaling.js';
+import { checkSignal, SignalStep, verifyTimed, type SignalingHost, type SignalOwner } from './signaling.js';
 import { StepQueue, type Outcome } from './step-queue.js';
 import type { HeartbeatSet } from './heartbeat-set.js';
 import type { TurnWrites } from './turn-writes.js';
@@ -87,6 +87,8 @@ export class Session implements DeliveryTarget {
   private readonly requests: RequestContext;
   /** Every byte sent on this connection goes through here. */
   private readonly out: Outbound;
+  /** What this connection's signaling frames need of it (src/ws/signaling.ts SignalStep). */
+  private readonly signals: SignalOwner;
 
   constructor(
     private readonly host: SessionHost,
@@ -121,6 +123,12 @@ export class Session implements DeliveryTarget {
       charge: (tokens) => this.limiter.charge(tokens),
       send: (text) => this.sendText(text),
       iceServers: () => iceServersFor(host.config, this.did as string, host.now()),
+    };
+    this.signals = {
+      host,
+      did: () => this.did as string,
+      flush: () => this.steps.flush(),
+      closed: () => this.state === 'closed',
     };
     this.id = host.random.base64url(12);
     this.handshake = new Handshake(host, remoteAddress);
@@ -267,18 +275,12 @@ export class Session implements DeliveryTarget {
     }
   }
 
-  /** Verifies off the event loop; the frame is admitted and routed when its turn comes. */
+  /** Verifies (on the event loop or off it); the frame is admitted and routed when its turn comes. */
   private verifyThenRoute(signal: PreparedSignal, data: Buffer): void {
-    const checkedAt = performance.now();
-    const settle = this.steps.reserve();
+    const step = new SignalStep(this.signals, signal, data, this.key as AgentKey, performance.now());
+    this.steps.enqueue(step);
     this.intake.update();
-    verifyTimed(this.host, this.key as AgentKey, signal.signature, signal.message, (ok) =>
-      settle(() => {
-        if (ok !== null) return admitAndRoute(this.host, signal, ok, data, this.did as string, checkedAt);
-        // e.g. the pool stopped at shutdown: nobody to tell
-        if (this.state !== 'closed') throw verifyFailed(this.host, signal, this.did as string);
-      }),
-    );
+    step.submit();
   }
 
   private onAuthFrame(data: Buffer, isBinary: boolean): Promise<void> {

@@ -15,9 +15,14 @@
 /** One outcome: may return a promise, which the later outcomes wait for. */
 export type Outcome = () => void | Promise<void>;
 
-interface Slot {
+/**
+ * A slot: applied (`run()`) once it is `ready` and every earlier slot has been applied. A frame
+ * whose outcome comes later owns its slot object ({@link StepQueue.enqueue}): it sets `ready`
+ * and calls flush() when it can run.
+ */
+export interface Step {
   ready: boolean;
-  run: Outcome;
+  run(): void | Promise<void>;
 }
 
 export interface StepQueueHooks {
@@ -34,7 +39,7 @@ export interface StepQueueHooks {
 const noop: Outcome = () => {};
 
 export class StepQueue {
-  private readonly slots: Slot[] = [];
+  private readonly slots: Step[] = [];
   /** True while an asynchronous outcome runs. */
   private running = false;
 
@@ -50,12 +55,17 @@ export class StepQueue {
     this.slots.push({ ready: true, run });
   }
 
+  /** Queues a slot its owner makes ready later (then calls flush()). */
+  enqueue(step: Step): void {
+    this.slots.push(step);
+  }
+
   /**
    * Takes a slot for an outcome known later; returns the function that fills it and applies what
    * has become ready.
    */
   reserve(): (run: Outcome) => void {
-    const slot: Slot = { ready: false, run: noop };
+    const slot: Step = { ready: false, run: noop };
     this.slots.push(slot);
     return (run) => {
       slot.run = run;
@@ -66,8 +76,8 @@ export class StepQueue {
 
   /** Applies ready outcomes in order, until one is not ready, one is asynchronous, or blocked(). */
   flush(): void {
-    while (!this.running && this.slots.length > 0 && (this.slots[0] as Slot).ready && !this.hooks.blocked()) {
-      const pending = this.apply((this.slots.shift() as Slot).run);
+    while (!this.running && this.slots.length > 0 && (this.slots[0] as Step).ready && !this.hooks.blocked()) {
+      const pending = this.apply(this.slots.shift() as Step);
       this.hooks.applied();
       if (pending) {
         this.running = true;
@@ -81,9 +91,9 @@ export class StepQueue {
     this.hooks.settled();
   }
 
-  private apply(run: Outcome): Promise<void> | undefined {
+  private apply(step: Step): Promise<void> | undefined {
     try {
-      const result = run();
+      const result = step.run();
       if (result) return result.catch((err: unknown) => this.hooks.failed(err));
     } catch (err) {
       this.hooks.failed(err);

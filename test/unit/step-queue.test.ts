@@ -41,6 +41,30 @@ describe('StepQueue', () => {
     expect(out).toEqual([0, 1, 2]);
   });
 
+  it('applies a slot object its owner made ready, as a method call on it, in arrival order', () => {
+    const { q } = queue();
+    const out: string[] = [];
+    // A step object as src/ws/signaling.ts SignalStep: run() reads its own fields.
+    class Frame {
+      ready = false;
+      constructor(readonly name: string) {}
+      run(): void {
+        out.push(this.name);
+      }
+    }
+    const [a, b] = [new Frame('a'), new Frame('b')];
+    q.enqueue(a);
+    q.enqueue(b);
+    q.push(() => void out.push('c'));
+    b.ready = true;
+    q.flush();
+    expect(out).toEqual([]);
+    a.ready = true;
+    q.flush();
+    expect(out).toEqual(['a', 'b', 'c']);
+    expect(q.length).toBe(0);
+  });
+
   it('waits for an asynchronous outcome before the next one', async () => {
     const { q } = queue();
     const out: string[] = [];

@@ -130,6 +130,44 @@ describe('VerifyPool', () => {
     expect(pool.running).toBe(0);
   });
 
+  it('answers request objects through their own verified() method, inline, from a worker and when refused', async () => {
+    const items = await signed(3);
+    // As src/ws/signaling.ts SignalStep: the verdict lands on the object that was submitted.
+    class Request {
+      ok: boolean | null | undefined;
+      readonly settled: Promise<void>;
+      private resolve!: () => void;
+      constructor(
+        readonly publicKey: Uint8Array,
+        readonly message: Uint8Array,
+        readonly signature: Uint8Array,
+      ) {
+        this.settled = new Promise((r) => (this.resolve = r));
+      }
+      verified(ok: boolean | null): void {
+        this.ok = ok;
+        this.resolve();
+      }
+    }
+    const make = (s: Signed, signature = s.signature) => new Request(s.publicKey, s.message, signature);
+    const [a, b, c] = items as [Signed, Signed, Signed];
+    pool = new VerifyPool({ threads: 1, inlineBelowUtilization: 1 });
+    const inline = make(a);
+    pool.submit(inline);
+    await inline.settled;
+    expect(inline.ok).toBe(true);
+    expect(pool.counts).toEqual({ inline: 1, workers: 0 });
+    await pool.close();
+    pool = new VerifyPool({ threads: 1, inlineWhenIdle: false, inlineBelowUtilization: 0 });
+    const flipped = new Uint8Array(c.signature);
+    flipped[0] = (flipped[0] as number) ^ 1;
+    const [good, bad, short] = [make(b), make(c, flipped), make(a, a.signature.subarray(0, 63))];
+    for (const r of [good, bad, short]) pool.submit(r);
+    await Promise.all([good.settled, bad.settled, short.settled]);
+    expect([good.ok, bad.ok, short.ok]).toEqual([true, false, false]);
+    expect(pool.counts).toEqual({ inline: 0, workers: 2 });
+  });
+
   it('answers null for work in flight when closed, and for work after close', async () => {
     pool = new VerifyPool({ threads: 1 });
     const items = await signed(50, 5);
