@@ -49,7 +49,6 @@ export interface VerifyRequest {
   verified(ok: boolean | null): void;
 }
 
-type Item = VerifyRequest;
 
 /** Bytes of one item in a batch: message length (u32), public key, signature, message. */
 const HEADER = 4 + 32 + 64;
@@ -132,7 +131,7 @@ export interface VerifyPoolOptions {
 interface Lane {
   worker: Worker;
   /** Batches sent and not yet answered, oldest first (a worker answers in order). */
-  inFlight: Item[][];
+  inFlight: VerifyRequest[][];
   /** Items in `inFlight`, for picking the least loaded lane. */
   load: number;
   /** performance.now() when the lane last received a batch or answered one. */
@@ -148,10 +147,10 @@ export const DEFAULT_IDLE_EXIT_MS = 30_000;
 export class VerifyPool {
   private readonly lanes: (Lane | undefined)[];
   /** Submitted during this turn of the event loop, sent to the workers at its end. */
-  private queued: Item[] = [];
+  private queued: VerifyRequest[] = [];
   private scheduled = false;
   /** To verify on the event loop, one per microtask (see verifyNext), and whether that runs. */
-  private inline: Item[] = [];
+  private inline: VerifyRequest[] = [];
   private inlineRunning = false;
   /** Event-loop time spent verifying inline in this turn (reset at its end), ms. */
   private turnSpentMs = 0;
@@ -235,7 +234,7 @@ export class VerifyPool {
   }
 
   /** Queues `item` for the end of the turn (dispatch). */
-  private defer(item: Item): void {
+  private defer(item: VerifyRequest): void {
     this.queued.push(item);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -325,7 +324,7 @@ export class VerifyPool {
   }
 
   /** Verifies `item` on the event loop and answers it; returns the time the verification took, ms. */
-  private verifyInline(item: Item): number {
+  private verifyInline(item: VerifyRequest): number {
     const started = performance.now();
     const ok = this.verifyHere(item);
     const ms = performance.now() - started;
@@ -356,7 +355,7 @@ export class VerifyPool {
   }
 
   /** Delivers one verdict; a callback that throws cannot keep the others from theirs. */
-  private answer(item: Item, ok: boolean | null): void {
+  private answer(item: VerifyRequest, ok: boolean | null): void {
     try {
       item.verified(ok);
     } catch (err) {
@@ -364,7 +363,7 @@ export class VerifyPool {
     }
   }
 
-  private verifyHere(item: Item): boolean {
+  private verifyHere(item: VerifyRequest): boolean {
     let key = this.keys.get(item.publicKey);
     try {
       if (key === undefined) {
@@ -396,7 +395,7 @@ export class VerifyPool {
     return best as Lane;
   }
 
-  private send(lane: Lane, batch: Item[]): void {
+  private send(lane: Lane, batch: VerifyRequest[]): void {
     let size = 0;
     for (const item of batch) size += HEADER + item.message.length;
     const buf = Buffer.allocUnsafeSlow(size);
@@ -437,7 +436,7 @@ export class VerifyPool {
       lane.active = performance.now();
       lane.load -= batch.length;
       this.inFlight -= batch.length;
-      for (let i = 0; i < batch.length; i++) this.answer(batch[i] as Item, results[i] === 1);
+      for (let i = 0; i < batch.length; i++) this.answer(batch[i] as VerifyRequest, results[i] === 1);
     });
     worker.on('error', (err) => this.options.onWorkerError?.(err));
     worker.on('exit', () => {
@@ -478,7 +477,7 @@ export class VerifyPool {
   }
 }
 
-function failAll(items: Item[]): void {
+function failAll(items: VerifyRequest[]): void {
   for (const item of items) {
     try {
       item.verified(null);

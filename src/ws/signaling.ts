@@ -46,12 +46,20 @@ export function verifyTimed(host: VerifyHost, key: AgentKey, signature: Buffer |
     queueMicrotask(() => done(false));
     return;
   }
-  // performance.now() rather than prom-client's startTimer: no hrtime tuples or timer closure per frame.
   const started = performance.now();
   host.verifier.verify(key.publicKey, message, signature, (ok) => {
-    host.metrics.verifySeconds.observe((performance.now() - started) / 1000);
+    observeVerify(host, started);
     done(ok);
   });
+}
+
+/**
+ * Records one verification, submitted at `startedAt` (performance.now()), in
+ * aiconexus_signature_verify_seconds. performance.now() rather than prom-client's startTimer: no
+ * hrtime tuples or timer closure per frame.
+ */
+function observeVerify(host: VerifyHost, startedAt: number): void {
+  host.metrics.verifySeconds.observe((performance.now() - startedAt) / 1000);
 }
 
 /** What a {@link SignalStep} needs of its connection (one object per session, not per frame). */
@@ -101,7 +109,7 @@ export class SignalStep implements VerifyRequest, Step {
   /** The pool's verdict: the step is ready, and runs once the frames before it have. */
   verified(ok: boolean | null): void {
     const host = this.owner.host;
-    if (this.signal.signature !== null) host.metrics.verifySeconds.observe((performance.now() - this.checkedAt) / 1000);
+    if (this.signal.signature !== null) observeVerify(host, this.checkedAt);
     this.ok = ok;
     this.ready = true;
     this.owner.flush();

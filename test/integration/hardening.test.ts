@@ -71,9 +71,11 @@ describe('slow readers (MAX_BUFFERED_BYTES)', () => {
       const mb = (n: number) => (n / 1e6).toFixed(1);
       console.log(`[slow reader] 3 × ${(perRound * 30_000) / 1e6} MB aimed at a non-reading agent; gateway RSS ${mb(rss0)} → ${mb(rss1)} → ${mb(rss2)} → ${mb(rss3)} MB`);
       // Without the budget, every byte would stay queued for the reader, so rounds 2 and 3 would
-      // add ≥ 90 MB; with it they add well under a quarter of that (the heap may still grow a
-      // little after round 1: 20-25 MB was seen between rounds 1 and 2, then a plateau).
-      expect(rss3 - rss1).toBeLessThan((perRound * 30_000) / 2);
+      // add ≥ 90 MB (2 × 45). With it they add what glibc's heap and V8 keep after a burst, not
+      // the frames: 0.7-25 MB has been seen, in either round (a clean-clone CI run on 2026-12-02
+      // saw 133.2 → 133.9 → 159.1 MB, 25.9 MB in round 3, which failed the earlier bound of
+      // 22.5 MB). The bound is half of what the failure would add: the two stay apart.
+      expect(rss3 - rss1).toBeLessThan(perRound * 30_000);
       // Every refusal was TARGET_BUSY for one of the sender's frames; nothing else went wrong.
       const errors = sender.inbox.filter((f) => f.type === 'ERROR');
       expect(errors.every((f) => f.code === 'TARGET_BUSY')).toBe(true);
