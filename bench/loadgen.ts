@@ -396,6 +396,30 @@ function frameSeq(data: Buffer): number {
   return -1;
 }
 
+/** Frames of a rate sampled for `frameWindows` beside its slowest 1 %. */
+const SAMPLED_WINDOWS = 2000;
+
+/**
+ * When the slowest 1 % of a rate's measured frames (latency ≥ its p99) and an even sample of all
+ * of them were in flight, as [sent, received] pairs flattened, in ms since the Unix epoch
+ * (`performance.timeOrigin` + `performance.now()`), so that the tail scenario can lay them over
+ * the server's GC pauses, which it gets in the same clock from another process.
+ */
+function frameWindows(sendAt: Float64Array, recvAt: Float64Array, from: number, to: number, p99: number): { slow: number[]; sample: number[] } {
+  const slow: number[] = [];
+  const sample: number[] = [];
+  const step = Math.max(1, Math.floor((to - from) / SAMPLED_WINDOWS));
+  const origin = performance.timeOrigin;
+  for (let j = from; j < to; j++) {
+    const sentAt = sendAt[j] as number;
+    const receivedAt = recvAt[j] as number;
+    if (Number.isNaN(receivedAt)) continue;
+    if (receivedAt - sentAt >= p99) slow.push(origin + sentAt, origin + receivedAt);
+    if ((j - from) % step === 0) sample.push(origin + sentAt, origin + receivedAt);
+  }
+  return { slow, sample };
+}
+
 async function latency(p: LatencyParams) {
   const keys = Array.from({ length: p.agents - (p.agents % 2) }, newAgentKeys);
   const receiverUrl = p.receiverUrl ?? p.url;
@@ -518,6 +542,7 @@ async function latency(p: LatencyParams) {
       }
     }
     const measuredSent = Math.max(0, sent - warm);
+    const latencyMs = summarize(lat);
     results.push({
       rate,
       frames: measuredSent,
@@ -532,7 +557,8 @@ async function latency(p: LatencyParams) {
       received: lat.length,
       lost: sent - warm - lat.length - Object.values(errors).reduce((s, v) => s + v, 0),
       errors,
-      latencyMs: summarize(lat),
+      latencyMs,
+      frameWindows: frameWindows(sendAt, recvAt, warm, sent, latencyMs.p99),
       fromScheduleMs: summarize(corrected),
       senderLagMs: summarize(lag),
       loadgenCpuPercent: ((cpu.user + cpu.system) / 1000 / (sendEnd - start)) * 100,

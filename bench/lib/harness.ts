@@ -113,6 +113,8 @@ export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start
     hops: hopsBetween(a, b),
     workersPercent: workersBetween(a, b),
     stealPercent: stealPercent(a, b),
+    // The end snapshot's pause log covers the interval since the start snapshot.
+    gcPauses: b.gcPauses,
   };
 }
 

@@ -31,7 +31,16 @@ export interface ProcessStats {
   verified?: { inline: number; workers: number };
   /** The whole machine's CPU time from /proc/stat (Linux), in clock ticks: all of it, and the part stolen by the hypervisor. */
   machineTicks?: { total: number; steal: number };
+  /**
+   * The main-thread GC pauses since the previous snapshot, as [start, duration] pairs flattened:
+   * start in ms since the Unix epoch (`performance.timeOrigin` + the entry's start, comparable
+   * across the processes of one machine), duration in ms. At most {@link MAX_LOGGED_PAUSES}.
+   */
+  gcPauses?: number[];
 }
+
+/** Pauses kept between two snapshots (a rate of the tail scenario sees ~50). */
+const MAX_LOGGED_PAUSES = 10_000;
 
 /** A prom-client histogram's cumulative buckets: `le[i]` seconds (the last is Infinity), `counts[i]` observations ≤ it. */
 export interface Buckets {
@@ -55,6 +64,7 @@ export interface GcTotals {
 /** Started by the first snapshot; a child that never reports pays nothing. */
 let gcTotals: GcTotals | undefined;
 let loopDelay: IntervalHistogram | undefined;
+const pauseLog: number[] = [];
 
 function watch(): void {
   if (gcTotals) return;
@@ -67,6 +77,7 @@ function watch(): void {
       if (e.duration >= 1) totals.over1ms++;
       if (e.duration >= 4) totals.over4ms++;
       if (e.duration > totals.maxMs) totals.maxMs = e.duration;
+      if (pauseLog.length < 2 * MAX_LOGGED_PAUSES) pauseLog.push(performance.timeOrigin + e.startTime, e.duration);
       const kind = ((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind;
       // perf_hooks constants: NODE_PERFORMANCE_GC_MINOR = 1, _MAJOR = 4.
       if (kind === 1) totals.minor++;
@@ -128,6 +139,7 @@ export function processStats(gc: boolean, connections?: number): ProcessStats {
     connections,
     rssSplit: gc ? rssSplit() : undefined,
     machineTicks: machineTicks(),
+    gcPauses: pauseLog.splice(0),
   };
 }
 

@@ -23,6 +23,8 @@ export interface ServerUse {
   workersPercent?: number;
   /** Share of the machine's CPU time (all cores) the hypervisor stole during the interval, % (Linux; NaN elsewhere). */
   stealPercent?: number;
+  /** The main-thread GC pauses of the interval, [start (ms since the Unix epoch), duration (ms)] pairs flattened. */
+  gcPauses?: number[];
 }
 
 export interface ThroughputResult {
@@ -60,6 +62,10 @@ export interface LatencyRate {
   server?: ServerUse;
   /** --heap-sample: what the gateway allocated while this rate was sent. */
   heap?: { file: string; bytesPerFrame: number; top: AllocationSite[] };
+  /** From the load generator: when the slowest 1 % and a sample of all frames were in flight (bench/lib/gc-overlap.ts; dropped once used). */
+  frameWindows?: { slow: number[]; sample: number[] };
+  /** Tail scenario: the share of the slowest 1 % and of all frames in flight during a server GC pause, % (bench/lib/gc-overlap.ts). */
+  gcOverlap?: { slowFrames: number; slowPercent: number; allPercent: number; pauses: number };
 }
 
 /**
@@ -193,7 +199,7 @@ export interface TailResult {
   rates: number[];
   runs: TailRound[];
   /** Per rate and target: the median over rounds of each percentile, and its range. */
-  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; saturated: number; starved: number }[];
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; saturated: number; starved: number }[];
 }
 
 export interface TailRange {

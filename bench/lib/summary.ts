@@ -82,7 +82,10 @@ function summaryTable(results: Results): { text: string; rows: Record<string, st
         `Tail @${fmtInt(rate)}/s p50 / p99 / p99.9 (median of ${tail.rounds})`,
         `${fmtMs(gwm.p50.median)} / ${fmtMs(gwm.p99.median)} / ${fmtMs(gwm.p999.median)} ms; bare relay ${fmtMs(bare.p50.median)} / ${fmtMs(bare.p99.median)} / ${fmtMs(bare.p999.median)} ms` +
           // Steal during the gateway's rate: an A/B pair (bench:ab) compares rows by it first.
-          (Number.isFinite(gwm.stealPercent.median) ? `; steal ${gwm.stealPercent.median.toFixed(0)}%` : ''),
+          (Number.isFinite(gwm.stealPercent.median) ? `; steal ${gwm.stealPercent.median.toFixed(0)}%` : '') +
+          // CPU per frame and what a GC pause caught: what an A/B pair differs by beside the tail.
+          `; ${fmtInt((gwm.cpuPercent.median * 10_000) / rate)} µs/frame` +
+          (Number.isFinite(gwm.slowInGcPercent.median) ? `; in GC: slow ${gwm.slowInGcPercent.median.toFixed(0)}%, all ${gwm.allInGcPercent.median.toFixed(0)}%` : ''),
         `p99 ${limit === undefined ? '' : `≤ ${limit} ms and `}≤ 2× relay`,
         status(ok, tail.agents >= 500 && tail.rounds >= 3),
       );

@@ -104,6 +104,8 @@ async function crossNodeLatency(opts: Options, redis: BenchRedis, prefix: string
       (l.durationMs + l.warmupMs) * 2 + 120_000,
     );
     const rate = r.rates[0] as LatencyRate;
+    // Two servers here: no one pause log to lay the frames over.
+    delete rate.frameWindows;
     const [s, e] = await Promise.all([marks.get(`rate-${l.rate}-start`), marks.get(`rate-${l.rate}-end`)]);
     const cpu = s && e ? { nodeA: cpuPercent(s.a, e.a), nodeB: cpuPercent(s.b, e.b), redis: cpuPercentBetween(s.redis, e.redis, [0]) } : { nodeA: NaN, nodeB: NaN, redis: NaN };
     await loadgen.request({ cmd: 'close' }, 'closed', 30_000);

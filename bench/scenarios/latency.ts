@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { Child } from '../lib/child.js';
 import { ROOT } from '../lib/compile.js';
+import { attachGcOverlap } from '../lib/gc-overlap.js';
 import { runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
 import type { Options } from '../lib/options.js';
 import { topAllocations } from '../lib/profile.js';
@@ -32,6 +33,7 @@ async function latencyAgainst(kind: 'server' | 'baseline-relay', opts: Options, 
   );
   for (const rate of task.rates) {
     rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
+    attachGcOverlap(rate, rate.server.gcPauses);
     const file = await heapSamples?.get(rate.rate);
     if (heapSamples && !file) report.invalid.push(`latency @${rate.rate}/s: --heap-sample wrote no profile`);
     if (file) {

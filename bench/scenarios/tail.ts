@@ -5,6 +5,7 @@
  * RELAY_VERIFY=none: parse, look up, forward) alternate, `rounds` times, each in a fresh process;
  * medians of the rounds with their range. Same load generator, same frames, same machine.
  */
+import { attachGcOverlap } from '../lib/gc-overlap.js';
 import { runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
 import type { Options } from '../lib/options.js';
 import { section } from '../lib/report.js';
@@ -34,7 +35,10 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
     { url: server.url, agents: p.agents, rates: p.rates, durationMs: p.durationMs, warmupMs: p.warmupMs, frame: 'offer-small' },
     totalS * 1000 + 180_000,
   );
-  for (const rate of task.rates) rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
+  for (const rate of task.rates) {
+    rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
+    attachGcOverlap(rate, rate.server.gcPauses);
+  }
   await loadgen.stop();
   await server.child.stop();
   if (server.profile) report.profiles.push(server.profile);
@@ -72,6 +76,8 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
         verifyP99: range(xs.map((x) => x.server?.hops?.verify?.p99 ?? NaN)),
         workersPercent: range(xs.map((x) => x.server?.workersPercent ?? NaN)),
         stealPercent: range(xs.map((x) => x.server?.stealPercent ?? NaN)),
+        slowInGcPercent: range(xs.map((x) => x.gcOverlap?.slowPercent ?? NaN)),
+        allInGcPercent: range(xs.map((x) => x.gcOverlap?.allPercent ?? NaN)),
         saturated: xs.filter((x) => x.saturated).length,
         starved: xs.filter((x) => x.senderLagMs.p99 > 5).length,
       });
@@ -97,6 +103,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       m.target === 'gateway' ? `≤ ${fmtMs(m.routeP99.median)} / ≤ ${fmtMs(m.verifyP99.median)}` : '—',
       m.target === 'gateway' ? `${fmtInt(m.workersPercent.median)}%` : '—',
       Number.isFinite(m.stealPercent.median) ? `${m.stealPercent.median.toFixed(0)}% [${m.stealPercent.min.toFixed(0)}–${m.stealPercent.max.toFixed(0)}]` : '—',
+      Number.isFinite(m.slowInGcPercent.median) ? `${m.slowInGcPercent.median.toFixed(0)}% / ${m.allInGcPercent.median.toFixed(0)}%` : '—',
       notes || '—',
     ];
   });
@@ -104,7 +111,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     `${p.agents} agents (${p.agents / 2} pairs, both directions), OFFERs of ~420 bytes, open loop, ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up;`,
     `${p.rounds} round(s), the two alternating, each in a fresh process; medians of the rounds [min–max], ms`,
     '',
-    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'in gateway p99: route / verify', 'in workers', 'steal', 'notes'], rows).split('\n'),
+    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'in gateway p99: route / verify', 'in workers', 'steal', 'in a GC pause: slow 1 % / all', 'notes'], rows).split('\n'),
     '',
     'CPU: the server process, all threads (100 % = one core), and that CPU time divided by the frames offered.',
     'GC pauses: main-thread collections per second and the longest (median of rounds); loop delay: the server',
@@ -114,6 +121,9 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     'In workers: the share of signatures verified by the worker threads rather than on the event loop (VERIFY_INLINE_MAX_LOAD decides).',
     "Steal: the machine's CPU time (all cores) the hypervisor gave to other guests during the rate (/proc/stat): time neither",
     'process saw, only as stalls; compare rows by it before comparing their tails.',
+    "In a GC pause: the share of the slowest 1 % of frames (latency ≥ p99), and of a sample of all frames, that were in flight",
+    "while the server's main thread paused for a collection (its pauses laid over the load generator's send and receive times).",
+    'Far more slow frames than frames in general: the pauses set the tail; about as many: something else does.',
   ]);
   return result;
 }
