@@ -32,7 +32,7 @@ import {
   type AgentKeys,
   type FrameKind,
 } from './lib/agent.js';
-import { fromParent, toParent } from './lib/ipc.js';
+import { fromParent, takeGcPauses, toParent } from './lib/ipc.js';
 import { mapLimit, sleep, summarize } from './lib/stats.js';
 
 const TEXT = { binary: false } as const;
@@ -478,6 +478,7 @@ async function latency(p: LatencyParams) {
     const interval = 1000 / rate;
     const start = performance.now() + 5;
     const cpu0 = process.cpuUsage();
+    takeGcPauses(); // from here: this rate's own pauses
     mark(`rate-${rate}-start`);
     // Overload: more than SATURATION_MS worth of frames are queued, or one frame has waited
     // MAX_WAIT_MS. The server cannot keep up with the offered rate and latency would only measure a
@@ -525,6 +526,7 @@ async function latency(p: LatencyParams) {
       }
       await sleep(10);
     }
+    const ownPauses = takeGcPauses();
     const measuredStart = start + warm * interval;
     // Measured frames delivered while sending was on (the delivered rate while the load was offered).
     let inWindow = 0;
@@ -558,7 +560,7 @@ async function latency(p: LatencyParams) {
       lost: sent - warm - lat.length - Object.values(errors).reduce((s, v) => s + v, 0),
       errors,
       latencyMs,
-      frameWindows: frameWindows(sendAt, recvAt, warm, sent, latencyMs.p99),
+      frameWindows: { ...frameWindows(sendAt, recvAt, warm, sent, latencyMs.p99), loadgenPauses: ownPauses },
       fromScheduleMs: summarize(corrected),
       senderLagMs: summarize(lag),
       loadgenCpuPercent: ((cpu.user + cpu.system) / 1000 / (sendEnd - start)) * 100,

@@ -4,6 +4,9 @@
  * the slow frames overlap a pause far more often than frames in general do; if they overlap about
  * as often, something else (a busy loop, a thread waiting for a core, the load generator) does.
  *
+ * The load generator's own pauses are laid over the same frames: a frame received during one is
+ * timestamped late, whichever server it went through.
+ *
  * Both sides come in ms since the Unix epoch from two processes on the same machine
  * (`performance.timeOrigin` + `performance.now()`): the load generator's frame windows
  * (bench/loadgen.ts) and the server's pauses (bench/lib/ipc.ts `gcPauses`).
@@ -37,10 +40,12 @@ export function attachGcOverlap(rate: LatencyRate, pauses: readonly number[] | u
   const windows = rate.frameWindows;
   delete rate.frameWindows;
   if (!windows || !pauses) return;
+  const own = windows.loadgenPauses;
   rate.gcOverlap = {
     slowFrames: windows.slow.length / 2,
     slowPercent: overlapPercent(windows.slow, pauses),
     allPercent: overlapPercent(windows.sample, pauses),
     pauses: pauses.length / 2,
+    ...(own ? { loadgenSlowPercent: overlapPercent(windows.slow, own), loadgenAllPercent: overlapPercent(windows.sample, own) } : {}),
   };
 }

@@ -88,6 +88,16 @@ function watch(): void {
   loopDelay.enable();
 }
 
+/**
+ * This process's main-thread GC pauses since the previous call (or snapshot), as in
+ * {@link ProcessStats.gcPauses}; the first call starts the log. The load generator's own pauses,
+ * laid over its frames like the server's (bench/lib/gc-overlap.ts).
+ */
+export function takeGcPauses(): number[] {
+  watch();
+  return pauseLog.splice(0);
+}
+
 /** Anonymous / file-backed / private resident bytes from /proc/self/smaps_rollup, when available. */
 function rssSplit(): ProcessStats['rssSplit'] {
   try {

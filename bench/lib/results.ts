@@ -63,9 +63,12 @@ export interface LatencyRate {
   /** --heap-sample: what the gateway allocated while this rate was sent. */
   heap?: { file: string; bytesPerFrame: number; top: AllocationSite[] };
   /** From the load generator: when the slowest 1 % and a sample of all frames were in flight (bench/lib/gc-overlap.ts; dropped once used). */
-  frameWindows?: { slow: number[]; sample: number[] };
-  /** Tail scenario: the share of the slowest 1 % and of all frames in flight during a server GC pause, % (bench/lib/gc-overlap.ts). */
-  gcOverlap?: { slowFrames: number; slowPercent: number; allPercent: number; pauses: number };
+  frameWindows?: { slow: number[]; sample: number[]; loadgenPauses?: number[] };
+  /**
+   * The share of the slowest 1 % and of all frames in flight during a server GC pause, and during
+   * one of the load generator's own, % (bench/lib/gc-overlap.ts).
+   */
+  gcOverlap?: { slowFrames: number; slowPercent: number; allPercent: number; pauses: number; loadgenSlowPercent?: number; loadgenAllPercent?: number };
 }
 
 /**
@@ -199,7 +202,7 @@ export interface TailResult {
   rates: number[];
   runs: TailRound[];
   /** Per rate and target: the median over rounds of each percentile, and its range. */
-  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; saturated: number; starved: number }[];
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
 }
 
 export interface TailRange {

@@ -78,6 +78,8 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
         stealPercent: range(xs.map((x) => x.server?.stealPercent ?? NaN)),
         slowInGcPercent: range(xs.map((x) => x.gcOverlap?.slowPercent ?? NaN)),
         allInGcPercent: range(xs.map((x) => x.gcOverlap?.allPercent ?? NaN)),
+        slowInLoadgenGcPercent: range(xs.map((x) => x.gcOverlap?.loadgenSlowPercent ?? NaN)),
+        allInLoadgenGcPercent: range(xs.map((x) => x.gcOverlap?.loadgenAllPercent ?? NaN)),
         saturated: xs.filter((x) => x.saturated).length,
         starved: xs.filter((x) => x.senderLagMs.p99 > 5).length,
       });
@@ -104,6 +106,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       m.target === 'gateway' ? `${fmtInt(m.workersPercent.median)}%` : '—',
       Number.isFinite(m.stealPercent.median) ? `${m.stealPercent.median.toFixed(0)}% [${m.stealPercent.min.toFixed(0)}–${m.stealPercent.max.toFixed(0)}]` : '—',
       Number.isFinite(m.slowInGcPercent.median) ? `${m.slowInGcPercent.median.toFixed(0)}% / ${m.allInGcPercent.median.toFixed(0)}%` : '—',
+      Number.isFinite(m.slowInLoadgenGcPercent.median) ? `${m.slowInLoadgenGcPercent.median.toFixed(0)}% / ${m.allInLoadgenGcPercent.median.toFixed(0)}%` : '—',
       notes || '—',
     ];
   });
@@ -111,7 +114,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     `${p.agents} agents (${p.agents / 2} pairs, both directions), OFFERs of ~420 bytes, open loop, ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up;`,
     `${p.rounds} round(s), the two alternating, each in a fresh process; medians of the rounds [min–max], ms`,
     '',
-    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'in gateway p99: route / verify', 'in workers', 'steal', 'in a GC pause: slow 1 % / all', 'notes'], rows).split('\n'),
+    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'in gateway p99: route / verify', 'in workers', 'steal', 'server GC pause: slow 1 % / all', 'load generator GC pause', 'notes'], rows).split('\n'),
     '',
     'CPU: the server process, all threads (100 % = one core), and that CPU time divided by the frames offered.',
     'GC pauses: main-thread collections per second and the longest (median of rounds); loop delay: the server',
@@ -121,9 +124,10 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     'In workers: the share of signatures verified by the worker threads rather than on the event loop (VERIFY_INLINE_MAX_LOAD decides).',
     "Steal: the machine's CPU time (all cores) the hypervisor gave to other guests during the rate (/proc/stat): time neither",
     'process saw, only as stalls; compare rows by it before comparing their tails.',
-    "In a GC pause: the share of the slowest 1 % of frames (latency ≥ p99), and of a sample of all frames, that were in flight",
+    "Server GC pause: the share of the slowest 1 % of frames (latency ≥ p99), and of a sample of all frames, that were in flight",
     "while the server's main thread paused for a collection (its pauses laid over the load generator's send and receive times).",
     'Far more slow frames than frames in general: the pauses set the tail; about as many: something else does.',
+    "Load generator GC pause: the same for the load generator's own pauses (a frame received during one is timestamped late).",
   ]);
   return result;
 }

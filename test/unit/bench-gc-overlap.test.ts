@@ -30,6 +30,9 @@ describe('GC overlap of frame windows', () => {
     attachGcOverlap(rate, pauses);
     expect(rate.gcOverlap).toEqual({ slowFrames: 2, slowPercent: 50, allPercent: 25, pauses: 2 });
     expect(rate.frameWindows).toBeUndefined();
+    const both = { frameWindows: { slow: [99, 101, 110, 120], sample: [99, 101, 110, 120], loadgenPauses: [115, 1] } } as unknown as LatencyRate;
+    attachGcOverlap(both, pauses);
+    expect(both.gcOverlap).toEqual({ slowFrames: 2, slowPercent: 50, allPercent: 50, pauses: 2, loadgenSlowPercent: 50, loadgenAllPercent: 50 });
     const noPauses = { frameWindows: { slow: [1, 2], sample: [1, 2] } } as unknown as LatencyRate;
     attachGcOverlap(noPauses, undefined);
     expect(noPauses.gcOverlap).toBeUndefined();
