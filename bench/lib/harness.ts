@@ -107,6 +107,7 @@ export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start
       over4ms: b.gc.over4ms - a.gc.over4ms,
       maxMs: b.gc.maxMs,
       major: b.gc.major - a.gc.major,
+      promotedKBPerScavenge: (b.gc.promotedBytes - a.gc.promotedBytes) / 1024 / (b.gc.scavenges - a.gc.scavenges),
     },
     // The end snapshot's delay histogram covers the interval since the start snapshot.
     loopDelay: b.loopDelay,

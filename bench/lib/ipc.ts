@@ -6,6 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
+import { GCProfiler } from 'node:v8';
+import { promotion } from './gc-promotion.js';
 
 /** What a server child (bench/server.ts, bench/baseline-relay.ts) reports about itself. */
 export interface ProcessStats {
@@ -59,16 +61,24 @@ export interface GcTotals {
   /** Scavenges (minor) and mark-compacts (major) among them. */
   minor: number;
   major: number;
+  /**
+   * Scavenges seen by V8's GCProfiler and the bytes they promoted to the old generation, since
+   * the process started (bench/lib/gc-promotion.ts).
+   */
+  scavenges: number;
+  promotedBytes: number;
 }
 
 /** Started by the first snapshot; a child that never reports pays nothing. */
 let gcTotals: GcTotals | undefined;
 let loopDelay: IntervalHistogram | undefined;
+/** Collects per-GC heap statistics between two snapshots (restarted at each). */
+let gcProfiler: GCProfiler | undefined;
 const pauseLog: number[] = [];
 
 function watch(): void {
   if (gcTotals) return;
-  const totals: GcTotals = { count: 0, totalMs: 0, over1ms: 0, over4ms: 0, maxMs: 0, minor: 0, major: 0 };
+  const totals: GcTotals = { count: 0, totalMs: 0, over1ms: 0, over4ms: 0, maxMs: 0, minor: 0, major: 0, scavenges: 0, promotedBytes: 0 };
   gcTotals = totals;
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -86,6 +96,19 @@ function watch(): void {
   }).observe({ entryTypes: ['gc'] });
   loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
+  gcProfiler = new GCProfiler();
+  gcProfiler.start();
+}
+
+/** Adds what the GC profiler saw since the last call to the totals, and starts it again. */
+function addPromotion(totals: GcTotals): void {
+  const seen = gcProfiler?.stop();
+  gcProfiler = new GCProfiler();
+  gcProfiler.start();
+  if (!seen) return;
+  const { scavenges, promotedBytes } = promotion(seen.statistics);
+  totals.scavenges += scavenges;
+  totals.promotedBytes += promotedBytes;
 }
 
 /**
@@ -134,6 +157,7 @@ export function processStats(gc: boolean, connections?: number): ProcessStats {
   }
   watch();
   const elu = performance.eventLoopUtilization();
+  addPromotion(gcTotals as GcTotals);
   const pauses = { ...(gcTotals as GcTotals) };
   (gcTotals as GcTotals).maxMs = 0;
   const h = loopDelay as IntervalHistogram;

@@ -11,7 +11,8 @@ export interface ServerUse {
   cpuPercent: number;
   eventLoopUtilization: number;
   /** Main-thread GC pauses in the interval: per second, ms of pause per second, the longest. */
-  gc?: { perSecond: number; msPerSecond: number; over1msPerSecond: number; over4ms: number; maxMs: number; major: number };
+  /** promotedKBPerScavenge: what each young-generation collection moved to the old generation, on average (NaN: none ran). */
+  gc?: { perSecond: number; msPerSecond: number; over1msPerSecond: number; over4ms: number; maxMs: number; major: number; promotedKBPerScavenge?: number };
   /** Event-loop delay during the interval (monitorEventLoopDelay, 1 ms resolution), ms. */
   loopDelay?: { p50: number; p99: number; max: number };
   /**
@@ -202,7 +203,7 @@ export interface TailResult {
   rates: number[];
   runs: TailRound[];
   /** Per rate and target: the median over rounds of each percentile, and its range. */
-  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
 }
 
 export interface TailRange {

@@ -85,6 +85,7 @@ function summaryTable(results: Results): { text: string; rows: Record<string, st
           (Number.isFinite(gwm.stealPercent.median) ? `; steal ${gwm.stealPercent.median.toFixed(0)}%` : '') +
           // CPU per frame and what a GC pause caught: what an A/B pair differs by beside the tail.
           `; ${fmtInt((gwm.cpuPercent.median * 10_000) / rate)} µs/frame` +
+          (Number.isFinite(gwm.promotedKB.median) ? `; promoted ${fmtInt(gwm.promotedKB.median)} KB/scavenge, ${fmtInt(gwm.majorGcs.median)} full GCs` : '') +
           (Number.isFinite(gwm.slowInGcPercent.median) ? `; in GC: slow ${gwm.slowInGcPercent.median.toFixed(0)}%, all ${gwm.allInGcPercent.median.toFixed(0)}%` : '') +
           (Number.isFinite(gwm.slowInLoadgenGcPercent.median) ? `; in load-generator GC: slow ${gwm.slowInLoadgenGcPercent.median.toFixed(0)}%` : ''),
         `p99 ${limit === undefined ? '' : `≤ ${limit} ms and `}≤ 2× relay`,
