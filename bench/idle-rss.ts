@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { intOption, optionsOrExit, parseCommandLine } from '../scripts/lib/args.js';
+import { GATEWAY_NODE_FLAGS } from '../src/constants.js';
 import { ROOT } from './lib/compile.js';
 
 const USAGE = 'usage: npm run bench:idle-rss [-- --settle-ms N]   (after npm run build; default 30000 ms)';
@@ -27,6 +28,8 @@ interface Step {
   /** ES module code run before the process idles; imports are resolved from the repository root. */
   code: string;
   env?: Record<string, string>;
+  /** Node flags of the process (the production entry gets those npm start passes). */
+  nodeFlags?: readonly string[];
 }
 
 const app = join(ROOT, 'dist', 'app.js');
@@ -57,7 +60,7 @@ function steps(): Step[] {
     label: '+ buildApp(config) and listen',
     code: `${imports}\nconst { buildApp } = await import(${JSON.stringify(app)});\nconst { loadConfig } = await import(${JSON.stringify(config)});\nconst a = await buildApp(loadConfig({ ...process.env, GATEWAY_PORT: '0', LOG_LEVEL: 'warn' }));\nawait a.listen({ host: '127.0.0.1', port: 0 });`,
   });
-  out.push({ label: '`node dist/server.js` (production entry)', code: `await import(${JSON.stringify(server)});`, env: { GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0', LOG_LEVEL: 'warn' } });
+  out.push({ label: '`node dist/server.js` (production entry)', code: `await import(${JSON.stringify(server)});`, env: { GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0', LOG_LEVEL: 'warn' }, nodeFlags: GATEWAY_NODE_FLAGS });
   return out;
 }
 
@@ -84,7 +87,7 @@ setTimeout(async () => {
 }, ${settleMs});
 setInterval(() => {}, 60_000);`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, env: { ...process.env, ...step.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(step.nodeFlags ?? []), '--input-type=module', '-e', code], { cwd: ROOT, env: { ...process.env, ...step.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -53,6 +53,7 @@ import {
 } from './lib/attack-gateway.js';
 import { intOption, optionsOrExit, parseCommandLine, UsageError } from './lib/args.js';
 import { mallocEnvOf } from './lib/malloc.js';
+import { GATEWAY_NODE_FLAGS } from '../src/constants.js';
 
 const SCENARIOS = ['discover-nonreaders', 'idle-sockets', 'slowloris', 'target-flood', 'burst-memory'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
@@ -84,6 +85,8 @@ Scenarios (in this order): ${SCENARIOS.join(', ')}
   --malloc NAME            glibc (default) or jemalloc: run the gateway with
                            LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true, as the
                            Docker image does (needs the libjemalloc2 package)
+  --gateway-flags F        extra node flags for the gateway, after those npm start passes (one
+                           argument, space-separated), e.g. --gateway-flags=--max-semi-space-size=16
   --settle-seconds N       wait after an attack before the "after" sample (default 5; smoke 2)
 
   --discover-seconds N     discover-nonreaders length (default 60; smoke 4)
@@ -116,6 +119,7 @@ const OPTIONS = {
   'probe-address': { type: 'string', default: '127.0.0.200' },
   'settle-seconds': { type: 'string' },
   malloc: { type: 'string', default: 'glibc' },
+  'gateway-flags': { type: 'string' },
   'discover-seconds': { type: 'string' },
   'discover-agents': { type: 'string' },
   'discover-attackers': { type: 'string' },
@@ -164,6 +168,7 @@ function parseCli(argv: string[]) {
     probeAddress: probeAddressOf(v['probe-address']),
     settleMs: int('settle-seconds', 5, 2, 0) * 1000,
     mallocEnv: mallocEnvOf(v.malloc),
+    gatewayFlags: (v['gateway-flags'] ?? '').split(/\s+/).filter(Boolean),
     discover: { seconds: secs('discover-seconds', 60, 4), agents: int('discover-agents', 100, 20, 0), attackers: int('discover-attackers', 10, 3) },
     idle: { seconds: secs('idle-seconds', 20, 4), sockets: int('idle-sockets', 20_000, 2000) },
     slowloris: { seconds: secs('slowloris-seconds', 30, 5), sockets: int('slowloris-sockets', 2000, 200), byteMs: int('slowloris-byte-ms', 3000, 1000, 50) },
@@ -644,7 +649,7 @@ async function runScenario(name: ScenarioName, opts: Options, snapshot: Snapshot
   for (const n of result.notes) log(`    ${n}`);
   let gw: Gateway;
   try {
-    gw = await Gateway.start({ snapshot, tools, nofile: opts.gatewayNofile === 0 ? null : opts.gatewayNofile, extraEnv, logPath: join(tmp, `${name}.log`) });
+    gw = await Gateway.start({ snapshot, tools, nofile: opts.gatewayNofile === 0 ? null : opts.gatewayNofile, nodeFlags: opts.gatewayFlags, extraEnv, logPath: join(tmp, `${name}.log`) });
   } catch (err) {
     result.status = 'error';
     result.error = (err as Error).message;
@@ -798,7 +803,7 @@ async function main(): Promise<number> {
   // The measuring clients come from their own loopback address when the host allows it.
   const probeAddress = opts.probeAddress === '127.0.0.1' ? null : (await canBind(opts.probeAddress)) ? opts.probeAddress : null;
   log(`attack: ${opts.only.join(', ')}${opts.smoke ? ' (smoke)' : ''}`);
-  log(`  gateway: node ${opts.dist}/server.js (built ${snapshot.builtAt.toISOString()}), run from a copy; env GATEWAY_HOST=127.0.0.1 GATEWAY_PORT=0, nothing else`);
+  log(`  gateway: node ${[...GATEWAY_NODE_FLAGS, ...opts.gatewayFlags].join(' ')} ${opts.dist}/server.js (built ${snapshot.builtAt.toISOString()}), run from a copy; env GATEWAY_HOST=127.0.0.1 GATEWAY_PORT=0, nothing else`);
   if (snapshot.newerSources.length > 0) log(`  NOTE: ${snapshot.newerSources.length} src/ file(s) are newer than this build (${snapshot.newerSources.slice(0, 5).join(', ')}${snapshot.newerSources.length > 5 ? ', …' : ''}): the build may not be the current code`);
   log(`  gateway descriptor limit: ${opts.gatewayNofile === 0 ? 'inherited' : `${opts.gatewayNofile} via ${tools.prlimit ? 'prlimit' : "sh -c 'ulimit -n' (prlimit not found)"}`}; parent-death signal: ${tools.setpriv ? 'setpriv --pdeathsig SIGKILL' : 'none (setpriv not found)'}`);
   log(`  this machine: ${cpus().length} CPUs, ${mb(totalmem())} MB RAM, node ${process.version}; harness open-files limit ${own.soft}/${own.hard}; abort past RSS ${mb(opts.rssAbortBytes)} MB`);

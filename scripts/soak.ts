@@ -32,6 +32,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GATEWAY_NODE_FLAGS } from '../src/constants.js';
 import { newSigner, type Signer } from '../test/fuzz/generators.js';
 import { registerWire, signalText, type WireClient } from '../test/fuzz/harness.js';
 import { intOption, optionsOrExit, parseCommandLine, UsageError } from './lib/args.js';
@@ -119,7 +120,7 @@ class Gateway {
 
   static async start(agents: number): Promise<Gateway> {
     const port = await freePort();
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const proc = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '--import', 'tsx', 'src/server.ts'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',

@@ -130,3 +130,23 @@ export const WORKER_GIVE_UP_EXIT_MS = 2000;
 
 /** On shutdown, the supervisor exits anyway this long after SHUTDOWN_GRACE_MS. */
 export const WORKER_SHUTDOWN_SLACK_MS = 1000;
+
+// ───────────────────────── the node process ─────────────────────────
+
+/**
+ * V8's young generation: each of its two semi-spaces may grow to this (Node's default is 16 MB).
+ * Why: on the 2-core bench VM at 2,000–4,000 frames/s, with 16 MB the scavenger promoted ~430–500 KB
+ * of already-dead objects per scavenge (mostly `ws`'s read buffers), the old space filled every few
+ * seconds and its mark-compacts (9–13 ms each) set the p99: 11–12 ms at 4,000/s. With 64 MB,
+ * 7–23 KB per scavenge, no mark-compact in 10 s, p99 3.0–3.6 ms; p50 and CPU per frame unchanged
+ * (docs/performance.md). A V8 flag: it must be given when node starts (setting it at run time
+ * leaves the young generation as it is), hence GATEWAY_NODE_FLAGS.
+ */
+export const YOUNG_SEMI_SPACE_MB = 64;
+
+/**
+ * The node flags the gateway is started with: `npm start` and the Docker image's CMD pass them
+ * (test/unit/node-flags.test.ts holds them to this list), and the gateway warns at start-up when
+ * one is missing (src/node-flags.ts).
+ */
+export const GATEWAY_NODE_FLAGS: readonly string[] = [`--max-semi-space-size=${YOUNG_SEMI_SPACE_MB}`];

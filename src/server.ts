@@ -9,6 +9,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { CLUSTER_READY_LOG_WAIT_MS, SHUTDOWN_GRACE_MS } from './constants.js';
 import { IdleCollector } from './idle-collect.js';
+import { missingNodeFlags } from './node-flags.js';
 import { superviseWorkers } from './workers.js';
 
 let config: Config;
@@ -30,6 +31,13 @@ if (config.workers > 1 && cluster.isPrimary) {
 
 async function serve(config: Config): Promise<void> {
   const app = await buildApp(config);
+  const missing = missingNodeFlags(process.execArgv, process.env.NODE_OPTIONS);
+  if (missing.length > 0) {
+    app.log.warn(
+      { missing },
+      `node was started without ${missing.join(' ')}: under load the p99 latency is several times higher (docs/operations.md, "Node flags"); start with npm start, the Docker image, or node ${missing.join(' ')} dist/server.js`,
+    );
+  }
   // After a burst, one full collection once the loop is quiet (the memory a burst leaves).
   const idleCollect = new IdleCollector({
     received: () => app.hub.inbound.bytes,

@@ -5,6 +5,7 @@
  * generator's task protocol and the server's CPU over its marked phases.
  */
 import { join } from 'node:path';
+import { GATEWAY_NODE_FLAGS } from '../../src/constants.js';
 import { runtime, startChild, statsOf, type Child, type StartOptions } from './child.js';
 import { cpuPercent, eluBetween, stealPercent, type ProcessStats } from './ipc.js';
 import type { Options } from './options.js';
@@ -34,7 +35,10 @@ export class Harness {
 
   async startServer(kind: 'server' | 'baseline-relay', profileAs?: string, extra: { env?: Record<string, string>; label?: string } = {}) {
     const opts = this.opts;
-    const flags = ['--expose-gc', ...(kind === 'server' ? opts.gatewayFlags : [])];
+    // The gateway runs with the flags npm start gives it (--gateway-flags after them, so they can
+    // override one); the bare relay with Node's defaults, as a relay written without this gateway's
+    // measurements would run.
+    const flags = ['--expose-gc', ...(kind === 'server' ? [...GATEWAY_NODE_FLAGS, ...opts.gatewayFlags] : [])];
     let profile: string | undefined;
     if (opts.cpuProf && profileAs && kind === 'server') {
       profile = `gateway-${profileAs}-${STAMP}.cpuprofile.json`;
@@ -116,6 +120,7 @@ export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start
     stealPercent: stealPercent(a, b),
     // The end snapshot's pause log covers the interval since the start snapshot.
     gcPauses: b.gcPauses,
+    rssMB: b.memory.rss / 2 ** 20,
   };
 }
 

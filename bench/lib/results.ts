@@ -26,6 +26,8 @@ export interface ServerUse {
   stealPercent?: number;
   /** The main-thread GC pauses of the interval, [start (ms since the Unix epoch), duration (ms)] pairs flattened. */
   gcPauses?: number[];
+  /** The process's resident memory at the end of the interval, MB (what the young generation grew to under load shows here). */
+  rssMB?: number;
 }
 
 export interface ThroughputResult {
@@ -189,7 +191,7 @@ export interface ClusterResult {
 
 /** Everything measured in this run, by scenario (absent when not selected or failed). */
 /** The `tail` scenario (bench/scenarios/tail.ts). */
-export type TailTarget = 'gateway' | 'bare relay';
+export type TailTarget = 'gateway' | 'bare relay' | 'verifying relay';
 
 export interface TailRound {
   round: number;
@@ -203,7 +205,7 @@ export interface TailResult {
   rates: number[];
   runs: TailRound[];
   /** Per rate and target: the median over rounds of each percentile, and its range. */
-  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; rssMB: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
 }
 
 export interface TailRange {

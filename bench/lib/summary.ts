@@ -75,17 +75,21 @@ function summaryTable(results: Results): { text: string; rows: Record<string, st
     for (const rate of tail.rates) {
       const gwm = tail.medians.find((m) => m.rate === rate && m.target === 'gateway');
       const bare = tail.medians.find((m) => m.rate === rate && m.target === 'bare relay');
+      // Beside them, what verification alone adds to a relay (context, not a target).
+      const verifying = tail.medians.find((m) => m.rate === rate && m.target === 'verifying relay');
       if (!gwm || !bare) continue;
       const limit = limits[rate];
       const ok = gwm.p99.median <= 2 * bare.p99.median && (limit === undefined || gwm.p99.median <= limit);
       add(
         `Tail @${fmtInt(rate)}/s p50 / p99 / p99.9 (median of ${tail.rounds})`,
         `${fmtMs(gwm.p50.median)} / ${fmtMs(gwm.p99.median)} / ${fmtMs(gwm.p999.median)} ms; bare relay ${fmtMs(bare.p50.median)} / ${fmtMs(bare.p99.median)} / ${fmtMs(bare.p999.median)} ms` +
+          (verifying ? `; verifying relay ${fmtMs(verifying.p50.median)} / ${fmtMs(verifying.p99.median)} / ${fmtMs(verifying.p999.median)} ms` : '') +
           // Steal during the gateway's rate: an A/B pair (bench:ab) compares rows by it first.
           (Number.isFinite(gwm.stealPercent.median) ? `; steal ${gwm.stealPercent.median.toFixed(0)}%` : '') +
           // CPU per frame and what a GC pause caught: what an A/B pair differs by beside the tail.
           `; ${fmtInt((gwm.cpuPercent.median * 10_000) / rate)} µs/frame` +
           (Number.isFinite(gwm.promotedKB.median) ? `; promoted ${fmtInt(gwm.promotedKB.median)} KB/scavenge, ${fmtInt(gwm.majorGcs.median)} full GCs` : '') +
+          (Number.isFinite(gwm.rssMB.median) ? `; RSS ${fmtInt(gwm.rssMB.median)} MB` : '') +
           (Number.isFinite(gwm.slowInGcPercent.median) ? `; in GC: slow ${gwm.slowInGcPercent.median.toFixed(0)}%, all ${gwm.allInGcPercent.median.toFixed(0)}%` : '') +
           (Number.isFinite(gwm.slowInLoadgenGcPercent.median) ? `; in load-generator GC: slow ${gwm.slowInLoadgenGcPercent.median.toFixed(0)}%` : ''),
         `p99 ${limit === undefined ? '' : `≤ ${limit} ms and `}≤ 2× relay`,

@@ -4,6 +4,7 @@
  * (two bench/server.ts processes sharing one Redis). Owns its redis-server (bench/lib/cluster.ts).
  */
 import { execFileSync } from 'node:child_process';
+import { GATEWAY_NODE_FLAGS } from '../../src/constants.js';
 import { statsOf, type Child } from '../lib/child.js';
 import { cpuPercentBetween, cpuSample, startRedis, startWorkersGateway, waitReady, type BenchRedis } from '../lib/cluster.js';
 import { runTask, trackMarks, type ScenarioContext, type Server } from '../lib/harness.js';
@@ -48,7 +49,7 @@ async function throughputOn<T>(
 /** (b): src/server.ts with GATEWAY_WORKERS + REDIS_URL on one port; CPU from /proc of the supervisor, its workers and redis-server. */
 async function workersThroughput(opts: Options, redis: BenchRedis, loadgen: Child): Promise<ClusterResult['multi']> {
   const prefix = 'bench-workers:';
-  const gw = await startWorkersGateway({ ...opts.gatewayEnv, ...BENCH_ENV, REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix }, opts.cluster.workers, opts.gatewayFlags);
+  const gw = await startWorkersGateway({ ...opts.gatewayEnv, ...BENCH_ENV, REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix }, opts.cluster.workers, [...GATEWAY_NODE_FLAGS, ...opts.gatewayFlags]);
   try {
     const pids = [gw.supervisorPid, ...gw.workerPids, redis.pid];
     const { r, start: a, end: b } = await throughputOn(

@@ -2,8 +2,12 @@
  * Scenario `tail`: the gateway's latency tail beside a bare relay that verifies nothing, both
  * measured in this run (issue "latency tail"). 500 registered agents, open loop at 500, 2,000
  * and 4,000 OFFERs/s of ~420 bytes; the gateway and the relay (bench/baseline-relay.ts with
- * RELAY_VERIFY=none: parse, look up, forward) alternate, `rounds` times, each in a fresh process;
- * medians of the rounds with their range. Same load generator, same frames, same machine.
+ * RELAY_VERIFY=none: parse, look up, forward) take turns, `rounds` times, each in a fresh
+ * process; medians of the rounds with their range. Same load generator, same frames, same machine.
+ *
+ * A third target, the verifying relay (bench/baseline-relay.ts as it is: parse, canonical bytes,
+ * Ed25519 verify inline, forward), separates what verification itself costs the tail from what
+ * the rest of the gateway costs: the bare relay's p99 lacks the first.
  */
 import { attachGcOverlap } from '../lib/gc-overlap.js';
 import { runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
@@ -19,12 +23,16 @@ function range(values: number[]): TailRange {
   return { median, min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
 }
 
+const TARGETS: readonly TailTarget[] = ['gateway', 'bare relay', 'verifying relay'];
+
 const fmtRange = (r: TailRange) => `${fmtMs(r.median)} [${fmtMs(r.min)}–${fmtMs(r.max)}]`;
 
 async function oneRun(target: TailTarget, round: number, opts: Options, { harness, report }: ScenarioContext): Promise<LatencyRate[]> {
   const p = opts.tail;
   const [server, loadgen] = await Promise.all([
-    target === 'gateway' ? harness.startServer('server', `tail-${round}`) : harness.startServer('baseline-relay', undefined, { env: { RELAY_VERIFY: 'none' }, label: 'bare relay' }),
+    target === 'gateway'
+      ? harness.startServer('server', `tail-${round}`)
+      : harness.startServer('baseline-relay', undefined, { env: target === 'bare relay' ? { RELAY_VERIFY: 'none' } : {}, label: target }),
     harness.startLoadgen(),
   ]);
   const marks = trackMarks(loadgen, server.child);
@@ -50,8 +58,8 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
   const p = opts.tail;
   const runs: TailRound[] = [];
   for (let round = 1; round <= p.rounds; round++) {
-    // Alternate which goes first, so neither always runs on a machine warmed (or loaded) by the other.
-    const order: TailTarget[] = round % 2 === 1 ? ['gateway', 'bare relay'] : ['bare relay', 'gateway'];
+    // Rotate which goes first, so none always runs on a machine warmed (or loaded) by another.
+    const order = TARGETS.map((_, i) => TARGETS[(i + round - 1) % TARGETS.length] as TailTarget);
     for (const target of order) {
       process.stderr.write(`[tail] round ${round}/${p.rounds}: ${target}\n`);
       runs.push({ round, target, rates: await oneRun(target, round, opts, ctx) });
@@ -59,7 +67,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
   }
   const medians: TailResult['medians'] = [];
   for (const rate of p.rates) {
-    for (const target of ['gateway', 'bare relay'] as const) {
+    for (const target of TARGETS) {
       const xs = runs.filter((r) => r.target === target).map((r) => r.rates.find((x) => x.rate === rate) as LatencyRate);
       medians.push({
         rate,
@@ -73,6 +81,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
         gcMaxMs: range(xs.map((x) => x.server?.gc?.maxMs ?? NaN)),
         promotedKB: range(xs.map((x) => x.server?.gc?.promotedKBPerScavenge ?? NaN)),
         majorGcs: range(xs.map((x) => x.server?.gc?.major ?? NaN)),
+        rssMB: range(xs.map((x) => x.server?.rssMB ?? NaN)),
         loopDelayP99: range(xs.map((x) => x.server?.loopDelay?.p99 ?? NaN)),
         routeP99: range(xs.map((x) => x.server?.hops?.route?.p99 ?? NaN)),
         verifyP99: range(xs.map((x) => x.server?.hops?.verify?.p99 ?? NaN)),
@@ -89,8 +98,10 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
   }
   const result: TailResult = { agents: p.agents, rounds: p.rounds, rates: p.rates, runs, medians };
   const rows = medians.map((m) => {
-    const relay = medians.find((r) => r.rate === m.rate && r.target === 'bare relay');
-    const ratio = m.target === 'gateway' && relay ? `${(m.p99.median / relay.p99.median).toFixed(1)}×` : '';
+    const ratio = (to: TailTarget) => {
+      const base = medians.find((r) => r.rate === m.rate && r.target === to);
+      return m.target !== to && m.target !== 'bare relay' && base ? `${(m.p99.median / base.p99.median).toFixed(1)}×` : '';
+    };
     const notes = [m.saturated ? `saturated ${m.saturated}/${p.rounds}` : '', m.starved ? `load generator starved ${m.starved}/${p.rounds}` : ''].filter(Boolean).join('; ');
     return [
       fmtInt(m.rate),
@@ -99,11 +110,13 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       fmtRange(m.p99),
       fmtRange(m.p999),
       fmtRange(m.max),
-      ratio,
+      ratio('bare relay'),
+      ratio('verifying relay'),
       // CPU time per frame offered: less noisy than the tail, and what the cores are shared by.
       `${fmtInt(m.cpuPercent.median)}% (${fmtInt((m.cpuPercent.median * 10_000) / m.rate)} µs)`,
       `${m.gcPerSecond.median.toFixed(1)}/s, max ${fmtMs(m.gcMaxMs.median)}` + (Number.isFinite(m.promotedKB.median) ? `; ${fmtInt(m.promotedKB.median)} KB/scav., ${fmtInt(m.majorGcs.median)} full` : ''),
       fmtMs(m.loopDelayP99.median),
+      fmtInt(m.rssMB.median),
       m.target === 'gateway' ? `≤ ${fmtMs(m.routeP99.median)} / ≤ ${fmtMs(m.verifyP99.median)}` : '—',
       m.target === 'gateway' ? `${fmtInt(m.workersPercent.median)}%` : '—',
       Number.isFinite(m.stealPercent.median) ? `${m.stealPercent.median.toFixed(0)}% [${m.stealPercent.min.toFixed(0)}–${m.stealPercent.max.toFixed(0)}]` : '—',
@@ -112,16 +125,19 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       notes || '—',
     ];
   });
-  section('Latency tail: the gateway beside a bare relay that verifies nothing', [
+  section('Latency tail: the gateway beside a bare relay that verifies nothing and a relay that verifies inline', [
     `${p.agents} agents (${p.agents / 2} pairs, both directions), OFFERs of ~420 bytes, open loop, ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up;`,
-    `${p.rounds} round(s), the two alternating, each in a fresh process; medians of the rounds [min–max], ms`,
+    `${p.rounds} round(s), the three taking turns, each in a fresh process; medians of the rounds [min–max], ms`,
+    'Bare relay: parse, look up, forward (nothing verified). Verifying relay: the same plus canonical bytes and an inline Ed25519',
+    'verification per frame, on one thread: what verification alone adds to a relay, without the rest of the gateway.',
     '',
-    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'in gateway p99: route / verify', 'in workers', 'steal', 'server GC pause: slow 1 % / all', 'load generator GC pause', 'notes'], rows).split('\n'),
+    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ bare relay', 'p99 ÷ verifying relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'RSS MB', 'in gateway p99: route / verify', 'in workers', 'steal', 'server GC pause: slow 1 % / all', 'load generator GC pause', 'notes'], rows).split('\n'),
     '',
     'CPU: the server process, all threads (100 % = one core), and that CPU time divided by the frames offered.',
     'GC pauses: main-thread collections per second and the longest (median of rounds); what each scavenge promoted to the',
     'old generation (KB, V8 GCProfiler) and the full collections (mark-compacts) that promotion brings; loop delay: the server',
     "process's event-loop delay p99 (monitorEventLoopDelay, 1 ms resolution): how late a ready callback ran.",
+    "RSS MB: the server process's resident memory at the end of the rate (the young generation's growth under load shows here).",
     'In gateway: aiconexus_frame_route_seconds (checks passed → written to the target) and aiconexus_signature_verify_seconds',
     '(submitted → verdict), p99 as the upper bound of its histogram bucket: what of the end-to-end time the gateway itself holds a frame.',
     'In workers: the share of signatures verified by the worker threads rather than on the event loop (VERIFY_INLINE_MAX_LOAD decides).',

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { GATEWAY_NODE_FLAGS } from '../../src/constants.js';
 import { connectAgent, frameKind, newIdentity, percentile, type AgentSocket } from './attack-agent.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -233,12 +234,12 @@ export class Gateway {
   }
 
   /**
-   * Starts `node <snapshot>/dist/server.js` on 127.0.0.1, port 0 (the bound port is read from the
+   * Starts `node --max-semi-space-size=64 [nodeFlags] <snapshot>/dist/server.js` (as npm start) on 127.0.0.1, port 0 (the bound port is read from the
    * log line Fastify writes), with only PATH, GATEWAY_HOST, GATEWAY_PORT and `extraEnv` set.
    */
-  static async start(opts: { snapshot: Snapshot; tools: Tools; nofile: number | null; extraEnv: Record<string, string>; logPath: string }): Promise<Gateway> {
+  static async start(opts: { snapshot: Snapshot; tools: Tools; nofile: number | null; nodeFlags: string[]; extraEnv: Record<string, string>; logPath: string }): Promise<Gateway> {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0', ...opts.extraEnv };
-    const { argv } = limitedCommand(opts.tools, opts.nofile, [process.execPath, opts.snapshot.serverJs]);
+    const { argv } = limitedCommand(opts.tools, opts.nofile, [process.execPath, ...GATEWAY_NODE_FLAGS, ...opts.nodeFlags, opts.snapshot.serverJs]);
     const fd = openSync(opts.logPath, 'a');
     let proc: ChildProcess;
     try {

@@ -3,6 +3,7 @@
  * signals, exit codes, node:cluster workers, kill -9.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { GATEWAY_NODE_FLAGS } from '../../src/constants.js';
 import { eventually } from './eventually.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -34,10 +35,12 @@ export interface SpawnGatewayOptions {
   prefix?: string[];
   /** Host of wsUrl / httpUrl (default 127.0.0.1), e.g. the GATEWAY_HOST it binds in a namespace. */
   urlHost?: string;
+  /** Node flags (default: GATEWAY_NODE_FLAGS, as `npm start` passes them). */
+  nodeFlags?: readonly string[];
 }
 
 /**
- * Spawns `node --import tsx src/server.ts` with only PATH and the given variables
+ * Spawns `node --max-semi-space-size=64 --import tsx src/server.ts` (GATEWAY_NODE_FLAGS) with only PATH and the given variables
  * (under `options.prefix` when given).
  *
  * GATEWAY_PORT unset or "0": the gateway binds a port of the kernel's choosing and the port is read
@@ -53,7 +56,7 @@ export function spawnGateway(env: Record<string, string>, options: SpawnGatewayO
   const requestedLevel = env.LOG_LEVEL ?? 'info';
   const minLevel = LEVELS[requestedLevel];
   const forceInfo = ephemeral && minLevel !== undefined && minLevel > (LEVELS.info as number);
-  const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath, '--import', 'tsx', 'src/server.ts'];
+  const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath, ...(options.nodeFlags ?? GATEWAY_NODE_FLAGS), '--import', 'tsx', 'src/server.ts'];
   const urlHost = options.urlHost ?? '127.0.0.1';
   const child = spawn(command as string, prefixArgs, {
     cwd: root,

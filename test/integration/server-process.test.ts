@@ -1,6 +1,7 @@
 /** The real process entry (src/server.ts): config errors, listen errors, graceful SIGTERM. */
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { GATEWAY_NODE_FLAGS } from '../../src/constants.js';
 import { TestAgent } from '../helpers/agent.js';
 import { eventually } from '../helpers/eventually.js';
 import { freePort } from '../helpers/ports.js';
@@ -100,5 +101,25 @@ describe('server process', () => {
     expect(lines[order[0] as number]).toMatchObject({ url: `ws://127.0.0.1:${gp.port}/ws` });
     // Signatures and nonces never reach the log.
     expect(gp.output()).not.toContain(a.challenge.nonce as string);
+    // Started with the node flags npm start passes: no warning about them.
+    expect(lines.filter((l) => 'missing' in l)).toEqual([]);
+  });
+
+  it('warns at start-up when node runs without the flags npm start passes, and serves anyway', async () => {
+    const bare = spawnGateway({ GATEWAY_PORT: '0' }, { nodeFlags: [] });
+    const viaEnv = spawnGateway({ GATEWAY_PORT: '0', NODE_OPTIONS: GATEWAY_NODE_FLAGS.join(' ') }, { nodeFlags: [] });
+    try {
+      await Promise.all([waitFor200(bare), waitFor200(viaEnv)]);
+      const warned = logLines(bare.output()).filter((l) => l.level === 40 && l.msg.startsWith('node was started without'));
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toMatchObject({ missing: [...GATEWAY_NODE_FLAGS] });
+      expect(warned[0]?.msg).toContain('docs/operations.md');
+      // NODE_OPTIONS counts as given.
+      expect(logLines(viaEnv.output()).filter((l) => l.msg.startsWith('node was started without'))).toEqual([]);
+    } finally {
+      bare.child.kill('SIGTERM');
+      viaEnv.child.kill('SIGTERM');
+      await Promise.all([bare.exited, viaEnv.exited]);
+    }
   });
 });

@@ -1,0 +1,52 @@
+/**
+ * The node flags the gateway needs (GATEWAY_NODE_FLAGS): every launcher passes them, and the
+ * start-up check finds the ones a process was started without.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { GATEWAY_NODE_FLAGS, YOUNG_SEMI_SPACE_MB } from '../../src/constants.js';
+import { missingNodeFlags } from '../../src/node-flags.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+const read = (path: string) => readFileSync(root + path, 'utf8');
+
+/** The words of a command between `node` and the entry script. */
+function flagsBefore(command: string[], entry: string): string[] {
+  const node = command.indexOf('node');
+  const script = command.indexOf(entry);
+  expect(node, `no node in ${JSON.stringify(command)}`).toBeGreaterThanOrEqual(0);
+  expect(script, `no ${entry} in ${JSON.stringify(command)}`).toBeGreaterThan(node);
+  return command.slice(node + 1, script);
+}
+
+describe('node flags', () => {
+  it('are the semi-space size of the constants module', () => {
+    expect(GATEWAY_NODE_FLAGS).toEqual([`--max-semi-space-size=${YOUNG_SEMI_SPACE_MB}`]);
+  });
+
+  it('npm start passes every one of them to node', () => {
+    const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.start as string;
+    expect(flagsBefore(start.split(/\s+/), 'dist/server.js')).toEqual(expect.arrayContaining([...GATEWAY_NODE_FLAGS]));
+  });
+
+  it("the Docker image's CMD passes every one of them to node", () => {
+    const cmdLine = read('docker/Dockerfile')
+      .split('\n')
+      .filter((l) => l.startsWith('CMD '))
+      .at(-1) as string;
+    const cmd = JSON.parse(cmdLine.slice(4)) as string[];
+    expect(flagsBefore(cmd, 'dist/server.js')).toEqual(expect.arrayContaining([...GATEWAY_NODE_FLAGS]));
+  });
+
+  it('the start-up check names the flags missing from the command line and NODE_OPTIONS', () => {
+    expect(missingNodeFlags([], undefined)).toEqual([...GATEWAY_NODE_FLAGS]);
+    expect(missingNodeFlags(['--import', 'tsx'], '--enable-source-maps')).toEqual([...GATEWAY_NODE_FLAGS]);
+    // Unrelated flags that share a prefix do not count.
+    expect(missingNodeFlags(['--max-semi-space-size-x=64', '--max-old-space-size=64'], '')).toEqual([...GATEWAY_NODE_FLAGS]);
+    expect(missingNodeFlags([...GATEWAY_NODE_FLAGS], undefined)).toEqual([]);
+    expect(missingNodeFlags([], ` --enable-source-maps  ${GATEWAY_NODE_FLAGS.join(' ')} `)).toEqual([]);
+    // Another value is the operator's choice; V8 spells flags with _ or -.
+    expect(missingNodeFlags(['--max-semi-space-size=32'], undefined)).toEqual([]);
+    expect(missingNodeFlags([], '--max_semi_space_size=128')).toEqual([]);
+  });
+});
