@@ -22,7 +22,7 @@ const USAGE = `usage: npm run bench -- [options]
   --concurrency C   handshakes in flight (default 50; smoke 10)
   --frame ice|offer frame kind: a ~0.4 KB ICE candidate (default) or a ~1.7 KB OFFER
   --tail-rates a,b  tail: rates in frames/s (default 500,2000,4000; smoke 500)
-  --tail-rounds N   tail: rounds of gateway and bare relay, alternating (default 3; smoke 1)
+  --tail-rounds N   tail: rounds of the gateway, the bare relay and the verifying relay, taking turns (default 3; smoke 1)
   --workers N       cluster: GATEWAY_WORKERS of the multi-process gateway (default 2)
   --cluster-rate R  cluster: frames/s of the cross-node latency phases (default 1000; smoke 200)
   --cross-share S   cluster: share of throughput pairs re-formed to be cross-worker, 0..1, or

@@ -24,9 +24,13 @@ describe('node flags', () => {
     expect(GATEWAY_NODE_FLAGS).toEqual([`--max-semi-space-size=${YOUNG_SEMI_SPACE_MB}`]);
   });
 
-  it('npm start passes every one of them to node', () => {
-    const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.start as string;
-    expect(flagsBefore(start.split(/\s+/), 'dist/server.js')).toEqual(expect.arrayContaining([...GATEWAY_NODE_FLAGS]));
+  it('npm start and npm run dev pass every one of them to node', () => {
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    expect(flagsBefore((scripts.start as string).split(/\s+/), 'dist/server.js')).toEqual(expect.arrayContaining([...GATEWAY_NODE_FLAGS]));
+    // tsx passes node's flags on to node.
+    const dev = (scripts.dev as string).split(/\s+/);
+    expect(dev.slice(0, 2)).toEqual(['tsx', 'watch']);
+    expect(dev.slice(2, dev.indexOf('src/server.ts'))).toEqual(expect.arrayContaining([...GATEWAY_NODE_FLAGS]));
   });
 
   it("the Docker image's CMD passes every one of them to node", () => {
