@@ -51,7 +51,7 @@ import {
   type Tools,
   type WindowStats,
 } from './lib/attack-gateway.js';
-import { intOption, optionsOrExit, parseCommandLine, UsageError } from './lib/args.js';
+import { intOption, optionsOrExit, parseCommandLine, UsageError, wordsOption } from './lib/args.js';
 import { mallocEnvOf } from './lib/malloc.js';
 import { GATEWAY_NODE_FLAGS } from '../src/constants.js';
 
@@ -168,7 +168,7 @@ function parseCli(argv: string[]) {
     probeAddress: probeAddressOf(v['probe-address']),
     settleMs: int('settle-seconds', 5, 2, 0) * 1000,
     mallocEnv: mallocEnvOf(v.malloc),
-    gatewayFlags: (v['gateway-flags'] ?? '').split(/\s+/).filter(Boolean),
+    gatewayFlags: wordsOption(v['gateway-flags']),
     discover: { seconds: secs('discover-seconds', 60, 4), agents: int('discover-agents', 100, 20, 0), attackers: int('discover-attackers', 10, 3) },
     idle: { seconds: secs('idle-seconds', 20, 4), sockets: int('idle-sockets', 20_000, 2000) },
     slowloris: { seconds: secs('slowloris-seconds', 30, 5), sockets: int('slowloris-sockets', 2000, 200), byteMs: int('slowloris-byte-ms', 3000, 1000, 50) },

@@ -145,8 +145,8 @@ export const WORKER_SHUTDOWN_SLACK_MS = 1000;
 export const YOUNG_SEMI_SPACE_MB = 64;
 
 /**
- * The node flags the gateway is started with: `npm start` and the Docker image's CMD pass them
- * (test/unit/node-flags.test.ts holds them to this list), and the gateway warns at start-up when
+ * The node flags the gateway is started with: `npm start`, `npm run dev` and the Docker image's CMD
+ * pass them (test/unit/node-flags.test.ts holds them to this list), and the gateway warns at start-up when
  * one is missing (src/node-flags.ts).
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = [`--max-semi-space-size=${YOUNG_SEMI_SPACE_MB}`];

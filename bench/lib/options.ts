@@ -3,7 +3,7 @@
  * table (on scripts/lib/args.ts, which bench/ab.ts also validates its pass-through options with),
  * and the sizes every scenario runs at, full or smoke.
  */
-import { intOption, optionsOrExit, parseCommandLine, UsageError } from '../../scripts/lib/args.js';
+import { intOption, optionsOrExit, parseCommandLine, UsageError, wordsOption } from '../../scripts/lib/args.js';
 import { mallocEnvOf } from '../../scripts/lib/malloc.js';
 
 export const SCENARIOS = ['ceiling', 'relay', 'throughput', 'latency', 'tail', 'handshake', 'capacity', 'cluster'] as const;
@@ -31,7 +31,7 @@ const USAGE = `usage: npm run bench -- [options]
   --heap-sample     latency: sample the gateway's allocations during each rate (V8 sampling heap profiler,
                     collected objects included); prints bytes allocated per frame and the top sites
   --verify-threads N VERIFY_THREADS of the gateway (default: the gateway's own default, cores ≤ 4)
-  --gateway-flags=F extra node flags for the gateway process, e.g. --gateway-flags=--max-semi-space-size=1
+  --gateway-flags=F extra node flags for the gateway process, after those npm start passes, e.g. --gateway-flags=--max-semi-space-size=16
   --malloc M        the gateway process's allocator: glibc (default, as npm start) or jemalloc (as the Docker
                     image: LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true; needs libjemalloc2)
   --tsx             run children under tsx instead of the transpiled tree (adds ~30 MB RSS)
@@ -124,7 +124,7 @@ function parseOptions(argv: string[]) {
     },
     cpuProf: v['cpu-prof'] === true,
     heapSample: v['heap-sample'] === true,
-    gatewayFlags: v['gateway-flags'] !== undefined ? v['gateway-flags'].split(/\s+/).filter(Boolean) : [],
+    gatewayFlags: wordsOption(v['gateway-flags']),
     malloc: v.malloc ?? 'glibc',
     gatewayEnv: mallocEnvOf(v.malloc ?? 'glibc'),
     tsx: v.tsx === true,

@@ -60,6 +60,11 @@ function parse<const T extends OptionsTable>(options: T, argv: string[], allowPo
   }
 }
 
+/** An option holding several words in one argument (e.g. node flags: "--a --b=1"); unset → []. */
+export function wordsOption(raw: string | undefined): string[] {
+  return (raw ?? '').split(/\s+/).filter(Boolean);
+}
+
 /** The integer value of option `--name`, at least `min` (and at most `max`); a UsageError naming the option otherwise. */
 export function intOption(name: string, raw: string, min: number, max = Infinity): number {
   return intArgument(`--${name}`, raw, min, max);

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GATEWAY_NODE_FLAGS, YOUNG_SEMI_SPACE_MB } from '../../src/constants.js';
 import { missingNodeFlags } from '../../src/node-flags.js';
+import { wordsOption } from '../../scripts/lib/args.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const read = (path: string) => readFileSync(root + path, 'utf8');
@@ -52,5 +53,11 @@ describe('node flags', () => {
     // Another value is the operator's choice; V8 spells flags with _ or -.
     expect(missingNodeFlags(['--max-semi-space-size=32'], undefined)).toEqual([]);
     expect(missingNodeFlags([], '--max_semi_space_size=128')).toEqual([]);
+  });
+
+  it('extra flags for the bench and attack gateways come as one space-separated argument', () => {
+    expect(wordsOption(undefined)).toEqual([]);
+    expect(wordsOption('  ')).toEqual([]);
+    expect(wordsOption(' --max-semi-space-size=16  --trace-gc ')).toEqual(['--max-semi-space-size=16', '--trace-gc']);
   });
 });
