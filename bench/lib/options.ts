@@ -5,6 +5,7 @@
  */
 import { intOption, optionsOrExit, parseCommandLine, UsageError, wordsOption } from '../../scripts/lib/args.js';
 import { mallocEnvOf } from '../../scripts/lib/malloc.js';
+import { TAIL_TARGETS, type TailTarget } from './results.js';
 
 export const SCENARIOS = ['ceiling', 'relay', 'throughput', 'latency', 'tail', 'handshake', 'capacity', 'cluster'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -23,6 +24,8 @@ const USAGE = `usage: npm run bench -- [options]
   --frame ice|offer frame kind: a ~0.4 KB ICE candidate (default) or a ~1.7 KB OFFER
   --tail-rates a,b  tail: rates in frames/s (default 500,2000,4000; smoke 500)
   --tail-rounds N   tail: rounds of the gateway, the bare relay and the verifying relay, taking turns (default 3; smoke 1)
+  --tail-targets a,b tail: which of gateway, bare-relay, verifying-relay run (default all three; the ratios and the
+                    summary row need the gateway and the bare relay), e.g. gateway alone for long GC runs
   --workers N       cluster: GATEWAY_WORKERS of the multi-process gateway (default 2)
   --cluster-rate R  cluster: frames/s of the cross-node latency phases (default 1000; smoke 200)
   --cross-share S   cluster: share of throughput pairs re-formed to be cross-worker, 0..1, or
@@ -46,7 +49,7 @@ const flag = { type: 'boolean' } as const;
  */
 export const OPTIONS = {
   only: text, smoke: flag, duration: text, agents: text, rates: text, 'pairs-agents': text, window: text,
-  handshakes: text, concurrency: text, frame: text, 'tail-rates': text, 'tail-rounds': text,
+  handshakes: text, concurrency: text, frame: text, 'tail-rates': text, 'tail-rounds': text, 'tail-targets': text,
   workers: text, 'cluster-rate': text, 'cross-share': text,
   'cpu-prof': flag, 'heap-sample': flag, 'verify-threads': text, 'gateway-flags': text, malloc: text, tsx: flag, verbose: flag,
   help: flag,
@@ -104,6 +107,7 @@ function parseOptions(argv: string[]) {
       agents: smoke ? 20 : 500,
       rates: rateList('tail-rates', smoke ? [500] : [500, 2000, 4000]),
       rounds: int('tail-rounds', smoke ? 1 : 3, 1, 20),
+      targets: tailTargets(v['tail-targets']),
       durationMs: (duration ?? (smoke ? 1 : 10)) * 1000,
       warmupMs: smoke ? 200 : 1000,
     },
@@ -134,6 +138,14 @@ function parseOptions(argv: string[]) {
 }
 
 export type Options = NonNullable<ReturnType<typeof parseOptions>>;
+
+/** --tail-targets: the tail's targets in their fixed order, all three unless named. */
+export function tailTargets(raw: string | undefined): TailTarget[] {
+  if (raw === undefined) return [...TAIL_TARGETS];
+  const names = raw.split(',').map((s) => s.trim().replace('-', ' '));
+  for (const n of names) if (!(TAIL_TARGETS as readonly string[]).includes(n)) throw new UsageError(`--tail-targets: unknown target "${n}" (gateway, bare-relay, verifying-relay)`);
+  return TAIL_TARGETS.filter((t) => names.includes(t));
+}
 
 /** The options of this run: --help prints the usage and exits 0; bad usage prints what is wrong and the usage to stderr and exits 2. */
 export function benchOptions(argv: string[] = process.argv.slice(2)): Options {

@@ -189,9 +189,9 @@ export interface ClusterResult {
   phaseS: Record<string, number>;
 }
 
-/** Everything measured in this run, by scenario (absent when not selected or failed). */
-/** The `tail` scenario (bench/scenarios/tail.ts). */
-export type TailTarget = 'gateway' | 'bare relay' | 'verifying relay';
+/** The `tail` scenario (bench/scenarios/tail.ts): its targets, in the order a round starts from (the scenario rotates it). */
+export const TAIL_TARGETS = ['gateway', 'bare relay', 'verifying relay'] as const;
+export type TailTarget = (typeof TAIL_TARGETS)[number];
 
 export interface TailRound {
   round: number;
@@ -214,6 +214,7 @@ export interface TailRange {
   max: number;
 }
 
+/** Everything measured in this run, by scenario (absent when not selected or failed). */
 export interface Results {
   ceiling?: CeilingResult;
   relay?: ThroughputResult & { server: ServerUse };

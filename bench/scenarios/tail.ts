@@ -23,8 +23,6 @@ function range(values: number[]): TailRange {
   return { median, min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
 }
 
-const TARGETS: readonly TailTarget[] = ['gateway', 'bare relay', 'verifying relay'];
-
 const fmtRange = (r: TailRange) => `${fmtMs(r.median)} [${fmtMs(r.min)}–${fmtMs(r.max)}]`;
 
 async function oneRun(target: TailTarget, round: number, opts: Options, { harness, report }: ScenarioContext): Promise<LatencyRate[]> {
@@ -57,9 +55,10 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
 export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailResult> {
   const p = opts.tail;
   const runs: TailRound[] = [];
+  const targets = p.targets;
   for (let round = 1; round <= p.rounds; round++) {
     // Rotate which goes first, so none always runs on a machine warmed (or loaded) by another.
-    const order = TARGETS.map((_, i) => TARGETS[(i + round - 1) % TARGETS.length] as TailTarget);
+    const order = targets.map((_, i) => targets[(i + round - 1) % targets.length] as TailTarget);
     for (const target of order) {
       process.stderr.write(`[tail] round ${round}/${p.rounds}: ${target}\n`);
       runs.push({ round, target, rates: await oneRun(target, round, opts, ctx) });
@@ -67,7 +66,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
   }
   const medians: TailResult['medians'] = [];
   for (const rate of p.rates) {
-    for (const target of TARGETS) {
+    for (const target of targets) {
       const xs = runs.filter((r) => r.target === target).map((r) => r.rates.find((x) => x.rate === rate) as LatencyRate);
       medians.push({
         rate,
@@ -127,7 +126,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
   });
   section('Latency tail: the gateway beside a bare relay that verifies nothing and a relay that verifies inline', [
     `${p.agents} agents (${p.agents / 2} pairs, both directions), OFFERs of ~420 bytes, open loop, ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up;`,
-    `${p.rounds} round(s), the three taking turns, each in a fresh process; medians of the rounds [min–max], ms`,
+    `${p.rounds} round(s), ${targets.join(', ')} taking turns, each in a fresh process; medians of the rounds [min–max], ms`,
     'Bare relay: parse, look up, forward (nothing verified). Verifying relay: the same plus canonical bytes and an inline Ed25519',
     'verification per frame, on one thread: what verification alone adds to a relay, without the rest of the gateway.',
     '',
