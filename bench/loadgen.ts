@@ -489,6 +489,9 @@ async function latency(p: LatencyParams) {
     await new Promise<void>((resolve) => {
       let lastCheck = 0;
       const tick = () => {
+        // Closed by a 'close' or 'stop' from the harness mid-rate (a scenario that timed out):
+        // stop sending; the process exits or gets its next task.
+        if (conns.length === 0) return;
         const now = performance.now();
         const due = Math.min(total, Math.floor((now - start) / interval) + 1);
         while (sent < due) {

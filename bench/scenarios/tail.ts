@@ -99,7 +99,10 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
   const rows = medians.map((m) => {
     const ratio = (to: TailTarget) => {
       const base = medians.find((r) => r.rate === m.rate && r.target === to);
-      return m.target !== to && m.target !== 'bare relay' && base ? `${(m.p99.median / base.p99.median).toFixed(1)}×` : '';
+      if (m.target === to || m.target === 'bare relay' || !base) return '';
+      const x = m.p99.median / base.p99.median;
+      // When the base saturates (a p99 of a second or more), "0.0×" would read as a zero.
+      return x < 0.1 ? '< 0.1×' : `${x.toFixed(1)}×`;
     };
     const notes = [m.saturated ? `saturated ${m.saturated}/${p.rounds}` : '', m.starved ? `load generator starved ${m.starved}/${p.rounds}` : ''].filter(Boolean).join('; ');
     return [
