@@ -30,7 +30,7 @@ import { ceiling } from './scenarios/ceiling.js';
 import { cluster } from './scenarios/cluster.js';
 import { handshake } from './scenarios/handshake.js';
 import { latency } from './scenarios/latency.js';
-import { tail } from './scenarios/tail.js';
+import { tail, tailBudgetMs } from './scenarios/tail.js';
 import { throughputAgainst } from './scenarios/throughput.js';
 
 /** Each scenario, run with its own Harness; its result goes into the report for the summary. */
@@ -47,17 +47,9 @@ function scenarios(opts: Options, { results }: Report): Record<Scenario, (ctx: S
   };
 }
 
-/**
- * How long a scenario may run before it counts as hung: 10 minutes, or for the tail twice what its
- * rounds, targets, rates and --duration ask for (a minute per rate, three targets, three rounds
- * is ~35 minutes of measuring).
- */
+/** How long a scenario may run before it counts as hung: 10 minutes, the tail what its size asks for. */
 function budgetMs(scenario: Scenario, opts: Options): number {
-  const tenMinutes = 600_000;
-  if (scenario !== 'tail') return tenMinutes;
-  const t = opts.tail;
-  const perRun = t.rates.length * (t.durationMs + t.warmupMs + 10_000) + 60_000;
-  return Math.max(tenMinutes, 2 * t.rounds * t.targets.length * perRun);
+  return scenario === 'tail' ? tailBudgetMs(opts.tail) : 600_000;
 }
 
 /** Runs one scenario within its budget (budgetMs), writes its result file, and stops its children whatever happens. */

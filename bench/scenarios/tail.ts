@@ -25,6 +25,16 @@ function range(values: number[]): TailRange {
 
 const fmtRange = (r: TailRange) => `${fmtMs(r.median)} [${fmtMs(r.min)}–${fmtMs(r.max)}]`;
 
+/** The measuring time of one target's run: every rate's duration and warm-up, plus 10 s each to settle. */
+function runMs(p: Options['tail']): number {
+  return p.rates.length * (p.durationMs + p.warmupMs + 10_000);
+}
+
+/** How long the whole scenario may take before it counts as hung (bench/run.ts): twice its runs' time, at least 10 minutes. */
+export function tailBudgetMs(p: Options['tail']): number {
+  return Math.max(600_000, 2 * p.rounds * p.targets.length * (runMs(p) + 60_000));
+}
+
 async function oneRun(target: TailTarget, round: number, opts: Options, { harness, report }: ScenarioContext): Promise<LatencyRate[]> {
   const p = opts.tail;
   const [server, loadgen] = await Promise.all([
@@ -34,12 +44,11 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
     harness.startLoadgen(),
   ]);
   const marks = trackMarks(loadgen, server.child);
-  const totalS = p.rates.length * ((p.durationMs + p.warmupMs) / 1000 + 10);
   const task = await runTask<{ agents: number; rates: LatencyRate[] }>(
     loadgen,
     'latency',
     { url: server.url, agents: p.agents, rates: p.rates, durationMs: p.durationMs, warmupMs: p.warmupMs, frame: 'offer-small' },
-    totalS * 1000 + 180_000,
+    runMs(p) + 180_000,
   );
   for (const rate of task.rates) {
     rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
@@ -55,7 +64,7 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
 export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailResult> {
   const p = opts.tail;
   const runs: TailRound[] = [];
-  const targets = p.targets;
+  const { targets } = p;
   for (let round = 1; round <= p.rounds; round++) {
     // Rotate which goes first, so none always runs on a machine warmed (or loaded) by another.
     const order = targets.map((_, i) => targets[(i + round - 1) % targets.length] as TailTarget);

@@ -1,9 +1,10 @@
 /**
  * `npm run bench -- --tail-targets`: which of the tail scenario's targets run, in the order a
- * round starts from, and the usage error for a name it does not know.
+ * round starts from, and the usage error for a name it does not know; the scenario's time budget.
  */
 import { describe, expect, it } from 'vitest';
 import { tailTargets } from '../../bench/lib/options.js';
+import { tailBudgetMs } from '../../bench/scenarios/tail.js';
 import { UsageError } from '../../scripts/lib/args.js';
 
 describe('bench --tail-targets', () => {
@@ -20,5 +21,16 @@ describe('bench --tail-targets', () => {
   it('refuses a name it does not know, naming the known ones', () => {
     expect(() => tailTargets('relay')).toThrow(UsageError);
     expect(() => tailTargets('gateway,')).toThrow(/unknown target "".*gateway, bare-relay, verifying-relay/);
+  });
+});
+
+describe('bench tail time budget', () => {
+  const tail = { agents: 500, rates: [500, 2000, 4000], rounds: 3, targets: tailTargets(undefined), durationMs: 10_000, warmupMs: 1000 };
+
+  it('is 10 minutes for the default sizes and grows with --duration, rounds and targets', () => {
+    expect(tailBudgetMs({ ...tail, durationMs: 1000, rounds: 1 })).toBe(600_000);
+    // 3 rates × (60 + 1 + 10 s) + 60 s = 273 s per run; 3 rounds × 3 targets; twice that.
+    expect(tailBudgetMs({ ...tail, durationMs: 60_000 })).toBe(2 * 9 * 273_000);
+    expect(tailBudgetMs({ ...tail, durationMs: 60_000, targets: ['gateway'] })).toBe(2 * 3 * 273_000);
   });
 });
