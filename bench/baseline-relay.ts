@@ -12,17 +12,22 @@
  *
  * With RELAY_VERIFY=none it skips the per-frame verification (REGISTER is still verified): the
  * bare relay, "parse and forward", that the latency-tail scenario compares the gateway with.
+ * With RELAY_VERIFY=libsodium it verifies frames with the gateway's libsodium verifier
+ * (src/identity/ed25519.ts) instead of node:crypto: the same relay with the gateway's faster
+ * Ed25519, for a like-for-like ratio (`npm run bench:ab -- . --b-env RELAY_VERIFY=libsodium`).
  *
  * Same IPC contract as bench/server.ts: `ready` with the port, `stats`, `stop`.
  */
 import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ed25519Verifier } from '../src/identity/ed25519.js';
 import { publicKeyFromDid } from '../src/protocol/did-key.js';
 import { signedBytes } from '../src/protocol/canonical.js';
 import { serveServerCommands, toParent } from './lib/ipc.js';
 
 const GATEWAY_ID = 'baseline-relay';
 const VERIFY_FRAMES = process.env.RELAY_VERIFY !== 'none';
+const libsodium = process.env.RELAY_VERIFY === 'libsodium' ? ed25519Verifier('libsodium') : null;
 const agents = new Map<string, WebSocket>();
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 65536, perMessageDeflate: false });
@@ -42,6 +47,7 @@ wss.on('connection', (ws) => {
   const nonce = randomBytes(32).toString('base64url');
   let did: string | undefined;
   let key: KeyObject | undefined;
+  let rawKey: Uint8Array | undefined;
   ws.on('error', () => {});
   ws.on('close', () => {
     if (did !== undefined && agents.get(did) === ws) agents.delete(did);
@@ -65,6 +71,7 @@ wss.on('connection', (ws) => {
       }
       key = candidate;
       did = frame.did as string;
+      rawKey = publicKeyFromDid(did) ?? undefined;
       agents.get(did)?.close(4409);
       agents.set(did, ws);
       ws.send(JSON.stringify({ type: 'REGISTERED', did, session: randomBytes(12).toString('base64url'), heartbeat_ms: 30000, agent_timeout_ms: 300000 }));
@@ -72,7 +79,9 @@ wss.on('connection', (ws) => {
     }
 
     if (frame.from !== did) return sendError(ws, 'SENDER_MISMATCH', frame.id);
-    if (VERIFY_FRAMES && !verify(null, signedBytes(frame), key, sig)) return sendError(ws, 'BAD_SIGNATURE', frame.id);
+    if (VERIFY_FRAMES && !(libsodium ? libsodium.verify(rawKey as Uint8Array, signedBytes(frame), sig) : verify(null, signedBytes(frame), key, sig))) {
+      return sendError(ws, 'BAD_SIGNATURE', frame.id);
+    }
     const target = agents.get(frame.to as string);
     if (!target) return sendError(ws, 'AGENT_NOT_FOUND', frame.id);
     target.send(data, { binary: false });

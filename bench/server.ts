@@ -17,11 +17,12 @@
  * Everything else is the default Config, except `verifyThreads` when bench/run.ts was given
  * `--verify-threads N` (it sets BENCH_VERIFY_THREADS), `verifyInlineMaxLoad` when the environment
  * has BENCH_VERIFY_INLINE_MAX_LOAD (a percentage, as VERIFY_INLINE_MAX_LOAD; for A/B runs such as
- * `BENCH_VERIFY_INLINE_MAX_LOAD=0 npm run bench -- --only latency`), and in the `cluster` scenario, which sets
+ * `BENCH_VERIFY_INLINE_MAX_LOAD=0 npm run bench -- --only latency`), `signatureVerifier` when it has
+ * SIGNATURE_VERIFIER (as the gateway's: `npm run bench:ab -- . --b-env SIGNATURE_VERIFIER=openssl`), and in the `cluster` scenario, which sets
  * BENCH_REDIS_URL (→ `redisUrl`: cluster mode) and BENCH_REDIS_PREFIX (→ `redisKeyPrefix`).
  */
 import { buildApp } from '../src/app.js';
-import { configWith } from '../src/config.js';
+import { configWith, type Config } from '../src/config.js';
 import { serveServerCommands, toParent, type Buckets } from './lib/ipc.js';
 
 const config = configWith({
@@ -36,6 +37,7 @@ const config = configWith({
   clockSkewMs: 3_600_000,
   ...(process.env.BENCH_VERIFY_THREADS ? { verifyThreads: Number(process.env.BENCH_VERIFY_THREADS) } : {}),
   ...(process.env.BENCH_VERIFY_INLINE_MAX_LOAD ? { verifyInlineMaxLoad: Number(process.env.BENCH_VERIFY_INLINE_MAX_LOAD) / 100 } : {}),
+  ...(process.env.SIGNATURE_VERIFIER ? { signatureVerifier: process.env.SIGNATURE_VERIFIER as Config['signatureVerifier'] } : {}),
   ...(process.env.BENCH_REDIS_URL ? { redisUrl: process.env.BENCH_REDIS_URL } : {}),
   ...(process.env.BENCH_REDIS_PREFIX ? { redisKeyPrefix: process.env.BENCH_REDIS_PREFIX } : {}),
 });

@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { usableCores } from './cpu-limit.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** Values of SIGNATURE_VERIFIER (src/identity/ed25519.ts). */
+export const SIGNATURE_VERIFIERS = ['auto', 'libsodium', 'openssl'] as const;
+export type SignatureVerifierChoice = (typeof SIGNATURE_VERIFIERS)[number];
 
 /** Treats an empty string like an unset variable (common in .env files and compose files). */
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
@@ -92,6 +95,7 @@ const envSchema = z.object({
       .pipe(z.number().int().max(100, 'must be at most 100'))
       .default(75),
   ),
+  SIGNATURE_VERIFIER: z.preprocess(unsetIfEmpty, z.enum(SIGNATURE_VERIFIERS).default('auto')),
   MAX_CONNECTIONS_PER_IP: positiveInt(256),
   MAX_SOCKETS_PER_IP: optionalPositiveInt(),
   HTTP_IDLE_TIMEOUT: positiveInt(10, MAX_TIMER_SECONDS),
@@ -157,6 +161,8 @@ export interface Config {
    * than handed to the threads (VERIFY_INLINE_MAX_LOAD ÷ 100; 0 = only while the threads idle).
    */
   readonly verifyInlineMaxLoad: number;
+  /** Ed25519 implementation: libsodium (sodium-native) when it loads (`auto`), or one of the two. */
+  readonly signatureVerifier: SignatureVerifierChoice;
   /** Open WebSocket connections allowed from one IP address. */
   readonly maxConnectionsPerIp: number;
   /**
@@ -244,6 +250,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBufferedBytes: e.MAX_BUFFERED_BYTES,
     verifyThreads: e.VERIFY_THREADS ?? defaultVerifyThreads(e.GATEWAY_WORKERS),
     verifyInlineMaxLoad: e.VERIFY_INLINE_MAX_LOAD / 100,
+    signatureVerifier: e.SIGNATURE_VERIFIER,
     maxConnectionsPerIp: e.MAX_CONNECTIONS_PER_IP,
     maxSocketsPerIp: e.MAX_SOCKETS_PER_IP ?? defaultMaxSocketsPerIp(e.MAX_CONNECTIONS_PER_IP, e.TRUST_PROXY === 'true'),
     httpIdleTimeoutMs: e.HTTP_IDLE_TIMEOUT * 1000,

@@ -120,6 +120,8 @@ export interface CeilingResult {
   uvThreadpoolSize: number;
   sync: { perSecond: number };
   async: { perSecond: number };
+  /** One core, sync, with the gateway's libsodium verifier (src/identity/ed25519.ts); null where it does not load. */
+  libsodium: { perSecond: number } | null;
 }
 
 export interface CapacityResult {

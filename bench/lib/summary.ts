@@ -24,6 +24,7 @@ function summaryTable(results: Results): { text: string; rows: Record<string, st
   if (c) {
     add('Verify ceiling, 1 core sync (node:crypto)', `${fmtInt(c.sync.perSecond)} verifies/s`, 'baseline');
     add(`Verify ceiling, ${c.cores} cores async (threadpool ${c.uvThreadpoolSize})`, `${fmtInt(c.async.perSecond)} verifies/s`, 'baseline');
+    if (c.libsodium) add('Verify ceiling, 1 core sync (libsodium)', `${fmtInt(c.libsodium.perSecond)} verifies/s`, 'baseline');
   }
   if (relay) add(`Inline-verify relay, ${relay.agents} agents`, `${fmtInt(relay.framesPerSecond)} frames/s`, 'baseline');
   if (gw) {

@@ -1,6 +1,7 @@
 /**
  * Scenario `ceiling`: raw node:crypto Ed25519 verifies per second (bench/verify-ceiling.ts), on
- * one core and on the threadpool: what no gateway on this machine can outrun today.
+ * one core and on the threadpool: what a relay verifying with node:crypto cannot outrun; and the
+ * gateway's libsodium verifier on one core.
  */
 import type { ScenarioContext } from '../lib/harness.js';
 import type { Options } from '../lib/options.js';
@@ -17,11 +18,12 @@ export async function ceiling(opts: Options, { harness }: ScenarioContext): Prom
     60_000,
   );
   if (reply.type === 'error') throw new Error(reply.message);
-  const { messageBytes, cores, uvThreadpoolSize, sync, async } = reply;
+  const { messageBytes, cores, uvThreadpoolSize, sync, async, libsodium } = reply;
   section('Raw node:crypto Ed25519 verify ceiling', [
     `message ${messageBytes} B (JCS of a signed ${opts.frame.toUpperCase()} frame), KeyObject cached`,
     `1 core, sync:                 ${fmtInt(sync.perSecond)} verifies/s`,
     `${uvThreadpoolSize} threadpool threads, async: ${fmtInt(async.perSecond)} verifies/s (${cores} cores)`,
+    `libsodium (the gateway's default verifier), 1 core, sync: ${libsodium ? `${fmtInt(libsodium.perSecond)} verifies/s` : 'does not load here'}`,
   ]);
-  return { messageBytes, cores, uvThreadpoolSize, sync, async };
+  return { messageBytes, cores, uvThreadpoolSize, sync, async, libsodium };
 }

@@ -28,10 +28,11 @@
  * 65–100 ms of CPU on the 2-core bench VM), so a burst after a quiet spell waits that long once;
  * while the event loop has time to spare, verification happens there anyway (see dispatch).
  */
-import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { busyShareMeter } from '../event-loop.js';
+import { ed25519Verifier, type Ed25519Verifier } from './ed25519.js';
+import { SMALL_ORDER_Y_HEX } from './verify.js';
 
 /** Called once per verification: true/false, or null when verification itself failed. */
 export type VerifyDone = (ok: boolean | null) => void;
@@ -55,15 +56,28 @@ const HEADER = 4 + 32 + 64;
 
 /**
  * The worker: CommonJS evaluated from a string (`eval: true`), so it runs unchanged from src/
- * under tsx and vitest and from dist/ under plain node. KeyObjects are cached per public key;
- * the cache is bounded (cleared when full: rebuilding one costs ~20 µs).
+ * under tsx and vitest and from dist/ under plain node. It verifies as the event loop's
+ * Ed25519Verifier does (ed25519.ts): libsodium when `sodiumPath` is set, with OpenSSL's verdict
+ * for a small-order R; OpenSSL otherwise. OpenSSL's KeyObjects are cached per public key; the
+ * cache is bounded (cleared when full: rebuilding one costs ~20 µs).
  */
 const WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const { createPublicKey, verify } = require('node:crypto');
+const sodium = workerData.sodiumPath === null ? null : require(workerData.sodiumPath);
+const smallOrderY = workerData.smallOrderY.map((h) => Buffer.from(h, 'hex'));
 const keys = new Map();
 const maxKeys = workerData.maxKeys;
+function smallOrderR(buf, at) {
+  for (const y of smallOrderY) {
+    if (buf.compare(y, 0, 31, at, at + 31) === 0 && (buf[at + 31] & 0x7f) === y[31]) return true;
+  }
+  return false;
+}
+function opensslVerify(buf, key, sig, msg, end) {
+  return verify(null, buf.subarray(msg, end), keyObject(buf, key), buf.subarray(sig, msg));
+}
 function keyObject(buf, at) {
   const id = buf.toString('latin1', at, at + 32);
   let key = keys.get(id);
@@ -85,7 +99,11 @@ parentPort.on('message', (batch) => {
     const msg = sig + 64;
     at = msg + length;
     try {
-      results[i] = verify(null, buf.subarray(msg, at), keyObject(buf, key), buf.subarray(sig, msg)) ? 1 : 0;
+      const ok = sodium === null
+        ? opensslVerify(buf, key, sig, msg, at)
+        : sodium.crypto_sign_verify_detached(buf.subarray(sig, msg), buf.subarray(msg, at), buf.subarray(key, sig)) ||
+          (smallOrderR(buf, sig) && opensslVerify(buf, key, sig, msg, at));
+      results[i] = ok ? 1 : 0;
     } catch {
       results[i] = 0;
     }
@@ -110,8 +128,10 @@ export interface VerifyPoolOptions {
   inlineBelowUtilization?: number;
   /** Event-loop time one turn may spend verifying inline under inlineBelowUtilization (default 2 ms). */
   inlineBudgetMs?: number;
-  /** KeyObjects cached per worker thread (default 65,536). */
+  /** KeyObjects cached per worker thread when it verifies with OpenSSL (default 65,536). */
   maxKeysPerWorker?: number;
+  /** The Ed25519 implementation, on the event loop and in the threads (default: ed25519Verifier('auto')). */
+  verifier?: Ed25519Verifier;
   /**
    * A worker thread with nothing in flight exits after this long without a batch, and the next
    * batch starts a new one (default 30,000 ms; 0 or Infinity: never).
@@ -160,11 +180,8 @@ export class VerifyPool {
   private closed = false;
   /** Items sent to workers and not yet answered. */
   private inFlight = 0;
-  /**
-   * KeyObjects for inline verification, per public-key array: a session passes the same array
-   * with every frame, so the lookup allocates nothing, and entries go with the sessions.
-   */
-  private readonly keys = new WeakMap<Uint8Array, KeyObject>();
+  /** Verifies on the event loop; its backend and sodium-native's path go to the threads. */
+  readonly ed25519: Ed25519Verifier;
   /** Verifications done on the event loop and by the workers (for tests and metrics). */
   readonly counts = { inline: 0, workers: 0 };
   /** Worker threads started, and stopped for being idle (for tests and metrics). */
@@ -196,6 +213,7 @@ export class VerifyPool {
     this.idleExitMs = idle > 0 && idle < 2 ** 31 ? idle : 0;
     this.inlineBelow = options.inlineBelowUtilization ?? 0.75;
     this.inlineBudgetMs = options.inlineBudgetMs ?? 2;
+    this.ed25519 = options.verifier ?? ed25519Verifier('auto');
   }
 
   /** Worker threads currently running (they start on first use). */
@@ -326,7 +344,7 @@ export class VerifyPool {
   /** Verifies `item` on the event loop and answers it; returns the time the verification took, ms. */
   private verifyInline(item: VerifyRequest): number {
     const started = performance.now();
-    const ok = this.verifyHere(item);
+    const ok = this.ed25519.verify(item.publicKey, item.message, item.signature);
     const ms = performance.now() - started;
     this.inlineMs = 0.9 * this.inlineMs + 0.1 * ms;
     this.counts.inline++;
@@ -360,19 +378,6 @@ export class VerifyPool {
       item.verified(ok);
     } catch (err) {
       this.options.onCallbackError?.(err);
-    }
-  }
-
-  private verifyHere(item: VerifyRequest): boolean {
-    let key = this.keys.get(item.publicKey);
-    try {
-      if (key === undefined) {
-        key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(item.publicKey).toString('base64url') }, format: 'jwk' });
-        this.keys.set(item.publicKey, key);
-      }
-      return cryptoVerify(null, item.message, key, item.signature);
-    } catch {
-      return false;
     }
   }
 
@@ -418,7 +423,7 @@ export class VerifyPool {
   private spawn(index: number): Lane {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { maxKeys: this.options.maxKeysPerWorker ?? 65_536 },
+      workerData: { maxKeys: this.options.maxKeysPerWorker ?? 65_536, sodiumPath: this.ed25519.sodiumPath, smallOrderY: SMALL_ORDER_Y_HEX },
       // Verification allocates little; small heaps keep each worker near its ~9 MB floor.
       resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
     });

@@ -1,11 +1,11 @@
 /**
  * Ed25519 keys and signatures for the gateway (docs/protocol.md §2–§3).
  *
- * Signatures are verified with node:crypto (OpenSSL): ~12× faster here than @noble/ed25519. On
- * the hot path that happens in worker threads (verify-pool.ts), which take the raw 32-byte key;
- * the synchronous {@link verifySignature} is for callers off the hot path. OpenSSL accepts
- * small-order public keys, so keys are vetted once (canonical y < p, not a small-order point)
- * at REGISTER.
+ * Signatures are verified with libsodium where it loads, else node:crypto (OpenSSL), both many
+ * times faster than @noble/ed25519 (ed25519.ts decides which, with the same verdicts). On the hot
+ * path that happens in verify-pool.ts, which takes the raw 32-byte key; the synchronous
+ * {@link verifySignature} (OpenSSL) is for callers off the hot path. OpenSSL accepts small-order
+ * public keys, so keys are vetted once (canonical y < p, not a small-order point) at REGISTER.
  */
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { SIGNATURE_PATTERN } from '../protocol/frames.js';
@@ -55,7 +55,7 @@ export function ed25519KeyObject(publicKey: Uint8Array): KeyObject {
  * (ge25519_has_small_order). Comparing with the sign bit masked also covers every x-sign variant.
  * test/unit/verify.test.ts derives the points independently with @noble/ed25519.
  */
-const SMALL_ORDER_Y = [
+export const SMALL_ORDER_Y_HEX = [
   '0000000000000000000000000000000000000000000000000000000000000000', // order 4 (x = ±sqrt(-1))
   '0100000000000000000000000000000000000000000000000000000000000000', // identity (order 1)
   '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05', // order 8
@@ -63,7 +63,16 @@ const SMALL_ORDER_Y = [
   'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p − 1 (order 2)
   'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p (≡ 0, non-canonical)
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p + 1 (≡ 1, non-canonical)
-].map((h) => Buffer.from(h, 'hex'));
+] as const;
+const SMALL_ORDER_Y = SMALL_ORDER_Y_HEX.map((h) => Buffer.from(h, 'hex'));
+
+/**
+ * True when the 32 bytes (a public key, or a signature's R) are one of the encodings above, with
+ * either sign bit: libsodium refuses such an R, where OpenSSL's verdict may be true (ed25519.ts).
+ */
+export function hasSmallOrderEncoding(point: Uint8Array): boolean {
+  return SMALL_ORDER_Y.some((y) => equalsIgnoringSign(point, y));
+}
 
 /**
  * True when the 32 bytes are a canonical encoding (y < p) of a point that is not of small order.
@@ -73,7 +82,7 @@ const SMALL_ORDER_Y = [
 export function isAcceptablePublicKey(publicKey: Uint8Array): boolean {
   if (publicKey.length !== 32) return false;
   if (!isCanonicalY(publicKey)) return false;
-  return !SMALL_ORDER_Y.some((y) => equalsIgnoringSign(publicKey, y));
+  return !hasSmallOrderEncoding(publicKey);
 }
 
 /** y (the low 255 bits) < p = 2^255 − 19. */

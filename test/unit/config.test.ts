@@ -56,6 +56,7 @@ describe('loadConfig defaults (docs/operations.md "Configuration")', () => {
       maxBufferedBytes: 1_048_576,
       verifyThreads: Math.min(4, usableCores()),
       verifyInlineMaxLoad: 0.75,
+      signatureVerifier: 'auto',
       maxConnectionsPerIp: 256,
       maxSocketsPerIp: 320,
       httpIdleTimeoutMs: 10_000,
@@ -121,6 +122,7 @@ describe('loadConfig parses every variable', () => {
       MAX_BUFFERED_BYTES: '4096',
       VERIFY_THREADS: '3',
       VERIFY_INLINE_MAX_LOAD: '70',
+      SIGNATURE_VERIFIER: 'openssl',
       MAX_CONNECTIONS_PER_IP: '3',
       MAX_SOCKETS_PER_IP: '11',
       HTTP_IDLE_TIMEOUT: '4',
@@ -155,6 +157,7 @@ describe('loadConfig parses every variable', () => {
       maxBufferedBytes: 4096,
       verifyThreads: 3,
       verifyInlineMaxLoad: 0.7,
+      signatureVerifier: 'openssl',
       maxConnectionsPerIp: 3,
       maxSocketsPerIp: 11,
       httpIdleTimeoutMs: 4_000,
@@ -280,6 +283,15 @@ describe('loadConfig rejects invalid values', () => {
     expect(loadConfig({ VERIFY_THREADS: '64' }).verifyThreads).toBe(64);
     expect(badNames(configError({ VERIFY_THREADS: '65' }))).toEqual(['VERIFY_THREADS']);
     expect(badNames(configError({ VERIFY_THREADS: '0' }))).toEqual(['VERIFY_THREADS']);
+  });
+
+  it('takes SIGNATURE_VERIFIER as auto (default), libsodium or openssl', () => {
+    expect(loadConfig({}).signatureVerifier).toBe('auto');
+    expect(loadConfig({ SIGNATURE_VERIFIER: '' }).signatureVerifier).toBe('auto');
+    expect(loadConfig({ SIGNATURE_VERIFIER: 'libsodium' }).signatureVerifier).toBe('libsodium');
+    for (const bad of ['sodium', 'OpenSSL', 'noble']) {
+      expect(badNames(configError({ SIGNATURE_VERIFIER: bad }))).toEqual(['SIGNATURE_VERIFIER']);
+    }
   });
 
   it('takes VERIFY_INLINE_MAX_LOAD as a whole percentage, 0 to 100 (default 75)', () => {

@@ -1,0 +1,108 @@
+/**
+ * Which Ed25519 implementation verifies the gateway's signatures: libsodium through sodium-native
+ * when it loads on this platform, else node:crypto (OpenSSL). SIGNATURE_VERIFIER picks one.
+ *
+ * Why libsodium: verification is ~70 % of the gateway's CPU per signaling frame, and OpenSSL's
+ * Ed25519 is the portable reference code. One verification of a 390-byte frame with a cached key,
+ * one core, same process (bench/verify-ceiling.ts): OpenSSL 132–134 µs, libsodium 66–67 µs
+ * (2.0×), on each of Node 20, 22, 24 and 26.
+ *
+ * **The same verdicts as OpenSSL.** Both check the cofactorless equation by comparing encodings
+ * (R == encode([S]B − [k]A)). libsodium refuses more, never less: S ≥ L, a non-canonical or
+ * small-order A, and an R whose encoding is one of the small-order ones
+ * ({@link hasSmallOrderEncoding}). The gateway refuses S ≥ L before verifying and vets A once,
+ * at REGISTER, by the same list (verify.ts), so only a small-order R separates the two: a signer
+ * who knows its secret scalar a can make one (R = identity, S = k·a mod L) that OpenSSL accepts
+ * and libsodium refuses. An honest signer never does (R = [r]B for a hash-derived r). For that
+ * case alone the verdict is OpenSSL's, so what the gateway accepts does not depend on which
+ * implementation loaded: `libsodium(sig) || (hasSmallOrderEncoding(R) && openssl(sig))`. A client
+ * sending such signatures on purpose costs the gateway one libsodium and one OpenSSL verification
+ * each, about what one OpenSSL verification cost before.
+ */
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { SignatureVerifierChoice } from '../config.js';
+import { ed25519KeyObject, hasSmallOrderEncoding } from './verify.js';
+
+/** The implementation in use. */
+export type Ed25519Backend = 'libsodium' | 'openssl';
+
+/** The part of sodium-native used here. */
+interface Sodium {
+  crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+}
+
+export interface Ed25519Verifier {
+  readonly backend: Ed25519Backend;
+  /** Where sodium-native was loaded from (the verification threads load it too); null for OpenSSL. */
+  readonly sodiumPath: string | null;
+  /**
+   * Verifies a 64-byte signature over `message` with a raw 32-byte public key (vetted: see
+   * isAcceptablePublicKey). False for anything that does not verify, never throws.
+   */
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+const requireCjs = createRequire(import.meta.url);
+/** sodium-native, loaded once per process (undefined: not tried yet; null: not available). */
+let sodium: { module: Sodium; path: string } | null | undefined;
+
+/**
+ * sodium-native when it loads here, else null. It ships prebuilt binaries for Linux (glibc), macOS
+ * and Windows on x64 and arm64; elsewhere (e.g. Alpine's musl) it does not load.
+ */
+function loadSodium(): { module: Sodium; path: string } | null {
+  if (sodium === undefined) {
+    try {
+      const path = requireCjs.resolve('sodium-native');
+      sodium = { module: requireCjs(path) as Sodium, path };
+    } catch {
+      sodium = null;
+    }
+  }
+  return sodium;
+}
+
+/**
+ * The verifier SIGNATURE_VERIFIER asks for: `auto` is libsodium when it loads, else OpenSSL;
+ * `libsodium` throws when it does not load; `openssl` never uses libsodium.
+ */
+export function ed25519Verifier(choice: SignatureVerifierChoice = 'auto'): Ed25519Verifier {
+  const openssl = opensslVerify();
+  if (choice === 'openssl') return { backend: 'openssl', sodiumPath: null, verify: openssl };
+  const loaded = loadSodium();
+  if (loaded === null) {
+    if (choice === 'libsodium') throw new Error('SIGNATURE_VERIFIER=libsodium, but sodium-native does not load on this platform; use auto or openssl');
+    return { backend: 'openssl', sodiumPath: null, verify: openssl };
+  }
+  const lib = loaded.module;
+  return {
+    backend: 'libsodium',
+    sodiumPath: loaded.path,
+    verify(publicKey, message, signature) {
+      try {
+        if (lib.crypto_sign_verify_detached(signature, message, publicKey)) return true;
+      } catch {
+        return false; // wrong lengths: never verifies
+      }
+      return hasSmallOrderEncoding(signature.subarray(0, 32)) && openssl(publicKey, message, signature);
+    },
+  };
+}
+
+/** OpenSSL's verification, with the KeyObject of each public-key array cached while the array lives. */
+function opensslVerify(): Ed25519Verifier['verify'] {
+  const keys = new WeakMap<Uint8Array, KeyObject>();
+  return (publicKey, message, signature) => {
+    try {
+      let key = keys.get(publicKey);
+      if (key === undefined) {
+        key = ed25519KeyObject(publicKey);
+        keys.set(publicKey, key);
+      }
+      return cryptoVerify(null, message, key, signature);
+    } catch {
+      return false;
+    }
+  };
+}

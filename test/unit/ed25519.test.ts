@@ -1,0 +1,123 @@
+/**
+ * src/identity/ed25519.ts: libsodium (sodium-native) and OpenSSL give the gateway the same
+ * verdicts, including for a small-order R, which libsodium alone would refuse. The same holds in
+ * the verification threads (VerifyPool with each backend). Signatures come from @noble/ed25519.
+ */
+import { createRequire } from 'node:module';
+import * as ed from '@noble/ed25519';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ed25519Verifier, type Ed25519Verifier } from '../../src/identity/ed25519.js';
+import { VerifyPool } from '../../src/identity/verify-pool.js';
+
+ed.hashes.sha512 = sha512;
+
+const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const leToBigint = (b: Uint8Array) => b.reduceRight((acc, byte) => (acc << 8n) | BigInt(byte), 0n);
+const bigintToLe = (n: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
+
+interface Case {
+  name: string;
+  publicKey: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+}
+
+/** Honest signatures and one-bit changes of each part, wrong keys and messages. */
+function corpus(): Case[] {
+  const out: Case[] = [];
+  for (let i = 0; i < 24; i++) {
+    const secret = ed.utils.randomSecretKey();
+    const publicKey = ed.getPublicKey(secret);
+    const message = utf8(`{"id":"c${i}","payload":"${'x'.repeat(i * 17)}"}`);
+    const signature = ed.sign(message, secret);
+    out.push({ name: `good ${i}`, publicKey, message, signature });
+    const flipped = Uint8Array.from(signature);
+    flipped[(i * 5) % 64] = (flipped[(i * 5) % 64] as number) ^ (1 << (i % 8));
+    out.push({ name: `flipped ${i}`, publicKey, message, signature: flipped });
+    out.push({ name: `other message ${i}`, publicKey, message: utf8(`other ${i}`), signature });
+    out.push({ name: `other key ${i}`, publicKey: ed.getPublicKey(ed.utils.randomSecretKey()), message, signature });
+  }
+  return out;
+}
+
+/**
+ * A signature whose R is the identity (encoded 01 00 … 00): S = k·a mod L with k = H(R ‖ A ‖ M),
+ * so [S]B = [k]A = R + [k]A. Only the key's owner can make one; OpenSSL accepts it, libsodium
+ * refuses it (its small-order blocklist covers R).
+ */
+function identityR(message: Uint8Array): Case {
+  const { scalar, pointBytes } = ed.utils.getExtendedPublicKey(ed.utils.randomSecretKey());
+  const R = bigintToLe(1n);
+  const k = leToBigint(sha512(Uint8Array.from([...R, ...pointBytes, ...message]))) % L;
+  const S = bigintToLe((k * scalar) % L);
+  return { name: 'R = identity', publicKey: pointBytes, message, signature: Uint8Array.from([...R, ...S]) };
+}
+
+const sodium = createRequire(import.meta.url)('sodium-native') as {
+  crypto_sign_verify_detached(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean;
+};
+
+describe('ed25519Verifier', () => {
+  const libsodium = ed25519Verifier('libsodium');
+  const openssl = ed25519Verifier('openssl');
+
+  it('loads libsodium on this platform (auto picks it) and uses OpenSSL when told to', () => {
+    expect(libsodium.backend).toBe('libsodium');
+    expect(libsodium.sodiumPath).toMatch(/sodium-native/);
+    expect(ed25519Verifier('auto').backend).toBe('libsodium');
+    expect(ed25519Verifier().backend).toBe('libsodium');
+    expect(openssl).toMatchObject({ backend: 'openssl', sodiumPath: null });
+  });
+
+  it('gives the same verdict as OpenSSL and @noble/ed25519 (strict) on honest and altered signatures', () => {
+    const cases = corpus();
+    for (const c of cases) {
+      const expected = ed.verify(c.signature, c.message, c.publicKey, { zip215: false });
+      expect(libsodium.verify(c.publicKey, c.message, c.signature), c.name).toBe(expected);
+      expect(openssl.verify(c.publicKey, c.message, c.signature), c.name).toBe(expected);
+    }
+    expect(cases.filter((c) => c.name.startsWith('good')).every((c) => libsodium.verify(c.publicKey, c.message, c.signature))).toBe(true);
+  });
+
+  it("takes OpenSSL's verdict for a small-order R, which libsodium alone refuses", () => {
+    const message = utf8('{"type":"ICE"}');
+    const c = identityR(message);
+    expect(sodium.crypto_sign_verify_detached(c.signature, c.message, c.publicKey)).toBe(false);
+    expect(openssl.verify(c.publicKey, c.message, c.signature)).toBe(true);
+    expect(libsodium.verify(c.publicKey, c.message, c.signature)).toBe(true);
+    // ...and only where OpenSSL accepts it: the same R over another message fails both ways
+    expect(libsodium.verify(c.publicKey, utf8('another message'), c.signature)).toBe(false);
+    expect(openssl.verify(c.publicKey, utf8('another message'), c.signature)).toBe(false);
+  });
+
+  it('answers false, without throwing, for wrong lengths', () => {
+    const c = corpus()[0] as Case;
+    for (const v of [libsodium, openssl]) {
+      expect(v.verify(c.publicKey.subarray(0, 31), c.message, c.signature)).toBe(false);
+      expect(v.verify(c.publicKey, c.message, c.signature.subarray(0, 63))).toBe(false);
+    }
+  });
+});
+
+describe('VerifyPool threads with each backend', () => {
+  let pool: VerifyPool | undefined;
+  afterEach(async () => {
+    await pool?.close();
+    pool = undefined;
+  });
+
+  for (const backend of ['libsodium', 'openssl'] as const) {
+    it(`${backend}: the threads give the event loop's verdicts, small-order R included`, async () => {
+      const verifier: Ed25519Verifier = ed25519Verifier(backend);
+      // Never inline: every verdict comes from a thread.
+      pool = new VerifyPool({ threads: 2, verifier, inlineBelowUtilization: 0, inlineWhenIdle: false });
+      const cases = [...corpus(), identityR(utf8('{"type":"OFFER"}'))];
+      const verdicts = await Promise.all(cases.map((c) => new Promise<boolean | null>((resolve) => (pool as VerifyPool).verify(c.publicKey, c.message, c.signature, resolve))));
+      expect(pool.counts).toEqual({ inline: 0, workers: cases.length });
+      expect(verdicts).toEqual(cases.map((c) => verifier.verify(c.publicKey, c.message, c.signature)));
+      expect(verdicts.at(-1)).toBe(true);
+    });
+  }
+});
