@@ -7,17 +7,15 @@
  * one core, same process (bench/verify-ceiling.ts): OpenSSL 132–134 µs, libsodium 66–67 µs
  * (2.0×), on each of Node 20, 22, 24 and 26.
  *
- * **The same verdicts as OpenSSL.** Both check the cofactorless equation by comparing encodings
- * (R == encode([S]B − [k]A)). libsodium refuses more, never less: S ≥ L, a non-canonical or
- * small-order A, and an R whose encoding is one of the small-order ones
- * ({@link hasSmallOrderEncoding}). The gateway refuses S ≥ L before verifying and vets A once,
- * at REGISTER, by the same list (verify.ts), so only a small-order R separates the two: a signer
- * who knows its secret scalar a can make one (R = identity, S = k·a mod L) that OpenSSL accepts
- * and libsodium refuses. An honest signer never does (R = [r]B for a hash-derived r). For that
- * case alone the verdict is OpenSSL's, so what the gateway accepts does not depend on which
- * implementation loaded: `libsodium(sig) || (hasSmallOrderEncoding(R) && openssl(sig))`. A client
- * sending such signatures on purpose costs the gateway one libsodium and one OpenSSL verification
- * each, about what one OpenSSL verification cost before.
+ * **The same verdicts from both.** Both check the cofactorless equation by comparing encodings
+ * (R == encode([S]B − [k]A)). libsodium also refuses S ≥ L, a non-canonical or small-order A, and
+ * an R whose encoding is a small-order one ({@link hasSmallOrderEncoding}). The gateway refuses
+ * S ≥ L before verifying and vets A once, at REGISTER, by the same list (verify.ts), so only a
+ * small-order R could separate them: a signer who knows its secret scalar a can make one
+ * (R = identity, S = k·a mod L). An honest signer never does (R = [r]B for a hash-derived r).
+ * libsodium refuses it, and so does node:crypto on Node 24 and 26, but node:crypto on Node 22
+ * accepts it (same OpenSSL 3.5.8). The gateway refuses it everywhere: the OpenSSL path checks R's
+ * encoding first (docs/protocol.md §3), which costs nothing for other signatures.
  */
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -81,19 +79,22 @@ export function ed25519Verifier(choice: SignatureVerifierChoice = 'auto'): Ed255
     sodiumPath: loaded.path,
     verify(publicKey, message, signature) {
       try {
-        if (lib.crypto_sign_verify_detached(signature, message, publicKey)) return true;
+        return lib.crypto_sign_verify_detached(signature, message, publicKey);
       } catch {
         return false; // wrong lengths: never verifies
       }
-      return hasSmallOrderEncoding(signature.subarray(0, 32)) && openssl(publicKey, message, signature);
     },
   };
 }
 
-/** OpenSSL's verification, with the KeyObject of each public-key array cached while the array lives. */
+/**
+ * OpenSSL's verification, with the KeyObject of each public-key array cached while the array
+ * lives; a small-order R is refused first, as libsodium does.
+ */
 function opensslVerify(): Ed25519Verifier['verify'] {
   const keys = new WeakMap<Uint8Array, KeyObject>();
   return (publicKey, message, signature) => {
+    if (hasSmallOrderEncoding(signature.subarray(0, 32))) return false;
     try {
       let key = keys.get(publicKey);
       if (key === undefined) {

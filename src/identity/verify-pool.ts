@@ -57,8 +57,8 @@ const HEADER = 4 + 32 + 64;
 /**
  * The worker: CommonJS evaluated from a string (`eval: true`), so it runs unchanged from src/
  * under tsx and vitest and from dist/ under plain node. It verifies as the event loop's
- * Ed25519Verifier does (ed25519.ts): libsodium when `sodiumPath` is set, with OpenSSL's verdict
- * for a small-order R; OpenSSL otherwise. OpenSSL's KeyObjects are cached per public key; the
+ * Ed25519Verifier does (ed25519.ts): libsodium when `sodiumPath` is set; otherwise OpenSSL, after
+ * refusing a small-order R as libsodium does. OpenSSL's KeyObjects are cached per public key; the
  * cache is bounded (cleared when full: rebuilding one costs ~20 µs).
  */
 const WORKER_SOURCE = `
@@ -76,6 +76,7 @@ function smallOrderR(buf, at) {
   return false;
 }
 function opensslVerify(buf, key, sig, msg, end) {
+  if (smallOrderR(buf, sig)) return false;
   return verify(null, buf.subarray(msg, end), keyObject(buf, key), buf.subarray(sig, msg));
 }
 function keyObject(buf, at) {
@@ -101,8 +102,7 @@ parentPort.on('message', (batch) => {
     try {
       const ok = sodium === null
         ? opensslVerify(buf, key, sig, msg, at)
-        : sodium.crypto_sign_verify_detached(buf.subarray(sig, msg), buf.subarray(msg, at), buf.subarray(key, sig)) ||
-          (smallOrderR(buf, sig) && opensslVerify(buf, key, sig, msg, at));
+        : sodium.crypto_sign_verify_detached(buf.subarray(sig, msg), buf.subarray(msg, at), buf.subarray(key, sig));
       results[i] = ok ? 1 : 0;
     } catch {
       results[i] = 0;

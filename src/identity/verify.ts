@@ -68,7 +68,8 @@ const SMALL_ORDER_Y = SMALL_ORDER_Y_HEX.map((h) => Buffer.from(h, 'hex'));
 
 /**
  * True when the 32 bytes (a public key, or a signature's R) are one of the encodings above, with
- * either sign bit: libsodium refuses such an R, where OpenSSL's verdict may be true (ed25519.ts).
+ * either sign bit. The gateway refuses such a key at REGISTER and such an R in every signature
+ * (ed25519.ts), as libsodium does.
  */
 export function hasSmallOrderEncoding(point: Uint8Array): boolean {
   return SMALL_ORDER_Y.some((y) => equalsIgnoringSign(point, y));
@@ -130,8 +131,12 @@ function isScalarCanonical(sig: Uint8Array): boolean {
   return false; // S == L
 }
 
-/** Verifies a 64-byte signature over `message` with the agent's cached key. */
+/**
+ * Verifies a 64-byte signature over `message` with the agent's cached key (OpenSSL), refusing a
+ * small-order R first, as the hot path does (ed25519.ts).
+ */
 export function verifySignature(key: AgentKey, message: Uint8Array, signature: Uint8Array): boolean {
+  if (hasSmallOrderEncoding(signature.subarray(0, 32))) return false;
   try {
     return cryptoVerify(null, message, key.keyObject, signature);
   } catch {

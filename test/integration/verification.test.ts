@@ -6,6 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { agentTracker } from '../helpers/agent.js';
+import { identityRSignature } from '../helpers/small-order-r.js';
+import { signedBytes } from '../../src/protocol/canonical.js';
 
 let gw: TestGateway | undefined;
 const { agent, closeAgents } = agentTracker();
@@ -13,6 +15,36 @@ afterEach(async () => {
   closeAgents();
   await gw?.close();
   gw = undefined;
+});
+
+describe('signatures with a small-order R (docs/protocol.md §3)', () => {
+  for (const signatureVerifier of ['libsodium', 'openssl'] as const) {
+    it(`are refused with BAD_SIGNATURE by the ${signatureVerifier} verifier, inline and in the threads; the session goes on`, async () => {
+      gw = await startGateway({ signatureVerifier, verifyThreads: 1, verifyInlineMaxLoad: 0 });
+      const a = agent();
+      const b = agent();
+      await a.register(gw.wsUrl);
+      await b.register(gw.wsUrl);
+      // Valid by the verification equation (R = identity, S = k·a): only its signer can make one.
+      const forged = () => {
+        const frame: Record<string, unknown> = a.signal('OFFER', b.did, { sdp: 'v=0' });
+        delete frame.sig;
+        frame.sig = Buffer.from(identityRSignature(a.secretKey, signedBytes(frame))).toString('base64url');
+        return frame as Record<string, unknown> & { id: string };
+      };
+      // One alone (verified inline: the threads are idle), then a burst (the rest go to the thread).
+      const frames = Array.from({ length: 6 }, forged);
+      a.send(frames[0]);
+      expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'BAD_SIGNATURE', ref: frames[0]?.id });
+      for (const f of frames.slice(1)) a.send(f);
+      for (const f of frames.slice(1)) expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'BAD_SIGNATURE', ref: f.id });
+      expect(gw.app.hub.verifier.counts.workers).toBeGreaterThan(0);
+      const good = a.signal('OFFER', b.did, { sdp: 'v=0' });
+      a.send(good);
+      expect(await b.next()).toMatchObject({ type: 'OFFER', id: good.id });
+      expect(await b.barrier()).toEqual([]);
+    });
+  }
 });
 
 describe('verification workers', () => {

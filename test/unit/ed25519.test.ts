@@ -1,21 +1,18 @@
 /**
  * src/identity/ed25519.ts: libsodium (sodium-native) and OpenSSL give the gateway the same
- * verdicts, including for a small-order R, which libsodium alone would refuse. The same holds in
- * the verification threads (VerifyPool with each backend). Signatures come from @noble/ed25519.
+ * verdicts, including for a small-order R, which both refuse (node:crypto alone accepts one on
+ * Node 22). The same holds in the verification threads (VerifyPool with each backend).
+ * Signatures come from @noble/ed25519.
  */
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as ed from '@noble/ed25519';
-import { sha512 } from '@noble/hashes/sha2.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ed25519Verifier, type Ed25519Verifier } from '../../src/identity/ed25519.js';
 import { VerifyPool } from '../../src/identity/verify-pool.js';
+import { identityRSignature } from '../helpers/small-order-r.js';
 
-ed.hashes.sha512 = sha512;
-
-const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const utf8 = (s: string) => new TextEncoder().encode(s);
-const leToBigint = (b: Uint8Array) => b.reduceRight((acc, byte) => (acc << 8n) | BigInt(byte), 0n);
-const bigintToLe = (n: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((n >> BigInt(8 * i)) & 0xffn));
 
 interface Case {
   name: string;
@@ -42,17 +39,10 @@ function corpus(): Case[] {
   return out;
 }
 
-/**
- * A signature whose R is the identity (encoded 01 00 … 00): S = k·a mod L with k = H(R ‖ A ‖ M),
- * so [S]B = [k]A = R + [k]A. Only the key's owner can make one; OpenSSL accepts it, libsodium
- * refuses it (its small-order blocklist covers R).
- */
+/** A valid-by-the-equation signature with R = identity (test/helpers/small-order-r.ts). */
 function identityR(message: Uint8Array): Case {
-  const { scalar, pointBytes } = ed.utils.getExtendedPublicKey(ed.utils.randomSecretKey());
-  const R = bigintToLe(1n);
-  const k = leToBigint(sha512(Uint8Array.from([...R, ...pointBytes, ...message]))) % L;
-  const S = bigintToLe((k * scalar) % L);
-  return { name: 'R = identity', publicKey: pointBytes, message, signature: Uint8Array.from([...R, ...S]) };
+  const secret = ed.utils.randomSecretKey();
+  return { name: 'R = identity', publicKey: ed.getPublicKey(secret), message, signature: identityRSignature(secret, message) };
 }
 
 const sodium = createRequire(import.meta.url)('sodium-native') as {
@@ -81,15 +71,15 @@ describe('ed25519Verifier', () => {
     expect(cases.filter((c) => c.name.startsWith('good')).every((c) => libsodium.verify(c.publicKey, c.message, c.signature))).toBe(true);
   });
 
-  it("takes OpenSSL's verdict for a small-order R, which libsodium alone refuses", () => {
-    const message = utf8('{"type":"ICE"}');
-    const c = identityR(message);
+  it('refuses a small-order R with either backend, on every Node (node:crypto alone accepts one on Node 22)', () => {
+    const c = identityR(utf8('{"type":"ICE"}'));
+    // The signature is valid by the equation: noble's strict verify accepts it.
+    expect(ed.verify(c.signature, c.message, c.publicKey, { zip215: false })).toBe(true);
     expect(sodium.crypto_sign_verify_detached(c.signature, c.message, c.publicKey)).toBe(false);
-    expect(openssl.verify(c.publicKey, c.message, c.signature)).toBe(true);
-    expect(libsodium.verify(c.publicKey, c.message, c.signature)).toBe(true);
-    // ...and only where OpenSSL accepts it: the same R over another message fails both ways
-    expect(libsodium.verify(c.publicKey, utf8('another message'), c.signature)).toBe(false);
-    expect(openssl.verify(c.publicKey, utf8('another message'), c.signature)).toBe(false);
+    const keyObject = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(c.publicKey).toString('base64url') }, format: 'jwk' });
+    expect(cryptoVerify(null, c.message, keyObject, c.signature)).toBe(Number(process.versions.node.split('.')[0]) < 24);
+    expect(libsodium.verify(c.publicKey, c.message, c.signature)).toBe(false);
+    expect(openssl.verify(c.publicKey, c.message, c.signature)).toBe(false);
   });
 
   it('answers false, without throwing, for wrong lengths', () => {
@@ -109,7 +99,7 @@ describe('VerifyPool threads with each backend', () => {
   });
 
   for (const backend of ['libsodium', 'openssl'] as const) {
-    it(`${backend}: the threads give the event loop's verdicts, small-order R included`, async () => {
+    it(`${backend}: the threads give the event loop's verdicts, a small-order R refused`, async () => {
       const verifier: Ed25519Verifier = ed25519Verifier(backend);
       // Never inline: every verdict comes from a thread.
       pool = new VerifyPool({ threads: 2, verifier, inlineBelowUtilization: 0, inlineWhenIdle: false });
@@ -117,7 +107,8 @@ describe('VerifyPool threads with each backend', () => {
       const verdicts = await Promise.all(cases.map((c) => new Promise<boolean | null>((resolve) => (pool as VerifyPool).verify(c.publicKey, c.message, c.signature, resolve))));
       expect(pool.counts).toEqual({ inline: 0, workers: cases.length });
       expect(verdicts).toEqual(cases.map((c) => verifier.verify(c.publicKey, c.message, c.signature)));
-      expect(verdicts.at(-1)).toBe(true);
+      expect(verdicts.at(-1)).toBe(false);
+      expect(verdicts.filter((v) => v === true)).toHaveLength(24); // the good ones
     });
   }
 });
