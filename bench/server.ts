@@ -23,7 +23,11 @@
  */
 import { buildApp } from '../src/app.js';
 import { configWith, type Config } from '../src/config.js';
+import { applyRuntimeV8Flags } from '../src/node-flags.js';
 import { serveServerCommands, toParent, type Buckets } from './lib/ipc.js';
+
+// As src/server.ts does at start-up (the V8 flags the gateway sets on itself).
+applyRuntimeV8Flags(process.execArgv, process.env.NODE_OPTIONS);
 
 const config = configWith({
   host: '127.0.0.1',

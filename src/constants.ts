@@ -150,3 +150,20 @@ export const YOUNG_SEMI_SPACE_MB = 64;
  * one is missing (src/node-flags.ts).
  */
 export const GATEWAY_NODE_FLAGS: readonly string[] = [`--max-semi-space-size=${YOUNG_SEMI_SPACE_MB}`];
+
+/**
+ * V8 flags the gateway's executable (src/server.ts, and bench/server.ts as its stand-in) sets on
+ * itself at start-up with v8.setFlagsFromString, unless node's command line names them: they take
+ * effect at run time, so every launcher gets them without passing anything (and NODE_OPTIONS
+ * refuses them anyway).
+ *
+ * `--no-allocation-site-pretenuring`: on Node 22 and 24 (V8 12–13) the scavenger found 9–10 % of
+ * the young generation alive at 2,000–4,000 frames/s (2.7–3.0 MB, against 0.2–0.6 % on Node 20),
+ * promoted 0.6–1 MB per scavenge of objects dead a second later, and 4 mark-compacts (10–13 ms
+ * each) in 10 s at 4,000/s set the p99 (15–24 ms). Allocation-site pretenuring is what does it:
+ * V8 starts allocating some of the frame path's objects directly in the old generation, and
+ * those, dead, keep the young objects they point to alive through scavenges. Without it: 9–28 KB
+ * per scavenge, no mark-compact (docs/performance.md, "Node 22 and 24 promote what Node 20 does
+ * not"). The gateway's per-frame objects all die young, which is what pretenuring bets against.
+ */
+export const RUNTIME_V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring'];

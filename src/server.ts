@@ -9,8 +9,11 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { CLUSTER_READY_LOG_WAIT_MS, SHUTDOWN_GRACE_MS } from './constants.js';
 import { IdleCollector } from './idle-collect.js';
-import { missingNodeFlags } from './node-flags.js';
+import { applyRuntimeV8Flags, missingNodeFlags } from './node-flags.js';
 import { superviseWorkers } from './workers.js';
+
+// Before any load (and in each GATEWAY_WORKERS worker, which runs this file too).
+applyRuntimeV8Flags(process.execArgv, process.env.NODE_OPTIONS);
 
 let config: Config;
 try {

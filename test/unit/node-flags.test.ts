@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { GATEWAY_NODE_FLAGS, YOUNG_SEMI_SPACE_MB } from '../../src/constants.js';
-import { missingNodeFlags } from '../../src/node-flags.js';
+import { GATEWAY_NODE_FLAGS, RUNTIME_V8_FLAGS, YOUNG_SEMI_SPACE_MB } from '../../src/constants.js';
+import { applyRuntimeV8Flags, missingNodeFlags } from '../../src/node-flags.js';
 import { wordsOption } from '../../scripts/lib/args.js';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -53,6 +53,33 @@ describe('node flags', () => {
     // Another value is the operator's choice; V8 spells flags with _ or -.
     expect(missingNodeFlags(['--max-semi-space-size=32'], undefined)).toEqual([]);
     expect(missingNodeFlags([], '--max_semi_space_size=128')).toEqual([]);
+  });
+
+  it('the executable sets the runtime V8 flags on itself, unless the command line or NODE_OPTIONS names them', () => {
+    expect(RUNTIME_V8_FLAGS).toEqual(['--no-allocation-site-pretenuring']);
+    const setter = () => {
+      const set: string[] = [];
+      return { set, fn: (flag: string) => void set.push(flag) };
+    };
+    const a = setter();
+    expect(applyRuntimeV8Flags([...GATEWAY_NODE_FLAGS, '--import', 'tsx'], '--enable-source-maps', a.fn)).toEqual([...RUNTIME_V8_FLAGS]);
+    expect(a.set).toEqual([...RUNTIME_V8_FLAGS]);
+    // Named either way round, on the command line or in NODE_OPTIONS (V8 spells - or _): left as given.
+    for (const [argv, env] of [
+      [['--allocation-site-pretenuring'], undefined],
+      [['--no-allocation-site-pretenuring'], undefined],
+      [[], '--allocation_site_pretenuring'],
+    ] as const) {
+      const b = setter();
+      expect(applyRuntimeV8Flags(argv, env, b.fn)).toEqual([]);
+      expect(b.set).toEqual([]);
+    }
+    // src/server.ts and bench/server.ts (the bench's stand-in for it) call it before any load.
+    for (const file of ['src/server.ts', 'bench/server.ts']) {
+      const text = read(file);
+      expect(text.indexOf('applyRuntimeV8Flags(process.execArgv, process.env.NODE_OPTIONS)'), file).toBeGreaterThan(0);
+      expect(text.indexOf('applyRuntimeV8Flags(process.execArgv'), file).toBeLessThan(text.search(/buildApp\(config\)|serve\(config\)/));
+    }
   });
 
   it('extra flags for the bench and attack gateways come as one space-separated argument', () => {
