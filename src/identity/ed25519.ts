@@ -4,8 +4,9 @@
  *
  * Why libsodium: verification is ~70 % of the gateway's CPU per signaling frame, and OpenSSL's
  * Ed25519 is the portable reference code. One verification of a 390-byte frame with a cached key,
- * one core, same process (bench/verify-ceiling.ts): OpenSSL 132–134 µs, libsodium 66–67 µs
- * (2.0×), on each of Node 20, 22, 24 and 26.
+ * one core, same process: OpenSSL 132–134 µs, libsodium 66–67 µs (2.0×, Node 20); `npm run bench
+ * -- --only ceiling` on Node 22: 7,214 against 15,759 verifications/s (2.2×). sodium-native loads
+ * and verifies in worker threads on Node 22, 24 and 26 (test/unit/ed25519.test.ts runs on each).
  *
  * **The same verdicts from both.** Both check the cofactorless equation by comparing encodings
  * (R == encode([S]B − [k]A)). libsodium also refuses S ≥ L, a non-canonical or small-order A, and
