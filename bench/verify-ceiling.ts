@@ -26,8 +26,9 @@ function fixtures(kind: FrameKind, count: number) {
   const sender = newAgentKeys();
   const receiver = newAgentKeys();
   // The verifier's cached key, built the way the gateway builds it (JWK import of the raw key).
-  const publicKey = importAgentKey(sender.did)?.keyObject;
-  if (!publicKey) throw new Error('cannot import the sender key');
+  const agentKey = importAgentKey(sender.did);
+  if (!agentKey) throw new Error('cannot import the sender key');
+  const publicKey = agentKey.keyObject;
   const messages: Uint8Array[] = [];
   const signatures: Buffer[] = [];
   for (let i = 0; i < count; i++) {
@@ -35,7 +36,7 @@ function fixtures(kind: FrameKind, count: number) {
     messages.push(message);
     signatures.push(sign(null, message, sender.privateKey));
   }
-  return { publicKey, raw: importAgentKey(sender.did)?.publicKey as Uint8Array, messages, signatures, bytes: messages[0]?.length ?? 0 };
+  return { publicKey, raw: agentKey.publicKey, messages, signatures, bytes: messages[0]?.length ?? 0 };
 }
 
 function syncRate(f: ReturnType<typeof fixtures>, durationMs: number, verifier?: Ed25519Verifier): Rate {

@@ -18,10 +18,10 @@
  * accepts it (same OpenSSL 3.5.8). The gateway refuses it everywhere: the OpenSSL path checks R's
  * encoding first (docs/protocol.md §3), which costs nothing for other signatures.
  */
-import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { SignatureVerifierChoice } from '../config.js';
-import { ed25519KeyObject, hasSmallOrderEncoding } from './verify.js';
+import { ed25519KeyObject, opensslVerify } from './verify.js';
 
 /** The implementation in use. */
 export type Ed25519Backend = 'libsodium' | 'openssl';
@@ -67,12 +67,10 @@ function loadSodium(): { module: Sodium; path: string } | null {
  * `libsodium` throws when it does not load; `openssl` never uses libsodium.
  */
 export function ed25519Verifier(choice: SignatureVerifierChoice = 'auto'): Ed25519Verifier {
-  const openssl = opensslVerify();
-  if (choice === 'openssl') return { backend: 'openssl', sodiumPath: null, verify: openssl };
-  const loaded = loadSodium();
+  const loaded = choice === 'openssl' ? null : loadSodium();
   if (loaded === null) {
     if (choice === 'libsodium') throw new Error('SIGNATURE_VERIFIER=libsodium, but sodium-native does not load on this platform; use auto or openssl');
-    return { backend: 'openssl', sodiumPath: null, verify: openssl };
+    return { backend: 'openssl', sodiumPath: null, verify: cachedKeyOpensslVerify() };
   }
   const lib = loaded.module;
   return {
@@ -88,23 +86,19 @@ export function ed25519Verifier(choice: SignatureVerifierChoice = 'auto'): Ed255
   };
 }
 
-/**
- * OpenSSL's verification, with the KeyObject of each public-key array cached while the array
- * lives; a small-order R is refused first, as libsodium does.
- */
-function opensslVerify(): Ed25519Verifier['verify'] {
+/** OpenSSL's verification (verify.ts), with the KeyObject of each public-key array cached while the array lives. */
+function cachedKeyOpensslVerify(): Ed25519Verifier['verify'] {
   const keys = new WeakMap<Uint8Array, KeyObject>();
   return (publicKey, message, signature) => {
-    if (hasSmallOrderEncoding(signature.subarray(0, 32))) return false;
-    try {
-      let key = keys.get(publicKey);
-      if (key === undefined) {
+    let key = keys.get(publicKey);
+    if (key === undefined) {
+      try {
         key = ed25519KeyObject(publicKey);
-        keys.set(publicKey, key);
+      } catch {
+        return false; // not a key node:crypto can import: never verifies
       }
-      return cryptoVerify(null, message, key, signature);
-    } catch {
-      return false;
+      keys.set(publicKey, key);
     }
+    return opensslVerify(key, message, signature);
   };
 }

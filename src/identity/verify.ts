@@ -131,14 +131,19 @@ function isScalarCanonical(sig: Uint8Array): boolean {
   return false; // S == L
 }
 
-/**
- * Verifies a 64-byte signature over `message` with the agent's cached key (OpenSSL), refusing a
- * small-order R first, as the hot path does (ed25519.ts).
- */
+/** Verifies a 64-byte signature over `message` with the agent's cached key (OpenSSL; see {@link opensslVerify}). */
 export function verifySignature(key: AgentKey, message: Uint8Array, signature: Uint8Array): boolean {
+  return opensslVerify(key.keyObject, message, signature);
+}
+
+/**
+ * OpenSSL's verification with a node:crypto key, refusing a small-order R first, as libsodium
+ * does (ed25519.ts: node:crypto accepts one on Node 22). False for anything that does not verify.
+ */
+export function opensslVerify(keyObject: KeyObject, message: Uint8Array, signature: Uint8Array): boolean {
   if (hasSmallOrderEncoding(signature.subarray(0, 32))) return false;
   try {
-    return cryptoVerify(null, message, key.keyObject, signature);
+    return cryptoVerify(null, message, keyObject, signature);
   } catch {
     return false;
   }
