@@ -24,6 +24,7 @@ import { ed25519Verifier } from '../src/identity/ed25519.js';
 import { publicKeyFromDid } from '../src/protocol/did-key.js';
 import { signedBytes } from '../src/protocol/canonical.js';
 import { serveServerCommands, toParent } from './lib/ipc.js';
+import { ReadLog } from './lib/read-log.js';
 
 const GATEWAY_ID = 'baseline-relay';
 const VERIFY_FRAMES = process.env.RELAY_VERIFY !== 'none';
@@ -31,6 +32,7 @@ const libsodium = process.env.RELAY_VERIFY === 'libsodium' ? ed25519Verifier('li
 const agents = new Map<string, WebSocket>();
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 65536, perMessageDeflate: false });
+const reads = new ReadLog().watch(wss);
 
 function sendError(ws: WebSocket, code: string, ref: unknown): void {
   ws.send(JSON.stringify({ type: 'ERROR', code, message: code, ref: typeof ref === 'string' ? ref : null }));
@@ -92,12 +94,14 @@ wss.on('connection', (ws) => {
 wss.on('listening', () => {
   const address = wss.address();
   if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  serveServerCommands(
-    () => new Promise<void>((resolve) => {
-      for (const ws of wss.clients) ws.terminate();
-      wss.close(() => resolve());
-    }),
-    () => wss.clients.size,
-  );
+  serveServerCommands({
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const ws of wss.clients) ws.terminate();
+        wss.close(() => resolve());
+      }),
+    connections: () => wss.clients.size,
+    reads,
+  });
   toParent({ type: 'ready', port: address.port, pid: process.pid });
 });

@@ -32,6 +32,8 @@ import {
   type AgentKeys,
   type FrameKind,
 } from './lib/agent.js';
+import { frameSeq } from './lib/frame-seq.js';
+import type { FrameWindows } from './lib/results.js';
 import { fromParent, takeGcPauses, toParent } from './lib/ipc.js';
 import { mapLimit, sleep, summarize } from './lib/stats.js';
 
@@ -377,24 +379,10 @@ interface LatencyParams {
   cluster?: ClusterParams;
 }
 
-const ID_MARK = Buffer.from('"id":"L');
 /** A rate is abandoned as saturated once this many ms of offered frames are queued… */
 const SATURATION_MS = 2000;
 /** …or once one frame has waited this long. */
 const MAX_WAIT_MS = 5000;
-
-/** The number after `"id":"L` in a frame we sent, or -1. */
-function frameSeq(data: Buffer): number {
-  const at = data.indexOf(ID_MARK);
-  if (at < 0) return -1;
-  let v = 0;
-  for (let k = at + ID_MARK.length; k < data.length; k++) {
-    const c = data[k] as number;
-    if (c < 48 || c > 57) return v;
-    v = v * 10 + (c - 48);
-  }
-  return -1;
-}
 
 /** Frames of a rate sampled for `frameWindows` beside its slowest 1 %. */
 const SAMPLED_WINDOWS = 2000;
@@ -402,22 +390,29 @@ const SAMPLED_WINDOWS = 2000;
 /**
  * When the slowest 1 % of a rate's measured frames (latency ≥ its p99) and an even sample of all
  * of them were in flight, as [sent, received] pairs flattened, in ms since the Unix epoch
- * (`performance.timeOrigin` + `performance.now()`), so that the tail scenario can lay them over
- * the server's GC pauses, which it gets in the same clock from another process.
+ * (`performance.timeOrigin` + `performance.now()`), with their frame numbers (`slowSeqs`,
+ * `sampleSeqs`, one per pair), and the load generator's own GC pauses over the rate, so that the
+ * tail scenario can lay them over the server's GC pauses and the times the server read them,
+ * which it gets in the same clock from another process.
  */
-function frameWindows(sendAt: Float64Array, recvAt: Float64Array, from: number, to: number, p99: number): { slow: number[]; sample: number[] } {
-  const slow: number[] = [];
-  const sample: number[] = [];
+function frameWindows(sendAt: Float64Array, recvAt: Float64Array, from: number, to: number, p99: number, firstSeq: number, loadgenPauses: number[]): FrameWindows {
+  const w: FrameWindows = { slow: [], slowSeqs: [], sample: [], sampleSeqs: [], loadgenPauses };
   const step = Math.max(1, Math.floor((to - from) / SAMPLED_WINDOWS));
   const origin = performance.timeOrigin;
   for (let j = from; j < to; j++) {
     const sentAt = sendAt[j] as number;
     const receivedAt = recvAt[j] as number;
     if (Number.isNaN(receivedAt)) continue;
-    if (receivedAt - sentAt >= p99) slow.push(origin + sentAt, origin + receivedAt);
-    if ((j - from) % step === 0) sample.push(origin + sentAt, origin + receivedAt);
+    if (receivedAt - sentAt >= p99) {
+      w.slow.push(origin + sentAt, origin + receivedAt);
+      w.slowSeqs.push(firstSeq + j);
+    }
+    if ((j - from) % step === 0) {
+      w.sample.push(origin + sentAt, origin + receivedAt);
+      w.sampleSeqs.push(firstSeq + j);
+    }
   }
-  return { slow, sample };
+  return w;
 }
 
 async function latency(p: LatencyParams) {
@@ -563,7 +558,7 @@ async function latency(p: LatencyParams) {
       lost: sent - warm - lat.length - Object.values(errors).reduce((s, v) => s + v, 0),
       errors,
       latencyMs,
-      frameWindows: { ...frameWindows(sendAt, recvAt, warm, sent, latencyMs.p99), loadgenPauses: ownPauses },
+      frameWindows: frameWindows(sendAt, recvAt, warm, sent, latencyMs.p99, offset, ownPauses),
       fromScheduleMs: summarize(corrected),
       senderLagMs: summarize(lag),
       loadgenCpuPercent: ((cpu.user + cpu.system) / 1000 / (sendEnd - start)) * 100,

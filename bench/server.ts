@@ -1,7 +1,8 @@
 /**
  * The gateway under test, in its own process: buildApp(configWith({...})) listening on 127.0.0.1,
  * port 0. Reports `{type:'ready', port}` over IPC, answers `stats` (process.memoryUsage, CPU,
- * event-loop use; optionally after a full GC, which needs --expose-gc) and `stop`.
+ * event-loop use; optionally after a full GC, which needs --expose-gc), `read-times` (when it read
+ * given load-generator frames: bench/lib/read-log.ts, hooked onto each session below) and `stop`.
  *
  * Bench-only settings, and why:
  * - RATE_LIMIT / RATE_BURST 1,000,000: the per-agent limiter must not drop load-generator frames
@@ -21,10 +22,12 @@
  * SIGNATURE_VERIFIER (as the gateway's: `npm run bench:ab -- . --b-env SIGNATURE_VERIFIER=openssl`), and in the `cluster` scenario, which sets
  * BENCH_REDIS_URL (→ `redisUrl`: cluster mode) and BENCH_REDIS_PREFIX (→ `redisKeyPrefix`).
  */
+import type { EventEmitter } from 'node:events';
 import { buildApp } from '../src/app.js';
 import { configWith, type Config } from '../src/config.js';
 import { applyRuntimeV8Flags } from '../src/node-flags.js';
 import { serveServerCommands, toParent, type Buckets } from './lib/ipc.js';
+import { ReadLog } from './lib/read-log.js';
 
 // As src/server.ts does at start-up (the V8 flags the gateway sets on itself).
 applyRuntimeV8Flags(process.execArgv, process.env.NODE_OPTIONS);
@@ -69,12 +72,26 @@ async function histograms(): Promise<Record<string, Buckets>> {
   return out;
 }
 
-serveServerCommands(
-  () => app.close(),
-  () => app.hub.sessions.size,
+/**
+ * The read log watches each session's WebSocket as the hub adds the session (in its constructor,
+ * after the session's own `message` listener, which the log's goes ahead of). The gateway's
+ * WebSocketServer itself is encapsulated in its /ws plugin, so the hub's session set is the one
+ * place a bench-side hook sees every connection; `ws` is the session's (TypeScript-private) socket.
+ */
+const reads = new ReadLog();
+const addSession = app.hub.sessions.add.bind(app.hub.sessions);
+app.hub.sessions.add = (session) => {
+  reads.watchSocket((session as unknown as { ws: EventEmitter }).ws);
+  return addSession(session);
+};
+
+serveServerCommands({
+  stop: () => app.close(),
+  connections: () => app.hub.sessions.size,
   histograms,
-  () => ({ ...app.verifier.counts }),
-);
+  verified: () => ({ ...app.verifier.counts }),
+  reads,
+});
 toParent({
   type: 'ready',
   port: address.port,

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { GATEWAY_NODE_FLAGS } from '../../src/constants.js';
 import { runtime, startChild, statsOf, type Child, type StartOptions } from './child.js';
-import { cpuPercent, eluBetween, stealPercent, type ProcessStats } from './ipc.js';
+import { cpuPercent, eluBetween, kernelThreadsBetween, stealPercent, type ProcessStats } from './ipc.js';
 import type { Options } from './options.js';
 import { CORES, RESULTS, STAMP, type Findings } from './report.js';
 import type { ServerUse } from './results.js';
@@ -118,6 +118,7 @@ export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start
     hops: hopsBetween(a, b),
     workersPercent: workersBetween(a, b),
     stealPercent: stealPercent(a, b),
+    kernelThreads: kernelThreadsBetween(a, b),
     // The end snapshot's pause log covers the interval since the start snapshot.
     gcPauses: b.gcPauses,
     rssMB: b.memory.rss / 2 ** 20,

@@ -2,8 +2,9 @@
  * What the scenarios measure: the shapes the load generator answers with, the scenarios return,
  * the result files hold and the summary table reads; and the latency target they are judged by.
  */
-import type { ProcessStats } from './ipc.js';
+import type { KernelThreadUse, ProcessStats } from './ipc.js';
 import type { AllocationSite } from './profile.js';
+import type { ReadSplit } from './read-split.js';
 import type { LatencySummary } from './stats.js';
 
 /** The server's share of the machine over a measured window. */
@@ -24,6 +25,8 @@ export interface ServerUse {
   workersPercent?: number;
   /** Share of the machine's CPU time (all cores) the hypervisor stole during the interval, % (Linux; NaN elsewhere). */
   stealPercent?: number;
+  /** The kernel threads' CPU during the interval, and the busiest one's (bench/lib/ipc.ts; Linux). */
+  kernelThreads?: KernelThreadUse;
   /** The main-thread GC pauses of the interval, [start (ms since the Unix epoch), duration (ms)] pairs flattened. */
   gcPauses?: number[];
   /** The process's resident memory at the end of the interval, MB (what the young generation grew to under load shows here). */
@@ -48,6 +51,20 @@ export interface ThroughputResult {
   signMs: number;
 }
 
+/**
+ * A rate's frame windows from the load generator (bench/loadgen.ts): [sent, received] pairs,
+ * flattened, in ms since the Unix epoch, of the slowest 1 % and of an even sample of all measured
+ * frames, with each pair's frame number (bench/lib/frame-seq.ts), and the load generator's own GC
+ * pauses during the rate ([start, duration] pairs).
+ */
+export interface FrameWindows {
+  slow: number[];
+  slowSeqs: number[];
+  sample: number[];
+  sampleSeqs: number[];
+  loadgenPauses: number[];
+}
+
 export interface LatencyRate {
   rate: number;
   saturated: boolean;
@@ -66,12 +83,14 @@ export interface LatencyRate {
   /** --heap-sample: what the gateway allocated while this rate was sent. */
   heap?: { file: string; bytesPerFrame: number; top: AllocationSite[] };
   /** From the load generator: when the slowest 1 % and a sample of all frames were in flight (bench/lib/gc-overlap.ts; dropped once used). */
-  frameWindows?: { slow: number[]; sample: number[]; loadgenPauses?: number[] };
+  frameWindows?: FrameWindows;
   /**
    * The share of the slowest 1 % and of all frames in flight during a server GC pause, and during
    * one of the load generator's own, % (bench/lib/gc-overlap.ts).
    */
   gcOverlap?: { slowFrames: number; slowPercent: number; allPercent: number; pauses: number; loadgenSlowPercent?: number; loadgenAllPercent?: number };
+  /** Where the slowest 1 % and all frames spent their latency: before the server read them, or after (bench/lib/read-split.ts). */
+  readSplit?: ReadSplit;
 }
 
 /**
@@ -207,7 +226,7 @@ export interface TailResult {
   rates: number[];
   runs: TailRound[];
   /** Per rate and target: the median over rounds of each percentile, and its range. */
-  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; rssMB: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; rssMB: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; kernelMsPerSecond: TailRange; slowBeforeReadPercent: TailRange; slowBeforeReadMs: TailRange; slowAfterReadMs: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
 }
 
 export interface TailRange {

@@ -92,6 +92,10 @@ function summaryTable(results: Results): { text: string; rows: Record<string, st
           (verifying ? `; verifying relay ${fmtMs(verifying.p50.median)} / ${fmtMs(verifying.p99.median)} / ${fmtMs(verifying.p999.median)} ms` : '') +
           // Steal during the gateway's rate: an A/B pair (bench:ab) compares rows by it first.
           (Number.isFinite(gwm.stealPercent.median) ? `; steal ${gwm.stealPercent.median.toFixed(0)}%` : '') +
+          // Kernel threads beside it: on the bench VM DAMON's kdamond takes a vCPU in ~10 ms slices.
+          (Number.isFinite(gwm.kernelMsPerSecond.median) ? `; kernel threads ${gwm.kernelMsPerSecond.median.toFixed(0)} ms/s` : '') +
+          // Where the slow frames waited: before the gateway read them, or after.
+          (Number.isFinite(gwm.slowBeforeReadPercent.median) ? `; slow 1 % before read ${fmtInt(gwm.slowBeforeReadPercent.median)}%` : '') +
           // CPU per frame and what a GC pause caught: what an A/B pair differs by beside the tail.
           `; ${fmtInt((gwm.cpuPercent.median * 10_000) / rate)} µs/frame` +
           (Number.isFinite(gwm.promotedKB.median) ? `; promoted ${fmtInt(gwm.promotedKB.median)} KB/scavenge, ${fmtInt(gwm.majorGcs.median)} full GCs` : '') +

@@ -10,6 +10,7 @@
  * the rest of the gateway costs: the bare relay's p99 lacks the first.
  */
 import { attachGcOverlap } from '../lib/gc-overlap.js';
+import { readSplit } from '../lib/read-split.js';
 import { runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
 import type { Options } from '../lib/options.js';
 import { section } from '../lib/report.js';
@@ -21,6 +22,20 @@ function range(values: number[]): TailRange {
   const mid = s.length / 2;
   const median = s.length % 2 === 1 ? (s[Math.floor(mid)] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
   return { median, min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
+}
+
+/**
+ * The kernel threads' cell: their CPU per second of the rate (median of rounds), and the thread
+ * that was busiest in most rounds with its mean time slice (median over those rounds).
+ */
+function kernelCell(msPerSecond: TailRange, rates: LatencyRate[]): string {
+  if (!Number.isFinite(msPerSecond.median)) return '—';
+  const tops = rates.map((x) => x.server?.kernelThreads?.top).filter((t) => t !== undefined);
+  const counts = new Map<string, number>();
+  for (const t of tops) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+  const name = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const slice = range(tops.filter((t) => t.name === name).map((t) => t.meanSliceMs));
+  return `${msPerSecond.median.toFixed(1)} ms/s` + (name === undefined ? '' : `; ${name} ${fmtMs(slice.median)} ms slices`);
 }
 
 const fmtRange = (r: TailRange) => `${fmtMs(r.median)} [${fmtMs(r.min)}–${fmtMs(r.max)}]`;
@@ -52,6 +67,7 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
   );
   for (const rate of task.rates) {
     rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
+    if (rate.frameWindows) rate.readSplit = await readSplit(server.child, rate.frameWindows);
     attachGcOverlap(rate, rate.server.gcPauses);
   }
   await loadgen.stop();
@@ -95,6 +111,10 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
         verifyP99: range(xs.map((x) => x.server?.hops?.verify?.p99 ?? NaN)),
         workersPercent: range(xs.map((x) => x.server?.workersPercent ?? NaN)),
         stealPercent: range(xs.map((x) => x.server?.stealPercent ?? NaN)),
+        kernelMsPerSecond: range(xs.map((x) => x.server?.kernelThreads?.msPerSecond ?? NaN)),
+        slowBeforeReadPercent: range(xs.map((x) => x.readSplit?.slow.beforePercent ?? NaN)),
+        slowBeforeReadMs: range(xs.map((x) => x.readSplit?.slow.beforeMs ?? NaN)),
+        slowAfterReadMs: range(xs.map((x) => x.readSplit?.slow.afterMs ?? NaN)),
         slowInGcPercent: range(xs.map((x) => x.gcOverlap?.slowPercent ?? NaN)),
         allInGcPercent: range(xs.map((x) => x.gcOverlap?.allPercent ?? NaN)),
         slowInLoadgenGcPercent: range(xs.map((x) => x.gcOverlap?.loadgenSlowPercent ?? NaN)),
@@ -105,6 +125,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     }
   }
   const result: TailResult = { agents: p.agents, rounds: p.rounds, rates: p.rates, runs, medians };
+  const ratesOf = (target: TailTarget, rate: number) => runs.filter((r) => r.target === target).map((r) => r.rates.find((x) => x.rate === rate) as LatencyRate);
   const rows = medians.map((m) => {
     const ratio = (to: TailTarget) => {
       const base = medians.find((r) => r.rate === m.rate && r.target === to);
@@ -131,6 +152,8 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       m.target === 'gateway' ? `≤ ${fmtMs(m.routeP99.median)} / ≤ ${fmtMs(m.verifyP99.median)}` : '—',
       m.target === 'gateway' ? `${fmtInt(m.workersPercent.median)}%` : '—',
       Number.isFinite(m.stealPercent.median) ? `${m.stealPercent.median.toFixed(0)}% [${m.stealPercent.min.toFixed(0)}–${m.stealPercent.max.toFixed(0)}]` : '—',
+      Number.isFinite(m.slowBeforeReadMs.median) ? `${fmtMs(m.slowBeforeReadMs.median)} / ${fmtMs(m.slowAfterReadMs.median)} (${fmtInt(m.slowBeforeReadPercent.median)}% before)` : '—',
+      kernelCell(m.kernelMsPerSecond, ratesOf(m.target, m.rate)),
       Number.isFinite(m.slowInGcPercent.median) ? `${m.slowInGcPercent.median.toFixed(0)}% / ${m.allInGcPercent.median.toFixed(0)}%` : '—',
       Number.isFinite(m.slowInLoadgenGcPercent.median) ? `${m.slowInLoadgenGcPercent.median.toFixed(0)}% / ${m.allInLoadgenGcPercent.median.toFixed(0)}%` : '—',
       notes || '—',
@@ -142,7 +165,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     'Bare relay: parse, look up, forward (nothing verified). Verifying relay: the same plus canonical bytes and an inline Ed25519',
     'verification per frame, on one thread: what verification alone adds to a relay, without the rest of the gateway.',
     '',
-    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ bare relay', 'p99 ÷ verifying relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'RSS MB', 'in gateway p99: route / verify', 'in workers', 'steal', 'server GC pause: slow 1 % / all', 'load generator GC pause', 'notes'], rows).split('\n'),
+    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ bare relay', 'p99 ÷ verifying relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'RSS MB', 'in gateway p99: route / verify', 'in workers', 'steal', 'slow 1 %: before / after the server read it', 'kernel threads', 'server GC pause: slow 1 % / all', 'load generator GC pause', 'notes'], rows).split('\n'),
     '',
     'CPU: the server process, all threads (100 % = one core), and that CPU time divided by the frames offered.',
     'GC pauses: main-thread collections per second and the longest (median of rounds); what each scavenge promoted to the',
@@ -154,6 +177,13 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     'In workers: the share of signatures verified by the worker threads rather than on the event loop (VERIFY_INLINE_MAX_LOAD decides).',
     "Steal: the machine's CPU time (all cores) the hypervisor gave to other guests during the rate (/proc/stat): time neither",
     'process saw, only as stalls; compare rows by it before comparing their tails.',
+    'Slow 1 % before / after the server read it: medians over the slowest 1 % of frames of the time from sent to the',
+    "server's WebSocket message event (the sender's write, the kernel, the server's event loop reaching the socket late:",
+    'busy, or waiting for a core) and from there to received (the server\'s work, its write, the receiver), and the share of',
+    'their summed latency spent before the read (bench/lib/read-split.ts).',
+    "Kernel threads: the CPU time the machine's kernel threads took per second of the rate (ms/s) and the busiest of them",
+    'with its mean time slice (/proc/<pid>/schedstat). On a 2-vCPU machine a kernel thread holding a vCPU for ~10 ms leaves',
+    'the server and the load generator one vCPU for that time.',
     "Server GC pause: the share of the slowest 1 % of frames (latency ≥ p99), and of a sample of all frames, that were in flight",
     "while the server's main thread paused for a collection (its pauses laid over the load generator's send and receive times).",
     'Far more slow frames than frames in general: the pauses set the tail; about as many: something else does.',

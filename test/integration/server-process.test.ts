@@ -80,6 +80,42 @@ describe('server process', () => {
     }
   });
 
+  describe('where sodium-native does not load (hidden by a preload)', () => {
+    const noSodium = [...GATEWAY_NODE_FLAGS, '--require', new URL('../fixtures/no-sodium.cjs', import.meta.url).pathname];
+
+    it('SIGNATURE_VERIFIER=libsodium: exits 1 saying so', async () => {
+      const { exited, output } = spawnGateway({ GATEWAY_PORT: '0', SIGNATURE_VERIFIER: 'libsodium' }, { nodeFlags: noSodium });
+      expect(await exited).toBe(1);
+      expect(output()).toContain('SIGNATURE_VERIFIER=libsodium, but sodium-native does not load on this platform');
+    });
+
+    it('SIGNATURE_VERIFIER=auto (the default): warns, verifies with OpenSSL, and refuses a forged signature', async () => {
+      const gp = spawnGateway({ GATEWAY_PORT: '0' }, { nodeFlags: noSodium });
+      try {
+        await waitFor200(gp);
+        const warning = logLines(gp.output()).find((l) => l.msg.startsWith('sodium-native does not load'));
+        expect(warning?.level).toBe(40);
+        // Registration verifies the agent's signature over the challenge: with OpenSSL here.
+        const a = new TestAgent();
+        await a.register(gp.wsUrl);
+        const b = new TestAgent();
+        await b.register(gp.wsUrl);
+        const offer = a.signal('OFFER', b.did, { sdp: 'v=0' });
+        a.send(offer);
+        expect(await b.next()).toMatchObject({ type: 'OFFER', id: offer.id, from: a.did });
+        const forged = { ...a.signal('OFFER', b.did, { sdp: 'v=1' }), sig: Buffer.alloc(64, 1).toString('base64url') };
+        a.send(forged);
+        expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'BAD_SIGNATURE', ref: forged.id });
+        expect(await b.barrier()).toEqual([]);
+        a.close();
+        b.close();
+      } finally {
+        gp.child.kill('SIGKILL');
+        await gp.exited;
+      }
+    });
+  });
+
   it('drains on SIGTERM: agents get 1001 and the process exits 0', async () => {
     const gp = spawnGateway({ GATEWAY_PORT: '0' });
     await waitFor200(gp);
