@@ -1,8 +1,8 @@
 /**
  * The gateway's node and V8 flags (src/constants.ts): which of GATEWAY_NODE_FLAGS the running
  * process was started without (`npm start` and the Docker image pass them; `node dist/server.js`
- * by hand does not, and the gateway then runs with Node's default young generation, with a p99
- * several times higher under load), and RUNTIME_V8_FLAGS, which the executable sets on itself.
+ * by hand does not, and the gateway then runs with Node's default young generation and V8 thread
+ * pool, with a higher p99 under load), and RUNTIME_V8_FLAGS, which the executable sets on itself.
  */
 import { setFlagsFromString } from 'node:v8';
 import { GATEWAY_NODE_FLAGS, RUNTIME_V8_FLAGS } from './constants.js';

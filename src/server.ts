@@ -38,7 +38,7 @@ async function serve(config: Config): Promise<void> {
   if (missing.length > 0) {
     app.log.warn(
       { missing },
-      `node was started without ${missing.join(' ')}: under load the p99 latency is several times higher (docs/operations.md, "Node flags"); start with npm start, the Docker image, or node ${missing.join(' ')} dist/server.js`,
+      `node was started without ${missing.join(' ')}: under load the p99 latency is higher (docs/operations.md, "Node flags"); start with npm start, the Docker image, or node ${missing.join(' ')} dist/server.js`,
     );
   }
   // After a burst, one full collection once the loop is quiet (the memory a burst leaves).

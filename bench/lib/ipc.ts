@@ -65,8 +65,7 @@ export interface GcTotals {
   over4ms: number;
   /** The longest pause since the previous snapshot. */
   maxMs: number;
-  /** Scavenges (minor) and mark-compacts (major) among them. */
-  minor: number;
+  /** Mark-compacts (major collections) among them (scavenges: see `scavenges`). */
   major: number;
   /**
    * Scavenges seen by V8's GCProfiler and the bytes they promoted to the old generation, since
@@ -85,7 +84,7 @@ const pauseLog: number[] = [];
 
 function watch(): void {
   if (gcTotals) return;
-  const totals: GcTotals = { count: 0, totalMs: 0, over1ms: 0, over4ms: 0, maxMs: 0, minor: 0, major: 0, scavenges: 0, promotedBytes: 0 };
+  const totals: GcTotals = { count: 0, totalMs: 0, over1ms: 0, over4ms: 0, maxMs: 0, major: 0, scavenges: 0, promotedBytes: 0 };
   gcTotals = totals;
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -96,9 +95,8 @@ function watch(): void {
       if (e.duration > totals.maxMs) totals.maxMs = e.duration;
       if (pauseLog.length < 2 * MAX_LOGGED_PAUSES) pauseLog.push(performance.timeOrigin + e.startTime, e.duration);
       const kind = ((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind;
-      // perf_hooks constants: NODE_PERFORMANCE_GC_MINOR = 1, _MAJOR = 4.
-      if (kind === 1) totals.minor++;
-      else if (kind === 4) totals.major++;
+      // perf_hooks constant NODE_PERFORMANCE_GC_MAJOR = 4.
+      if (kind === 4) totals.major++;
     }
   }).observe({ entryTypes: ['gc'] });
   loopDelay = monitorEventLoopDelay({ resolution: 1 });

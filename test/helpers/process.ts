@@ -40,7 +40,7 @@ export interface SpawnGatewayOptions {
 }
 
 /**
- * Spawns `node --max-semi-space-size=64 --import tsx src/server.ts` (GATEWAY_NODE_FLAGS) with only PATH and the given variables
+ * Spawns `node --max-semi-space-size=64 --v8-pool-size=0 --import tsx src/server.ts` (GATEWAY_NODE_FLAGS) with only PATH and the given variables
  * (under `options.prefix` when given).
  *
  * GATEWAY_PORT unset or "0": the gateway binds a port of the kernel's choosing and the port is read

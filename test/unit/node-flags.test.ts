@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { GATEWAY_NODE_FLAGS, RUNTIME_V8_FLAGS, YOUNG_SEMI_SPACE_MB } from '../../src/constants.js';
+import { GATEWAY_NODE_FLAGS, RUNTIME_V8_FLAGS, V8_POOL_SIZE, YOUNG_SEMI_SPACE_MB } from '../../src/constants.js';
 import { applyRuntimeV8Flags, missingNodeFlags } from '../../src/node-flags.js';
 import { wordsOption } from '../../scripts/lib/args.js';
 
@@ -21,8 +21,8 @@ function flagsBefore(command: string[], entry: string): string[] {
 }
 
 describe('node flags', () => {
-  it('are the semi-space size of the constants module', () => {
-    expect(GATEWAY_NODE_FLAGS).toEqual([`--max-semi-space-size=${YOUNG_SEMI_SPACE_MB}`]);
+  it('are the semi-space size and the V8 pool size of the constants module', () => {
+    expect(GATEWAY_NODE_FLAGS).toEqual([`--max-semi-space-size=${YOUNG_SEMI_SPACE_MB}`, `--v8-pool-size=${V8_POOL_SIZE}`]);
   });
 
   it('npm start and npm run dev pass every one of them to node', () => {
@@ -50,9 +50,11 @@ describe('node flags', () => {
     expect(missingNodeFlags(['--max-semi-space-size-x=64', '--max-old-space-size=64'], '')).toEqual([...GATEWAY_NODE_FLAGS]);
     expect(missingNodeFlags([...GATEWAY_NODE_FLAGS], undefined)).toEqual([]);
     expect(missingNodeFlags([], ` --enable-source-maps  ${GATEWAY_NODE_FLAGS.join(' ')} `)).toEqual([]);
-    // Another value is the operator's choice; V8 spells flags with _ or -.
-    expect(missingNodeFlags(['--max-semi-space-size=32'], undefined)).toEqual([]);
-    expect(missingNodeFlags([], '--max_semi_space_size=128')).toEqual([]);
+    // Another value is the operator's choice; V8 spells flags with _ or -. Each flag counts alone.
+    expect(missingNodeFlags(['--max-semi-space-size=32', '--v8-pool-size=4'], undefined)).toEqual([]);
+    expect(missingNodeFlags([], '--max_semi_space_size=128 --v8_pool_size=2')).toEqual([]);
+    expect(missingNodeFlags(['--max-semi-space-size=32'], undefined)).toEqual([`--v8-pool-size=${V8_POOL_SIZE}`]);
+    expect(missingNodeFlags([], '--v8-pool-size=1')).toEqual([`--max-semi-space-size=${YOUNG_SEMI_SPACE_MB}`]);
   });
 
   it('the executable sets the runtime V8 flags on itself, unless the command line or NODE_OPTIONS names them', () => {
