@@ -7,7 +7,8 @@
 import { join } from 'node:path';
 import { GATEWAY_NODE_FLAGS } from '../../src/constants.js';
 import { runtime, startChild, statsOf, type Child, type StartOptions } from './child.js';
-import { cpuPercent, eluBetween, kernelThreadsBetween, stealPercent, type ProcessStats } from './ipc.js';
+import { cpuPercent, eluBetween, stealPercent, type ProcessStats } from './ipc.js';
+import { kernelThreadsBetween } from './kernel-threads.js';
 import type { Options } from './options.js';
 import { CORES, RESULTS, STAMP, type Findings } from './report.js';
 import type { ServerUse } from './results.js';

@@ -3,11 +3,12 @@
  * child-side helpers. Every child is forked with an IPC channel; it exits when the channel closes,
  * so no child outlives the orchestrator.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { GCProfiler } from 'node:v8';
 import { promotion } from './gc-promotion.js';
+import type { KernelThreadTimes } from './kernel-threads.js';
 import type { ReadLog } from './read-log.js';
 
 /** What a server child (bench/server.ts, bench/baseline-relay.ts) reports about itself. */
@@ -35,11 +36,11 @@ export interface ProcessStats {
   /** The whole machine's CPU time from /proc/stat (Linux), in clock ticks: all of it, and the part stolen by the hypervisor. */
   machineTicks?: { total: number; steal: number };
   /**
-   * CPU time and time slices of the machine's kernel threads so far (Linux: children of kthreadd,
-   * from /proc/<pid>/schedstat), by pid, with their names. On the bench VM a kernel thread (DAMON's
-   * `kdamond.0`) takes one of the two vCPUs for ~10 ms several times a second.
+   * The machine's kernel threads' CPU time so far, by pid (bench/lib/kernel-threads.ts). Read by
+   * the orchestrator when the snapshot arrives (statsOf), not by the server: a scan of /proc
+   * costs ~3 ms, which the measured server's event loop should not pay.
    */
-  kernelThreads?: Record<string, { name: string; ns: number; slices: number }>;
+  kernelThreads?: KernelThreadTimes;
   /**
    * The main-thread GC pauses since the previous snapshot, as [start, duration] pairs flattened:
    * start in ms since the Unix epoch (`performance.timeOrigin` + the entry's start, comparable
@@ -178,7 +179,6 @@ export function processStats(gc: boolean, connections?: number): ProcessStats {
     connections,
     rssSplit: gc ? rssSplit() : undefined,
     machineTicks: machineTicks(),
-    kernelThreads: kernelThreads(),
     gcPauses: pauseLog.splice(0),
   };
 }
@@ -198,65 +198,6 @@ function machineTicks(): ProcessStats['machineTicks'] {
   } catch {
     return undefined;
   }
-}
-
-/**
- * The kernel threads' CPU time so far ({@link ProcessStats.kernelThreads}): every process whose
- * parent is kthreadd (pid 2), its name, run time (ns) and time slices from /proc/<pid>/schedstat,
- * by pid (a kworker's name changes with the work it does). Undefined where /proc does not have them.
- */
-function kernelThreads(): ProcessStats['kernelThreads'] {
-  try {
-    const out: NonNullable<ProcessStats['kernelThreads']> = {};
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        // pid (comm) state ppid …; comm may hold spaces and parentheses.
-        const close = stat.lastIndexOf(')');
-        if (stat.slice(close + 2).split(' ', 2)[1] !== '2') continue;
-        const name = stat.slice(stat.indexOf('(') + 1, close);
-        const [ns, , slices] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
-        out[pid] = { name, ns: ns ?? 0, slices: slices ?? 0 };
-      } catch {
-        // the thread exited meanwhile
-      }
-    }
-    return Object.keys(out).length > 0 ? out : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * What the kernel threads took between two snapshots: their CPU time per second of wall time
- * (ms/s), and the busiest one with its CPU per second and mean time slice; undefined off Linux.
- */
-export function kernelThreadsBetween(a: ProcessStats, b: ProcessStats): KernelThreadUse | undefined {
-  if (!a.kernelThreads || !b.kernelThreads) return undefined;
-  const seconds = (b.at - a.at) / 1000;
-  let totalNs = 0;
-  let top: { name: string; ns: number; slices: number } | undefined;
-  for (const [pid, end] of Object.entries(b.kernelThreads)) {
-    // A thread started since the first snapshot counts from zero.
-    const start = a.kernelThreads[pid] ?? { ns: 0, slices: 0 };
-    const name = end.name;
-    const ns = end.ns - start.ns;
-    const slices = end.slices - start.slices;
-    if (ns <= 0) continue;
-    totalNs += ns;
-    if (!top || ns > top.ns) top = { name, ns, slices };
-  }
-  return {
-    msPerSecond: totalNs / 1e6 / seconds,
-    top: top ? { name: top.name, msPerSecond: top.ns / 1e6 / seconds, meanSliceMs: top.slices > 0 ? top.ns / 1e6 / top.slices : NaN } : undefined,
-  };
-}
-
-/** {@link kernelThreadsBetween}'s result. */
-export interface KernelThreadUse {
-  msPerSecond: number;
-  top?: { name: string; msPerSecond: number; meanSliceMs: number };
 }
 
 /** Bytes between two samples of the sampling heap profiler (`--heap-sample`). */

@@ -11,6 +11,7 @@
  */
 import type { Child } from './child.js';
 import type { FrameWindows } from './results.js';
+import { median } from './stats.js';
 
 export interface ReadSplitPart {
   /** Frames with a read time. */
@@ -25,13 +26,6 @@ export interface ReadSplitPart {
 export interface ReadSplit {
   slow: ReadSplitPart;
   all: ReadSplitPart;
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length / 2;
-  return s.length % 2 === 1 ? (s[Math.floor(mid)] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 /** Splits `windows` ([sent, received] pairs, flattened) at `reads` (one read time per pair; NaN: not read or not logged). */
@@ -54,10 +48,10 @@ export function splitAtRead(windows: readonly number[], reads: readonly number[]
   };
 }
 
-/** Asks `server` when it read the frames of `windows`, and splits their latency there. */
+/** Asks `server` (one request) when it read the frames of `windows`, and splits their latency there. */
 export async function readSplit(server: Child, windows: FrameWindows): Promise<ReadSplit> {
-  const ask = async (seqs: number[]) =>
-    (await server.request<{ type: 'read-times'; times: number[] }>({ cmd: 'read-times', seqs }, 'read-times', 20_000)).times;
-  const [slowReads, sampleReads] = [await ask(windows.slowSeqs), await ask(windows.sampleSeqs)];
-  return { slow: splitAtRead(windows.slow, slowReads), all: splitAtRead(windows.sample, sampleReads) };
+  const seqs = [...windows.slowSeqs, ...windows.sampleSeqs];
+  const { times } = await server.request<{ type: 'read-times'; times: number[] }>({ cmd: 'read-times', seqs }, 'read-times', 20_000);
+  const slowCount = windows.slowSeqs.length;
+  return { slow: splitAtRead(windows.slow, times.slice(0, slowCount)), all: splitAtRead(windows.sample, times.slice(slowCount)) };
 }

@@ -2,7 +2,8 @@
  * What the scenarios measure: the shapes the load generator answers with, the scenarios return,
  * the result files hold and the summary table reads; and the latency target they are judged by.
  */
-import type { KernelThreadUse, ProcessStats } from './ipc.js';
+import type { ProcessStats } from './ipc.js';
+import type { KernelThreadUse } from './kernel-threads.js';
 import type { AllocationSite } from './profile.js';
 import type { ReadSplit } from './read-split.js';
 import type { LatencySummary } from './stats.js';
@@ -25,7 +26,7 @@ export interface ServerUse {
   workersPercent?: number;
   /** Share of the machine's CPU time (all cores) the hypervisor stole during the interval, % (Linux; NaN elsewhere). */
   stealPercent?: number;
-  /** The kernel threads' CPU during the interval, and the busiest one's (bench/lib/ipc.ts; Linux). */
+  /** The kernel threads' CPU during the interval, and the busiest one's (bench/lib/kernel-threads.ts; Linux). */
   kernelThreads?: KernelThreadUse;
   /** The main-thread GC pauses of the interval, [start (ms since the Unix epoch), duration (ms)] pairs flattened. */
   gcPauses?: number[];
@@ -226,7 +227,7 @@ export interface TailResult {
   rates: number[];
   runs: TailRound[];
   /** Per rate and target: the median over rounds of each percentile, and its range. */
-  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; rssMB: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; kernelMsPerSecond: TailRange; slowBeforeReadPercent: TailRange; slowBeforeReadMs: TailRange; slowAfterReadMs: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; rssMB: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; kernelMsPerSecond: TailRange; kernelTop?: { name: string; meanSliceMs: number }; slowBeforeReadPercent: TailRange; slowBeforeReadMs: TailRange; slowAfterReadMs: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
 }
 
 export interface TailRange {

@@ -25,6 +25,14 @@ export function summarize(samples: ArrayLike<number>): LatencySummary {
   return { count: n, mean: sum / n, p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: sorted[n - 1] as number };
 }
 
+/** The median of `values` (the mean of the two middle ones for an even count); NaN when empty. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length / 2;
+  return s.length % 2 === 1 ? (s[Math.floor(mid)] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
 /** 12345.6 → "12,346". */
 export function fmtInt(v: number | undefined): string {
   if (v === undefined || !Number.isFinite(v)) return 'n/a';

@@ -15,27 +15,24 @@ import { runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/har
 import type { Options } from '../lib/options.js';
 import { section } from '../lib/report.js';
 import type { LatencyRate, TailRange, TailResult, TailRound, TailTarget } from '../lib/results.js';
-import { fmtInt, fmtMs, table } from '../lib/stats.js';
+import { fmtInt, fmtMs, median, table } from '../lib/stats.js';
 
 function range(values: number[]): TailRange {
   const s = [...values].sort((a, b) => a - b);
-  const mid = s.length / 2;
-  const median = s.length % 2 === 1 ? (s[Math.floor(mid)] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-  return { median, min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
+  return { median: median(s), min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
 }
 
 /**
- * The kernel threads' cell: their CPU per second of the rate (median of rounds), and the thread
- * that was busiest in most rounds with its mean time slice (median over those rounds).
+ * The kernel thread that was busiest in most of `rates`' rounds, with its mean time slice (median
+ * over those rounds); undefined off Linux.
  */
-function kernelCell(msPerSecond: TailRange, rates: LatencyRate[]): string {
-  if (!Number.isFinite(msPerSecond.median)) return '—';
+function busiestKernelThread(rates: LatencyRate[]): TailResult['medians'][number]['kernelTop'] {
   const tops = rates.map((x) => x.server?.kernelThreads?.top).filter((t) => t !== undefined);
   const counts = new Map<string, number>();
   for (const t of tops) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
   const name = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
-  const slice = range(tops.filter((t) => t.name === name).map((t) => t.meanSliceMs));
-  return `${msPerSecond.median.toFixed(1)} ms/s` + (name === undefined ? '' : `; ${name} ${fmtMs(slice.median)} ms slices`);
+  if (name === undefined) return undefined;
+  return { name, meanSliceMs: median(tops.filter((t) => t.name === name).map((t) => t.meanSliceMs)) };
 }
 
 const fmtRange = (r: TailRange) => `${fmtMs(r.median)} [${fmtMs(r.min)}–${fmtMs(r.max)}]`;
@@ -112,6 +109,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
         workersPercent: range(xs.map((x) => x.server?.workersPercent ?? NaN)),
         stealPercent: range(xs.map((x) => x.server?.stealPercent ?? NaN)),
         kernelMsPerSecond: range(xs.map((x) => x.server?.kernelThreads?.msPerSecond ?? NaN)),
+        kernelTop: busiestKernelThread(xs),
         slowBeforeReadPercent: range(xs.map((x) => x.readSplit?.slow.beforePercent ?? NaN)),
         slowBeforeReadMs: range(xs.map((x) => x.readSplit?.slow.beforeMs ?? NaN)),
         slowAfterReadMs: range(xs.map((x) => x.readSplit?.slow.afterMs ?? NaN)),
@@ -125,7 +123,6 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     }
   }
   const result: TailResult = { agents: p.agents, rounds: p.rounds, rates: p.rates, runs, medians };
-  const ratesOf = (target: TailTarget, rate: number) => runs.filter((r) => r.target === target).map((r) => r.rates.find((x) => x.rate === rate) as LatencyRate);
   const rows = medians.map((m) => {
     const ratio = (to: TailTarget) => {
       const base = medians.find((r) => r.rate === m.rate && r.target === to);
@@ -153,7 +150,9 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       m.target === 'gateway' ? `${fmtInt(m.workersPercent.median)}%` : '—',
       Number.isFinite(m.stealPercent.median) ? `${m.stealPercent.median.toFixed(0)}% [${m.stealPercent.min.toFixed(0)}–${m.stealPercent.max.toFixed(0)}]` : '—',
       Number.isFinite(m.slowBeforeReadMs.median) ? `${fmtMs(m.slowBeforeReadMs.median)} / ${fmtMs(m.slowAfterReadMs.median)} (${fmtInt(m.slowBeforeReadPercent.median)}% before)` : '—',
-      kernelCell(m.kernelMsPerSecond, ratesOf(m.target, m.rate)),
+      Number.isFinite(m.kernelMsPerSecond.median)
+        ? `${m.kernelMsPerSecond.median.toFixed(1)} ms/s` + (m.kernelTop ? `; ${m.kernelTop.name} ${fmtMs(m.kernelTop.meanSliceMs)} ms slices` : '')
+        : '—',
       Number.isFinite(m.slowInGcPercent.median) ? `${m.slowInGcPercent.median.toFixed(0)}% / ${m.allInGcPercent.median.toFixed(0)}%` : '—',
       Number.isFinite(m.slowInLoadgenGcPercent.median) ? `${m.slowInLoadgenGcPercent.median.toFixed(0)}% / ${m.allInLoadgenGcPercent.median.toFixed(0)}%` : '—',
       notes || '—',

@@ -9,7 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { frameSeq } from '../../bench/lib/frame-seq.js';
-import { kernelThreadsBetween, type ProcessStats } from '../../bench/lib/ipc.js';
+import type { ProcessStats } from '../../bench/lib/ipc.js';
+import { kernelThreadsBetween } from '../../bench/lib/kernel-threads.js';
 import { ReadLog } from '../../bench/lib/read-log.js';
 import { splitAtRead } from '../../bench/lib/read-split.js';
 

@@ -358,7 +358,7 @@ describe('loadConfig rejects invalid values', () => {
   // src/ws/hub.ts), which hold at most 2^31 − 1 ms; a larger delay fires after 1 ms (Node's
   // TimeoutOverflowWarning). AUTH_TIMEOUT=2147484 would close every connection with 4408 at once,
   // HEARTBEAT_INTERVAL=2147484 would ping every connection every millisecond. Start-up should
-  // refuse such values (STYLE.md rule 3) rather than misbehave.
+  // refuse such values rather than misbehave (a clear error for bad input).
   it.each(['AUTH_TIMEOUT', 'HEARTBEAT_INTERVAL'])(
     'rejects %s beyond what a Node timer can hold (2147484 s > 2^31-1 ms)',
     (name) => {

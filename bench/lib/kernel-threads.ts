@@ -1,0 +1,71 @@
+/**
+ * The machine's kernel threads, beside a benchmark's server: on the bench VM a kernel thread
+ * (DAMON's `kdamond.0`) takes one of the two vCPUs for ~10 ms several times a second, and while
+ * it does the server and the load generator share the other. The tail scenario reports their CPU
+ * per rate and the busiest one's mean time slice. Linux only (/proc); undefined elsewhere.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import type { ProcessStats } from './ipc.js';
+
+/** Run time (ns) and time slices so far of each kernel thread, by pid, with its name (a kworker's changes with its work). */
+export type KernelThreadTimes = Record<string, { name: string; ns: number; slices: number }>;
+
+/**
+ * The kernel threads' CPU time so far: every process whose parent is kthreadd (pid 2), its name,
+ * run time (ns) and time slices from /proc/<pid>/schedstat, by pid. Undefined where /proc does not
+ * have them.
+ */
+export function kernelThreadTimes(): KernelThreadTimes | undefined {
+  try {
+    const out: KernelThreadTimes = {};
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        // pid (comm) state ppid …; comm may hold spaces and parentheses.
+        const close = stat.lastIndexOf(')');
+        if (stat.slice(close + 2).split(' ', 2)[1] !== '2') continue;
+        const name = stat.slice(stat.indexOf('(') + 1, close);
+        const [ns, , slices] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+        out[pid] = { name, ns: ns ?? 0, slices: slices ?? 0 };
+      } catch {
+        // the thread exited meanwhile
+      }
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the kernel threads took between two snapshots: their CPU time per second of wall time
+ * (ms/s), and the busiest one with its CPU per second and mean time slice; undefined off Linux.
+ */
+export function kernelThreadsBetween(a: ProcessStats, b: ProcessStats): KernelThreadUse | undefined {
+  if (!a.kernelThreads || !b.kernelThreads) return undefined;
+  const seconds = (b.at - a.at) / 1000;
+  let totalNs = 0;
+  let top: { name: string; ns: number; slices: number } | undefined;
+  for (const [pid, end] of Object.entries(b.kernelThreads)) {
+    // A thread started since the first snapshot counts from zero.
+    const start = a.kernelThreads[pid] ?? { ns: 0, slices: 0 };
+    const name = end.name;
+    const ns = end.ns - start.ns;
+    const slices = end.slices - start.slices;
+    if (ns <= 0) continue;
+    totalNs += ns;
+    if (!top || ns > top.ns) top = { name, ns, slices };
+  }
+  return {
+    msPerSecond: totalNs / 1e6 / seconds,
+    top: top ? { name: top.name, msPerSecond: top.ns / 1e6 / seconds, meanSliceMs: top.slices > 0 ? top.ns / 1e6 / top.slices : NaN } : undefined,
+  };
+}
+
+/** {@link kernelThreadsBetween}'s result. */
+export interface KernelThreadUse {
+  msPerSecond: number;
+  top?: { name: string; msPerSecond: number; meanSliceMs: number };
+}
+
