@@ -21,12 +21,17 @@
  * `BENCH_VERIFY_INLINE_MAX_LOAD=0 npm run bench -- --only latency`), `signatureVerifier` when it has
  * SIGNATURE_VERIFIER (as the gateway's: `npm run bench:ab -- . --b-env SIGNATURE_VERIFIER=openssl`), and in the `cluster` scenario, which sets
  * BENCH_REDIS_URL (→ `redisUrl`: cluster mode) and BENCH_REDIS_PREFIX (→ `redisKeyPrefix`).
+ *
+ * The idle collector src/server.ts starts (one full collection when the loop goes quiet after a
+ * burst) runs only with BENCH_IDLE_COLLECT=1, which the capacity scenario sets: elsewhere its
+ * collection could land in the first second of a measured rate, after the quiet between phases.
  */
 import type { EventEmitter } from 'node:events';
 import { buildApp } from '../src/app.js';
 import { configWith, type Config } from '../src/config.js';
+import { exposeGc, IdleCollector, youngGenerationBytes } from '../src/idle-collect.js';
 import { applyRuntimeV8Flags } from '../src/node-flags.js';
-import { serveServerCommands, toParent, type Buckets } from './lib/ipc.js';
+import { serveServerCommands, toParent, type Buckets, type IdleCollections } from './lib/ipc.js';
 import { ReadLog } from './lib/read-log.js';
 
 // As src/server.ts does at start-up (the V8 flags the gateway sets on itself).
@@ -85,12 +90,30 @@ app.hub.sessions.add = (session) => {
   return addSession(session);
 };
 
+/** As src/server.ts starts it, when BENCH_IDLE_COLLECT=1; what it did, for the capacity scenario. */
+let idleCollections: IdleCollections | undefined;
+if (process.env.BENCH_IDLE_COLLECT === '1') {
+  let youngBefore = 0;
+  const gc = exposeGc();
+  new IdleCollector({
+    received: () => app.hub.inbound.bytes,
+    gc: (options) => {
+      youngBefore = youngGenerationBytes();
+      gc(options);
+    },
+    onCollect: (_before, ms) => {
+      idleCollections = { count: (idleCollections?.count ?? 0) + 1, lastMs: ms, youngBefore, youngAfter: youngGenerationBytes() };
+    },
+  }).start();
+}
+
 serveServerCommands({
   stop: () => app.close(),
   connections: () => app.hub.sessions.size,
   histograms,
   verified: () => ({ ...app.verifier.counts }),
   reads,
+  idleCollect: () => idleCollections,
 });
 toParent({
   type: 'ready',

@@ -12,11 +12,16 @@
  * the bench VM (docs/operations.md): 60 s after a 150 MB burst, RSS +38 MB → −14 MB with jemalloc,
  * +100 MB → +42 MB with glibc.
  *
+ * When the young generation is larger than IDLE_COLLECT_SHRINK_YOUNG_BYTES, the collection is a
+ * memory-reducing one, which also shrinks the young generation back to its initial size: a plain
+ * full collection leaves it as large as the burst made it (up to 128 MB with the gateway's
+ * --max-semi-space-size=64), and V8 only shrinks it on its own when nothing at all is allocated.
+ *
  * Process-wide (garbage collection is), so the process entry (server.ts) starts one per process,
  * not buildApp.
  */
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { busyShareMeter } from './event-loop.js';
 import {
@@ -25,7 +30,28 @@ import {
   IDLE_COLLECT_MIN_GAP_MS,
   IDLE_COLLECT_MIN_GROWTH_BYTES,
   IDLE_COLLECT_MIN_RECEIVED_BYTES,
+  IDLE_COLLECT_SHRINK_YOUNG_BYTES,
 } from './constants.js';
+
+/**
+ * The options V8's `gc()` takes (its gc extension). `flavor: 'last-resort'` is the memory-reducing
+ * collection V8 runs before giving up on an allocation: repeated full collections with compaction,
+ * after which the young generation is shrunk. Node < 22 ignores the flavor.
+ */
+export interface GcOptions {
+  type?: 'major' | 'minor';
+  execution?: 'sync' | 'async';
+  flavor?: 'regular' | 'last-resort';
+}
+
+export type Gc = (options?: GcOptions) => void;
+
+/**
+ * A full collection, and one that also gives the young generation back (see GcOptions). Always
+ * passed explicitly: V8 reads `gc(undefined)` as its legacy `gc(minor)` and only scavenges.
+ */
+const FULL: GcOptions = { type: 'major', execution: 'sync', flavor: 'regular' };
+const SHRINK: GcOptions = { type: 'major', execution: 'sync', flavor: 'last-resort' };
 
 export interface IdleCollectOptions {
   /**
@@ -39,8 +65,10 @@ export interface IdleCollectOptions {
   allocated?: () => number;
   /** The event loop's busy share since the previous call, 0–1 (tests inject one). */
   busyShare?: () => number;
-  /** Runs a full collection (tests inject one). */
-  gc?: () => void;
+  /** Runs a collection with the options given (FULL or SHRINK; tests inject one). */
+  gc?: Gc;
+  /** Bytes V8's young generation holds now (tests inject one). */
+  youngBytes?: () => number;
   /** Milliseconds, monotonic (tests inject one). */
   now?: () => number;
 }
@@ -48,7 +76,8 @@ export interface IdleCollectOptions {
 export class IdleCollector {
   private readonly allocated: () => number;
   private readonly busyShare: () => number;
-  private readonly gc: () => void;
+  private readonly gc: Gc;
+  private readonly youngBytes: () => number;
   private readonly now: () => number;
   /** The lowest heap + external seen since the last collection. */
   private baseline: number;
@@ -61,6 +90,7 @@ export class IdleCollector {
     this.allocated = opts.allocated ?? allocatedNow;
     this.busyShare = opts.busyShare ?? busyShareMeter();
     this.gc = opts.gc ?? exposeGc();
+    this.youngBytes = opts.youngBytes ?? youngGenerationBytes;
     this.now = opts.now ?? (() => performance.now());
     this.baseline = this.allocated();
     this.receivedAt = opts.received?.() ?? 0;
@@ -97,7 +127,7 @@ export class IdleCollector {
     if (t0 - this.lastAt < IDLE_COLLECT_MIN_GAP_MS) return false;
     this.lastAt = t0;
     this.receivedAt = received;
-    this.gc();
+    this.gc(this.youngBytes() > IDLE_COLLECT_SHRINK_YOUNG_BYTES ? SHRINK : FULL);
     // An upper bound (see onCollect); later checks lower it to what is really left.
     this.baseline = this.allocated();
     const ms = this.now() - t0;
@@ -106,6 +136,12 @@ export class IdleCollector {
     this.opts.onCollect?.(before, ms);
     return true;
   }
+}
+
+/** The young generation's size (V8's `new_space`, committed), in bytes. */
+export function youngGenerationBytes(): number {
+  for (const space of getHeapSpaceStatistics()) if (space.space_name === 'new_space') return space.space_size;
+  return 0;
 }
 
 function allocatedNow(): number {
@@ -118,9 +154,9 @@ function allocatedNow(): number {
  * after it is set, so a fresh context hands it over and the main context's globals stay as they
  * are (the way jest's leak detector does it).
  */
-export function exposeGc(): () => void {
-  const existing = (globalThis as { gc?: () => void }).gc;
+export function exposeGc(): Gc {
+  const existing = (globalThis as { gc?: Gc }).gc;
   if (typeof existing === 'function') return existing;
   setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
+  return runInNewContext('gc') as Gc;
 }

@@ -25,7 +25,7 @@ export type Server = Awaited<ReturnType<Harness['startServer']>>;
 export class Harness {
   private readonly children: Child[] = [];
 
-  constructor(private readonly opts: Pick<Options, 'gatewayFlags' | 'gatewayEnv' | 'cpuProf' | 'verifyThreads'>) {}
+  constructor(private readonly opts: Pick<Options, 'gatewayFlags' | 'loadgenFlags' | 'gatewayEnv' | 'cpuProf' | 'verifyThreads'>) {}
 
   /** Forks a bench script (see bench/lib/child.ts), stopped with the others. */
   start(script: string, options: StartOptions): Child {
@@ -57,7 +57,7 @@ export class Harness {
 
   async startLoadgen(label = 'loadgen'): Promise<Child> {
     // UV_THREADPOOL_SIZE = cores: pre-signing runs on the threadpool, on every core.
-    const child = this.start('loadgen', { label, env: { UV_THREADPOOL_SIZE: String(CORES) } });
+    const child = this.start('loadgen', { label, nodeFlags: this.opts.loadgenFlags, env: { UV_THREADPOOL_SIZE: String(CORES) } });
     child.onMessage = (msg) => logProgress(child, msg);
     await child.waitFor('ready', 30_000);
     return child;

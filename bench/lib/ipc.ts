@@ -33,6 +33,8 @@ export interface ProcessStats {
   histograms?: Record<string, Buckets>;
   /** The gateway's signatures verified so far, on the event loop and by the worker threads (bench/server.ts). */
   verified?: { inline: number; workers: number };
+  /** The gateway's idle collections so far (src/idle-collect.ts), when it runs them (BENCH_IDLE_COLLECT=1). */
+  idleCollect?: IdleCollections;
   /** The whole machine's CPU time from /proc/stat (Linux), in clock ticks: all of it, and the part stolen by the hypervisor. */
   machineTicks?: { total: number; steal: number };
   /**
@@ -204,6 +206,15 @@ function machineTicks(): ProcessStats['machineTicks'] {
 const HEAP_SAMPLING_INTERVAL = 4096;
 
 /** What a server child (bench/server.ts, bench/baseline-relay.ts) offers {@link serveServerCommands}. */
+/** What the gateway's idle collector did (bench/server.ts with BENCH_IDLE_COLLECT=1). */
+export interface IdleCollections {
+  count: number;
+  /** The last collection: how long it paused the event loop, and the young generation before and after it. */
+  lastMs: number;
+  youngBefore: number;
+  youngAfter: number;
+}
+
 export interface ServerHooks {
   /** Closes the server gracefully. */
   stop: () => Promise<void>;
@@ -215,6 +226,8 @@ export interface ServerHooks {
   verified?: () => ProcessStats['verified'];
   /** When the server read load-generator frames (bench/lib/read-log.ts). */
   reads?: ReadLog;
+  /** The idle collector's record ({@link ProcessStats.idleCollect}). */
+  idleCollect?: () => IdleCollections | undefined;
 }
 
 /**
@@ -224,7 +237,7 @@ export interface ServerHooks {
  * (when the frames numbered `msg.seqs` were read; NaN each without a read log), and `stop`
  * (graceful close, then exit so that --cpu-prof writes its profile).
  */
-export function serveServerCommands({ stop, connections, histograms, verified, reads }: ServerHooks): void {
+export function serveServerCommands({ stop, connections, histograms, verified, reads, idleCollect }: ServerHooks): void {
   let inspector: Session | undefined;
   fromParent((msg) => {
     if (msg.cmd === 'heap-sample-start') {
@@ -245,7 +258,7 @@ export function serveServerCommands({ stop, connections, histograms, verified, r
         toParent({ type: 'heap-sampled', file: err ? null : msg.file, error: err ? String(err) : null });
       });
     } else if (msg.cmd === 'stats') {
-      const stats = { ...processStats(msg.gc === true, connections()), verified: verified?.() };
+      const stats = { ...processStats(msg.gc === true, connections()), verified: verified?.(), idleCollect: idleCollect?.() };
       if (!histograms) return toParent({ type: 'stats', stats });
       histograms().then(
         (h) => toParent({ type: 'stats', stats: { ...stats, histograms: h } }),

@@ -35,6 +35,7 @@ const USAGE = `usage: npm run bench -- [options]
                     collected objects included); prints bytes allocated per frame and the top sites
   --verify-threads N VERIFY_THREADS of the gateway (default: the gateway's own default, cores ≤ 4)
   --gateway-flags=F extra node flags for the gateway process, after those npm start passes, e.g. --gateway-flags=--max-semi-space-size=16
+  --loadgen-flags=F node flags for the load generator processes (default none), e.g. --loadgen-flags=--v8-pool-size=0
   --malloc M        the gateway process's allocator: glibc (default, as npm start) or jemalloc (as the Docker
                     image: LD_PRELOAD=libjemalloc.so.2 MALLOC_CONF=background_thread:true; needs libjemalloc2)
   --tsx             run children under tsx instead of the transpiled tree (adds ~30 MB RSS)
@@ -51,7 +52,7 @@ export const OPTIONS = {
   only: text, smoke: flag, duration: text, agents: text, rates: text, 'pairs-agents': text, window: text,
   handshakes: text, concurrency: text, frame: text, 'tail-rates': text, 'tail-rounds': text, 'tail-targets': text,
   workers: text, 'cluster-rate': text, 'cross-share': text,
-  'cpu-prof': flag, 'heap-sample': flag, 'verify-threads': text, 'gateway-flags': text, malloc: text, tsx: flag, verbose: flag,
+  'cpu-prof': flag, 'heap-sample': flag, 'verify-threads': text, 'gateway-flags': text, 'loadgen-flags': text, malloc: text, tsx: flag, verbose: flag,
   help: flag,
 } as const;
 
@@ -129,6 +130,7 @@ function parseOptions(argv: string[]) {
     cpuProf: v['cpu-prof'] === true,
     heapSample: v['heap-sample'] === true,
     gatewayFlags: wordsOption(v['gateway-flags']),
+    loadgenFlags: wordsOption(v['loadgen-flags']),
     malloc: v.malloc ?? 'glibc',
     gatewayEnv: mallocEnvOf(v.malloc ?? 'glibc'),
     tsx: v.tsx === true,

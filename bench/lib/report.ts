@@ -61,6 +61,7 @@ export function printHeader(opts: Options, meta: Machine): void {
       `${meta.uncommittedSrc.length ? ` + uncommitted src/ changes (${meta.uncommittedSrc.length} files)` : ''} · load average ${meta.loadavg.map((l) => l.toFixed(2)).join(' ')}\n`,
   );
   if (opts.gatewayFlags.length > 0) process.stdout.write(`gateway node flags: ${opts.gatewayFlags.join(' ')}\n`);
+  if (opts.loadgenFlags.length > 0) process.stdout.write(`load generator node flags: ${opts.loadgenFlags.join(' ')}\n`);
   if (opts.malloc !== 'glibc') process.stdout.write(`gateway malloc: ${opts.malloc} (${Object.entries(opts.gatewayEnv).map(([k, v]) => `${k}=${v}`).join(' ')})\n`);
   if (opts.verifyThreads) process.stdout.write(`gateway VERIFY_THREADS: ${opts.verifyThreads}\n`);
 }

@@ -2,7 +2,7 @@
  * What the scenarios measure: the shapes the load generator answers with, the scenarios return,
  * the result files hold and the summary table reads; and the latency target they are judged by.
  */
-import type { ProcessStats } from './ipc.js';
+import type { IdleCollections, ProcessStats } from './ipc.js';
 import type { KernelThreadUse } from './kernel-threads.js';
 import type { AllocationSite } from './profile.js';
 import type { ReadSplit } from './read-split.js';
@@ -153,7 +153,14 @@ export interface CapacityResult {
   /** After `settledAfterMs` without traffic (after GC): what an idle gateway holds. */
   settled: NodeJS.MemoryUsage;
   settledAfterMs: number;
+  /** With the agents connected, ~3 s after the last one (after GC). */
   loaded: NodeJS.MemoryUsage;
+  /**
+   * With the agents connected, once the gateway's idle collection ran (after GC); per agent over
+   * `settled`. Null when it did not run within the wait. Until then the young generation the
+   * connecting burst grew is in `loaded`.
+   */
+  collected: (NodeJS.MemoryUsage & IdleCollections & { rssPerAgent: number; afterMs: number }) | null;
   idleRssSplit: ProcessStats['rssSplit'];
   settledRssSplit: ProcessStats['rssSplit'];
   loadedRssSplit: ProcessStats['rssSplit'];

@@ -1,11 +1,15 @@
 /**
  * Scenario `capacity`: what the gateway holds idle, just started and settled, and per authenticated
- * idle agent (RSS, heap, external), with /health latency idle and at load.
+ * idle agent (RSS, heap, external), with /health latency idle and at load. Per agent twice: right
+ * after the agents connected, and once the gateway's idle collection (src/idle-collect.ts, which
+ * the bench gateway runs here as src/server.ts does) gave back the young generation the
+ * connecting burst grew: the second is what idle agents cost for as long as they stay.
  */
 import { Agent, request } from 'node:http';
-import { runtime, statsOf } from '../lib/child.js';
+import { IDLE_COLLECT_CHECK_MS, IDLE_COLLECT_MIN_GROWTH_BYTES } from '../../src/constants.js';
+import { runtime, statsOf, type Child } from '../lib/child.js';
 import { runTask, type ScenarioContext } from '../lib/harness.js';
-import type { ProcessStats } from '../lib/ipc.js';
+import type { IdleCollections, ProcessStats } from '../lib/ipc.js';
 import type { Options } from '../lib/options.js';
 import { section } from '../lib/report.js';
 import type { CapacityResult } from '../lib/results.js';
@@ -40,10 +44,26 @@ async function healthLatency(port: number, count: number): Promise<{ latency: La
   return { latency: summarize(times), lastBody };
 }
 
+/**
+ * Waits (polling the server's stats once a second, up to `limitMs`) for the gateway's idle
+ * collection, which runs once the loop is quiet after the agents connected; then the server's
+ * stats after a GC. Null when it did not run in time.
+ */
+async function afterIdleCollection(server: Child, limitMs: number): Promise<{ stats: ProcessStats; idleCollect: IdleCollections; afterMs: number } | null> {
+  const start = performance.now();
+  while (performance.now() - start < limitMs) {
+    const { idleCollect } = await statsOf(server);
+    if (idleCollect !== undefined && idleCollect.count > 0) return { stats: await statsOf(server, true), idleCollect, afterMs: performance.now() - start };
+    await sleep(1000);
+  }
+  return null;
+}
+
 export async function capacity(opts: Options, { harness, report }: ScenarioContext): Promise<CapacityResult> {
   const n = opts.capacity.agents;
   const settle = opts.smoke ? 200 : 1000;
-  const server = await harness.startServer('server');
+  // The idle collector src/server.ts runs (bench/server.ts starts it only when asked).
+  const server = await harness.startServer('server', undefined, { env: { BENCH_IDLE_COLLECT: '1' } });
   const ready = performance.now();
   await sleep(settle);
   await statsOf(server.child, true);
@@ -84,6 +104,11 @@ export async function capacity(opts: Options, { harness, report }: ScenarioConte
   const loadedStats = await statsOf(server.child, true);
   const loaded = loadedStats.memory;
   const healthLoaded = await healthLatency(server.port, opts.capacity.healthRequests);
+  // It checks every IDLE_COLLECT_CHECK_MS and runs at the first check after a quiet one: within
+  // ~2 checks of the last connection (7-8 s in full runs). Smoke sizes grow the heap too little
+  // for it to run at all; one check is waited for, so the path still runs.
+  const waitMs = opts.smoke ? IDLE_COLLECT_CHECK_MS + 1000 : 4 * IDLE_COLLECT_CHECK_MS;
+  const collected = await afterIdleCollection(server.child, waitMs);
   await Promise.all(loadgens.map((lg) => lg.request({ cmd: 'close' }, 'closed', 60_000)));
   await Promise.all(loadgens.map((lg) => lg.stop()));
   await server.child.stop();
@@ -101,6 +126,12 @@ export async function capacity(opts: Options, { harness, report }: ScenarioConte
     settledRssSplit: settledStats.rssSplit,
     loadedRssSplit: loadedStats.rssSplit,
     rssPerAgent: per('rss'),
+    collected: collected && {
+      ...collected.stats.memory,
+      rssPerAgent: (collected.stats.memory.rss - settledStats.memory.rss) / Math.max(1, connected),
+      afterMs: collected.afterMs,
+      ...collected.idleCollect,
+    },
     heapPerAgent: per('heapUsed'),
     externalPerAgent: per('external'),
     healthIdleMs: healthIdle.latency,
@@ -117,6 +148,11 @@ export async function capacity(opts: Options, { harness, report }: ScenarioConte
     `with ${fmtInt(connected)} agents (after GC): RSS ${fmtMB(loaded.rss)}${split(loadedStats.rssSplit)}, heap used ${fmtMB(loaded.heapUsed)}, ` +
       `external ${fmtMB(loaded.external)}; connected in ${(connectMs / 1000).toFixed(1)} s`,
     `per agent: RSS ${fmtKB(r.rssPerAgent)}, heap ${fmtKB(r.heapPerAgent)}, external ${fmtKB(r.externalPerAgent)}`,
+    r.collected
+      ? `once the gateway's idle collection ran (${(r.collected.afterMs / 1000).toFixed(0)} s after connecting; paused the loop ${fmtMs(r.collected.lastMs)} ms; ` +
+        `young generation ${fmtMB(r.collected.youngBefore)} → ${fmtMB(r.collected.youngAfter)}): RSS ${fmtMB(r.collected.rss)}, ` +
+        `heap used ${fmtMB(r.collected.heapUsed)} of ${fmtMB(r.collected.heapTotal)}; per agent (over the settled idle process) RSS ${fmtKB(r.collected.rssPerAgent)}`
+      : `the gateway's idle collection did not run within ${(waitMs / 1000).toFixed(0)} s of connecting (the loop was never quiet, or the heap did not grow ${fmtMB(IDLE_COLLECT_MIN_GROWTH_BYTES)})`,
     `/health (${opts.capacity.healthRequests} sequential requests, keep-alive): idle p50 ${fmtMs(r.healthIdleMs.p50)} / p99 ${fmtMs(r.healthIdleMs.p99)} ms; ` +
       `at load p50 ${fmtMs(r.healthLoadedMs.p50)} / p99 ${fmtMs(r.healthLoadedMs.p99)} ms (connected_agents ${String(r.healthConnectedAgents)})`,
   ]);

@@ -1,9 +1,10 @@
 /**
  * `npm run bench -- --tail-targets`: which of the tail scenario's targets run, in the order a
- * round starts from, and the usage error for a name it does not know; the scenario's time budget.
+ * round starts from, and the usage error for a name it does not know; the scenario's time budget;
+ * the node flags of the gateway and of the load generator.
  */
 import { describe, expect, it } from 'vitest';
-import { tailTargets } from '../../bench/lib/options.js';
+import { benchOptions, tailTargets } from '../../bench/lib/options.js';
 import { tailBudgetMs } from '../../bench/scenarios/tail.js';
 import { UsageError } from '../../scripts/lib/args.js';
 
@@ -32,5 +33,18 @@ describe('bench tail time budget', () => {
     // 3 rates × (60 + 1 + 10 s) + 60 s = 273 s per run; 3 rounds × 3 targets; twice that.
     expect(tailBudgetMs({ ...tail, durationMs: 60_000 })).toBe(2 * 9 * 273_000);
     expect(tailBudgetMs({ ...tail, durationMs: 60_000, targets: ['gateway'] })).toBe(2 * 3 * 273_000);
+  });
+});
+
+describe('bench node flags', () => {
+  it('gives the load generator no flags unless --loadgen-flags names some', () => {
+    expect(benchOptions([]).loadgenFlags).toEqual([]);
+    expect(benchOptions(['--gateway-flags=--max-semi-space-size=16']).loadgenFlags).toEqual([]);
+  });
+
+  it('keeps the gateway flags and the load generator flags apart, word by word', () => {
+    const opts = benchOptions(['--gateway-flags=--max-semi-space-size=16', '--loadgen-flags=--v8-pool-size=0 --single-threaded-gc']);
+    expect(opts.gatewayFlags).toEqual(['--max-semi-space-size=16']);
+    expect(opts.loadgenFlags).toEqual(['--v8-pool-size=0', '--single-threaded-gc']);
   });
 });

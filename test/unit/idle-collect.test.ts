@@ -1,22 +1,33 @@
 /** IdleCollector (src/idle-collect.ts): when it collects, driven by injected readings. */
 import { describe, expect, it } from 'vitest';
-import { IDLE_COLLECT_MAX_BUSY, IDLE_COLLECT_MIN_GAP_MS, IDLE_COLLECT_MIN_GROWTH_BYTES, IDLE_COLLECT_MIN_RECEIVED_BYTES } from '../../src/constants.js';
-import { IdleCollector } from '../../src/idle-collect.js';
+import {
+  IDLE_COLLECT_MAX_BUSY,
+  IDLE_COLLECT_MIN_GAP_MS,
+  IDLE_COLLECT_MIN_GROWTH_BYTES,
+  IDLE_COLLECT_MIN_RECEIVED_BYTES,
+  IDLE_COLLECT_SHRINK_YOUNG_BYTES,
+} from '../../src/constants.js';
+import { IdleCollector, youngGenerationBytes, type GcOptions } from '../../src/idle-collect.js';
 import { eventually } from '../helpers/eventually.js';
 
 const MB = 1024 * 1024;
 
-/** A collector over a fake process: settable memory, busy share and clock; gc() drops memory to `floor`. */
+/**
+ * A collector over a fake process: settable memory, young generation, busy share and clock; gc()
+ * drops memory to `floor` and records the options it was given.
+ */
 function fake(start = 50 * MB) {
-  const state = { allocated: start, busy: 0, now: 0, floor: start, gcs: 0, received: 0 };
+  const state = { allocated: start, young: 1 * MB, busy: 0, now: 0, floor: start, gcs: 0, received: 0, options: [] as (GcOptions | undefined)[] };
   const collected: number[] = [];
   const collector = new IdleCollector({
     allocated: () => state.allocated,
     received: () => state.received,
     busyShare: () => state.busy,
+    youngBytes: () => state.young,
     now: () => state.now,
-    gc: () => {
+    gc: (options) => {
       state.gcs++;
+      state.options.push(options);
       state.allocated = state.floor;
     },
     onCollect: (before) => collected.push(before),
@@ -81,6 +92,40 @@ describe('IdleCollector', () => {
     state.now += 1;
     expect(collector.check()).toBe(true);
     expect(state.gcs).toBe(2);
+  });
+
+  it('runs a full collection, a memory-reducing one while the young generation is large', () => {
+    const { state, collector } = fake();
+    state.allocated += 20 * MB;
+    state.young = IDLE_COLLECT_SHRINK_YOUNG_BYTES;
+    expect(collector.check()).toBe(true);
+    state.allocated += 20 * MB;
+    state.young = IDLE_COLLECT_SHRINK_YOUNG_BYTES + 1;
+    state.now += IDLE_COLLECT_MIN_GAP_MS;
+    expect(collector.check()).toBe(true);
+    // Always explicit options: V8 reads gc(undefined) as a minor collection.
+    expect(state.options).toEqual([
+      { type: 'major', execution: 'sync', flavor: 'regular' },
+      { type: 'major', execution: 'sync', flavor: 'last-resort' },
+    ]);
+  });
+
+  it('gives back the young generation a burst grew (real collection)', () => {
+    // Short-lived objects with many survivors per scavenge: V8 grows the young generation
+    // (to 32-64 MB on Node 22-26 with their default limits).
+    let keep: { a: number; b: string }[] = [];
+    for (let i = 0; i < 2_000_000; i++) {
+      keep.push({ a: i, b: String(i) });
+      if (keep.length > 100_000) keep = [];
+    }
+    expect(keep.length).toBeGreaterThan(0);
+    expect(youngGenerationBytes()).toBeGreaterThan(IDLE_COLLECT_SHRINK_YOUNG_BYTES);
+    let allocated = 0;
+    const collector = new IdleCollector({ busyShare: () => 0, allocated: () => allocated });
+    allocated = IDLE_COLLECT_MIN_GROWTH_BYTES;
+    expect(collector.check()).toBe(true);
+    // V8's initial size: 1 MB on Node 22 and 24, 0.5 MB on Node 26.
+    expect(youngGenerationBytes()).toBeLessThanOrEqual(2 * MB);
   });
 
   it('runs a real full collection by default (no --expose-gc needed), leaving globals alone', async () => {
