@@ -36,7 +36,8 @@ import {
 /**
  * The options V8's `gc()` takes (its gc extension). `flavor: 'last-resort'` is the memory-reducing
  * collection V8 runs before giving up on an allocation: repeated full collections with compaction,
- * after which the young generation is shrunk. Node < 22 ignores the flavor.
+ * after which the young generation is shrunk. Node 22 and later (the gateway's minimum); on Node 20
+ * it did not shrink the young generation.
  */
 export interface GcOptions {
   type?: 'major' | 'minor';
@@ -48,7 +49,7 @@ export type Gc = (options?: GcOptions) => void;
 
 /**
  * A full collection, and one that also gives the young generation back (see GcOptions). Always
- * passed explicitly: V8 reads `gc(undefined)` as its legacy `gc(minor)` and only scavenges.
+ * passed explicitly: V8 reads `gc(undefined)` as its legacy boolean form and only scavenges.
  */
 const FULL: GcOptions = { type: 'major', execution: 'sync', flavor: 'regular' };
 const SHRINK: GcOptions = { type: 'major', execution: 'sync', flavor: 'last-resort' };

@@ -205,7 +205,6 @@ function machineTicks(): ProcessStats['machineTicks'] {
 /** Bytes between two samples of the sampling heap profiler (`--heap-sample`). */
 const HEAP_SAMPLING_INTERVAL = 4096;
 
-/** What a server child (bench/server.ts, bench/baseline-relay.ts) offers {@link serveServerCommands}. */
 /** What the gateway's idle collector did (bench/server.ts with BENCH_IDLE_COLLECT=1). */
 export interface IdleCollections {
   count: number;
@@ -215,6 +214,7 @@ export interface IdleCollections {
   youngAfter: number;
 }
 
+/** What a server child (bench/server.ts, bench/baseline-relay.ts) offers {@link serveServerCommands}. */
 export interface ServerHooks {
   /** Closes the server gracefully. */
   stop: () => Promise<void>;

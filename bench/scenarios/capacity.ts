@@ -45,15 +45,14 @@ async function healthLatency(port: number, count: number): Promise<{ latency: La
 }
 
 /**
- * Waits (polling the server's stats once a second, up to `limitMs`) for the gateway's idle
- * collection, which runs once the loop is quiet after the agents connected; then the server's
- * stats after a GC. Null when it did not run in time.
+ * Waits (polling the server's stats once a second, until `limitMs` after `since`, when the last
+ * agent connected) for the gateway's idle collection, which runs once the loop is quiet after the
+ * agents connected; then the server's stats after a GC. Null when it did not run in time.
  */
-async function afterIdleCollection(server: Child, limitMs: number): Promise<{ stats: ProcessStats; idleCollect: IdleCollections; afterMs: number } | null> {
-  const start = performance.now();
-  while (performance.now() - start < limitMs) {
+async function afterIdleCollection(server: Child, since: number, limitMs: number): Promise<{ stats: ProcessStats; idleCollect: IdleCollections; afterMs: number } | null> {
+  while (performance.now() - since < limitMs) {
     const { idleCollect } = await statsOf(server);
-    if (idleCollect !== undefined && idleCollect.count > 0) return { stats: await statsOf(server, true), idleCollect, afterMs: performance.now() - start };
+    if (idleCollect !== undefined && idleCollect.count > 0) return { stats: await statsOf(server, true), idleCollect, afterMs: performance.now() - since };
     await sleep(1000);
   }
   return null;
@@ -93,7 +92,8 @@ export async function capacity(opts: Options, { harness, report }: ScenarioConte
       ),
     ),
   );
-  const connectMs = performance.now() - started;
+  const connectedAt = performance.now();
+  const connectMs = connectedAt - started;
   const connected = outcomes.reduce((s, r) => s + r.connected, 0);
   const failed = outcomes.reduce((s, r) => s + r.failed, 0);
   if (failed > 0) report.invalid.push(`capacity: ${failed} agents failed to register (${outcomes.find((r) => r.firstFailure)?.firstFailure})`);
@@ -104,11 +104,11 @@ export async function capacity(opts: Options, { harness, report }: ScenarioConte
   const loadedStats = await statsOf(server.child, true);
   const loaded = loadedStats.memory;
   const healthLoaded = await healthLatency(server.port, opts.capacity.healthRequests);
-  // It checks every IDLE_COLLECT_CHECK_MS and runs at the first check after a quiet one: within
-  // ~2 checks of the last connection (7-8 s in full runs). Smoke sizes grow the heap too little
-  // for it to run at all; one check is waited for, so the path still runs.
-  const waitMs = opts.smoke ? IDLE_COLLECT_CHECK_MS + 1000 : 4 * IDLE_COLLECT_CHECK_MS;
-  const collected = await afterIdleCollection(server.child, waitMs);
+  // It checks every IDLE_COLLECT_CHECK_MS and runs at the first check that follows a quiet
+  // interval: within ~2 checks of the last connection. Smoke sizes grow the heap too little for it
+  // to run at all; the wait is then one check past the measurements above, so the path still runs.
+  const waitMs = opts.smoke ? performance.now() - connectedAt + IDLE_COLLECT_CHECK_MS : 5 * IDLE_COLLECT_CHECK_MS;
+  const collected = await afterIdleCollection(server.child, connectedAt, waitMs);
   await Promise.all(loadgens.map((lg) => lg.request({ cmd: 'close' }, 'closed', 60_000)));
   await Promise.all(loadgens.map((lg) => lg.stop()));
   await server.child.stop();
