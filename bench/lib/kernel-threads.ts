@@ -68,4 +68,3 @@ export interface KernelThreadUse {
   msPerSecond: number;
   top?: { name: string; msPerSecond: number; meanSliceMs: number };
 }
-
