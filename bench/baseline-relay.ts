@@ -15,6 +15,8 @@
  * With RELAY_VERIFY=libsodium it verifies frames with the gateway's libsodium verifier
  * (src/identity/ed25519.ts) instead of node:crypto: the same relay with the gateway's faster
  * Ed25519, for a like-for-like ratio (`npm run bench:ab -- . --b-env RELAY_VERIFY=libsodium`).
+ * With RELAY_VERIFY=gateway it verifies with whatever the gateway's default picks (libsodium
+ * where sodium-native loads, else node:crypto): the latency-tail scenario's verifying relay.
  *
  * Same IPC contract as bench/server.ts: `ready` with the port, `stats`, `stop`.
  */
@@ -28,7 +30,10 @@ import { ReadLog } from './lib/read-log.js';
 
 const GATEWAY_ID = 'baseline-relay';
 const VERIFY_FRAMES = process.env.RELAY_VERIFY !== 'none';
-const libsodium = process.env.RELAY_VERIFY === 'libsodium' ? ed25519Verifier('libsodium') : null;
+const RELAY_VERIFIERS: Record<string, 'libsodium' | 'auto'> = { libsodium: 'libsodium', gateway: 'auto' };
+const relayVerifier = RELAY_VERIFIERS[process.env.RELAY_VERIFY ?? ''];
+/** The gateway's Ed25519 verifier when RELAY_VERIFY asks for it; null: node:crypto with a cached KeyObject. */
+const libsodium = relayVerifier ? ed25519Verifier(relayVerifier) : null;
 const agents = new Map<string, WebSocket>();
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 65536, perMessageDeflate: false });

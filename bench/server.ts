@@ -111,7 +111,7 @@ serveServerCommands({
   stop: () => app.close(),
   connections: () => app.hub.sessions.size,
   histograms,
-  verified: () => ({ ...app.verifier.counts }),
+  verified: () => ({ ...app.verifier.counts, threadsStarted: app.verifier.threads.started }),
   reads,
   idleCollect: () => idleCollections,
 });

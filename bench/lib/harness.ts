@@ -118,6 +118,7 @@ export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start
     loopDelay: b.loopDelay,
     hops: hopsBetween(a, b),
     workersPercent: workersBetween(a, b),
+    threadStarts: a.verified && b.verified ? b.verified.threadsStarted - a.verified.threadsStarted : undefined,
     stealPercent: stealPercent(a, b),
     kernelThreads: kernelThreadsBetween(a, b),
     // The end snapshot's pause log covers the interval since the start snapshot.

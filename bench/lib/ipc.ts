@@ -31,8 +31,11 @@ export interface ProcessStats {
   loopDelay: { p50: number; p99: number; max: number };
   /** The gateway's latency histograms, cumulative (bench/server.ts): name → bucket bounds (s) and counts. */
   histograms?: Record<string, Buckets>;
-  /** The gateway's signatures verified so far, on the event loop and by the worker threads (bench/server.ts). */
-  verified?: { inline: number; workers: number };
+  /**
+   * The gateway's signatures verified so far, on the event loop and by the worker threads, and the
+   * worker threads started so far (bench/server.ts).
+   */
+  verified?: { inline: number; workers: number; threadsStarted: number };
   /** The gateway's idle collections so far (src/idle-collect.ts), when it runs them (BENCH_IDLE_COLLECT=1). */
   idleCollect?: IdleCollections;
   /** The whole machine's CPU time from /proc/stat (Linux), in clock ticks: all of it, and the part stolen by the hypervisor. */

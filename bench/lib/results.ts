@@ -24,6 +24,8 @@ export interface ServerUse {
   hops?: Record<string, { count: number; p50: number; p99: number; p999: number }>;
   /** Share of the interval's signature verifications done by the worker threads (the rest on the event loop), %. */
   workersPercent?: number;
+  /** Verification worker threads started during the interval (each costs ~65-100 ms of CPU to start). */
+  threadStarts?: number;
   /** Share of the machine's CPU time (all cores) the hypervisor stole during the interval, % (Linux; NaN elsewhere). */
   stealPercent?: number;
   /** The kernel threads' CPU during the interval, and the busiest one's (bench/lib/kernel-threads.ts; Linux). */
@@ -234,7 +236,7 @@ export interface TailResult {
   rates: number[];
   runs: TailRound[];
   /** Per rate and target: the median over rounds of each percentile, and its range. */
-  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; rssMB: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; stealPercent: TailRange; kernelMsPerSecond: TailRange; kernelTop?: { name: string; meanSliceMs: number }; slowBeforeReadPercent: TailRange; slowBeforeReadMs: TailRange; slowAfterReadMs: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; rssMB: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; threadStarts: number; stealPercent: TailRange; kernelMsPerSecond: TailRange; kernelTop?: { name: string; meanSliceMs: number }; slowBeforeReadPercent: TailRange; slowBeforeReadMs: TailRange; slowAfterReadMs: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
 }
 
 export interface TailRange {

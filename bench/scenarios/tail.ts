@@ -5,9 +5,11 @@
  * RELAY_VERIFY=none: parse, look up, forward) take turns, `rounds` times, each in a fresh
  * process; medians of the rounds with their range. Same load generator, same frames, same machine.
  *
- * A third target, the verifying relay (bench/baseline-relay.ts as it is: parse, canonical bytes,
- * Ed25519 verify inline, forward), separates what verification itself costs the tail from what
- * the rest of the gateway costs: the bare relay's p99 lacks the first.
+ * A third target, the verifying relay (bench/baseline-relay.ts with RELAY_VERIFY=gateway: parse,
+ * canonical bytes, Ed25519 verify inline with the gateway's own verifier, forward), separates what
+ * verification itself costs the tail from what the rest of the gateway costs: the bare relay's p99
+ * lacks the first. Until 2026-12-03 it verified with node:crypto, which takes ~1.5x libsodium's
+ * time per signature on the bench VM, and so overstated what verification alone costs.
  */
 import { attachGcOverlap } from '../lib/gc-overlap.js';
 import { readSplit } from '../lib/read-split.js';
@@ -52,7 +54,7 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
   const [server, loadgen] = await Promise.all([
     target === 'gateway'
       ? harness.startServer('server', `tail-${round}`)
-      : harness.startServer('baseline-relay', undefined, { env: target === 'bare relay' ? { RELAY_VERIFY: 'none' } : {}, label: target }),
+      : harness.startServer('baseline-relay', undefined, { env: { RELAY_VERIFY: target === 'bare relay' ? 'none' : 'gateway' }, label: target }),
     harness.startLoadgen(),
   ]);
   const marks = trackMarks(loadgen, server.child);
@@ -107,6 +109,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
         routeP99: range(xs.map((x) => x.server?.hops?.route?.p99 ?? NaN)),
         verifyP99: range(xs.map((x) => x.server?.hops?.verify?.p99 ?? NaN)),
         workersPercent: range(xs.map((x) => x.server?.workersPercent ?? NaN)),
+        threadStarts: xs.reduce((n, x) => n + (x.server?.threadStarts ?? 0), 0),
         stealPercent: range(xs.map((x) => x.server?.stealPercent ?? NaN)),
         kernelMsPerSecond: range(xs.map((x) => x.server?.kernelThreads?.msPerSecond ?? NaN)),
         kernelTop: busiestKernelThread(xs),
@@ -147,7 +150,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       fmtMs(m.loopDelayP99.median),
       fmtInt(m.rssMB.median),
       m.target === 'gateway' ? `≤ ${fmtMs(m.routeP99.median)} / ≤ ${fmtMs(m.verifyP99.median)}` : '—',
-      m.target === 'gateway' ? `${fmtInt(m.workersPercent.median)}%` : '—',
+      m.target === 'gateway' ? `${m.workersPercent.median.toFixed(1)}% [${m.workersPercent.min.toFixed(1)}–${m.workersPercent.max.toFixed(1)}]; ${m.threadStarts} thread start(s)` : '—',
       Number.isFinite(m.stealPercent.median) ? `${m.stealPercent.median.toFixed(0)}% [${m.stealPercent.min.toFixed(0)}–${m.stealPercent.max.toFixed(0)}]` : '—',
       Number.isFinite(m.slowBeforeReadMs.median) ? `${fmtMs(m.slowBeforeReadMs.median)} / ${fmtMs(m.slowAfterReadMs.median)} (${fmtInt(m.slowBeforeReadPercent.median)}% before)` : '—',
       Number.isFinite(m.kernelMsPerSecond.median)
@@ -162,7 +165,8 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     `${p.agents} agents (${p.agents / 2} pairs, both directions), OFFERs of ~420 bytes, open loop, ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up;`,
     `${p.rounds} round(s), ${targets.join(', ')} taking turns, each in a fresh process; medians of the rounds [min–max], ms`,
     'Bare relay: parse, look up, forward (nothing verified). Verifying relay: the same plus canonical bytes and an inline Ed25519',
-    'verification per frame, on one thread: what verification alone adds to a relay, without the rest of the gateway.',
+    "verification per frame with the gateway's own verifier (libsodium where it loads), on one thread: what verification alone",
+    'adds to a relay, without the rest of the gateway.',
     '',
     ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ bare relay', 'p99 ÷ verifying relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'RSS MB', 'in gateway p99: route / verify', 'in workers', 'steal', 'slow 1 %: before / after the server read it', 'kernel threads', 'server GC pause: slow 1 % / all', 'load generator GC pause', 'notes'], rows).split('\n'),
     '',
@@ -173,7 +177,9 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     "RSS MB: the server process's resident memory at the end of the rate (the young generation's growth under load shows here).",
     'In gateway: aiconexus_frame_route_seconds (checks passed → written to the target) and aiconexus_signature_verify_seconds',
     '(submitted → verdict), p99 as the upper bound of its histogram bucket: what of the end-to-end time the gateway itself holds a frame.',
-    'In workers: the share of signatures verified by the worker threads rather than on the event loop (VERIFY_INLINE_MAX_LOAD decides).',
+    'In workers: the share of signatures verified by the worker threads rather than on the event loop (VERIFY_INLINE_MAX_LOAD decides),',
+    'median [min–max] of the rounds, and the worker threads started during the rate in all rounds together (a start costs a core',
+    'tens of ms, and the frames handed to a starting thread wait for it).',
     "Steal: the machine's CPU time (all cores) the hypervisor gave to other guests during the rate (/proc/stat): time neither",
     'process saw, only as stalls; compare rows by it before comparing their tails.',
     'Slow 1 % before / after the server read it: medians over the slowest 1 % of frames of the time from sent to the',
