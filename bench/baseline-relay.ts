@@ -33,7 +33,7 @@ const VERIFY_FRAMES = process.env.RELAY_VERIFY !== 'none';
 const RELAY_VERIFIERS: Record<string, 'libsodium' | 'auto'> = { libsodium: 'libsodium', gateway: 'auto' };
 const relayVerifier = RELAY_VERIFIERS[process.env.RELAY_VERIFY ?? ''];
 /** The gateway's Ed25519 verifier when RELAY_VERIFY asks for it; null: node:crypto with a cached KeyObject. */
-const libsodium = relayVerifier ? ed25519Verifier(relayVerifier) : null;
+const gatewayVerifier = relayVerifier ? ed25519Verifier(relayVerifier) : null;
 const agents = new Map<string, WebSocket>();
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 65536, perMessageDeflate: false });
@@ -86,7 +86,7 @@ wss.on('connection', (ws) => {
     }
 
     if (frame.from !== did) return sendError(ws, 'SENDER_MISMATCH', frame.id);
-    if (VERIFY_FRAMES && !(libsodium ? libsodium.verify(rawKey as Uint8Array, signedBytes(frame), sig) : verify(null, signedBytes(frame), key, sig))) {
+    if (VERIFY_FRAMES && !(gatewayVerifier ? gatewayVerifier.verify(rawKey as Uint8Array, signedBytes(frame), sig) : verify(null, signedBytes(frame), key, sig))) {
       return sendError(ws, 'BAD_SIGNATURE', frame.id);
     }
     const target = agents.get(frame.to as string);

@@ -150,7 +150,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       fmtMs(m.loopDelayP99.median),
       fmtInt(m.rssMB.median),
       m.target === 'gateway' ? `≤ ${fmtMs(m.routeP99.median)} / ≤ ${fmtMs(m.verifyP99.median)}` : '—',
-      m.target === 'gateway' ? `${m.workersPercent.median.toFixed(1)}% [${m.workersPercent.min.toFixed(1)}–${m.workersPercent.max.toFixed(1)}]; ${m.threadStarts} thread start(s)` : '—',
+      m.target === 'gateway' ? `${fmtPercent(m.workersPercent.median)} [${fmtPercent(m.workersPercent.min)}–${fmtPercent(m.workersPercent.max)}]; ${m.threadStarts} thread start(s)` : '—',
       Number.isFinite(m.stealPercent.median) ? `${m.stealPercent.median.toFixed(0)}% [${m.stealPercent.min.toFixed(0)}–${m.stealPercent.max.toFixed(0)}]` : '—',
       Number.isFinite(m.slowBeforeReadMs.median) ? `${fmtMs(m.slowBeforeReadMs.median)} / ${fmtMs(m.slowAfterReadMs.median)} (${fmtInt(m.slowBeforeReadPercent.median)}% before)` : '—',
       Number.isFinite(m.kernelMsPerSecond.median)
@@ -195,4 +195,9 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     "Load generator GC pause: the same for the load generator's own pauses (a frame received during one is timestamped late).",
   ]);
   return result;
+}
+
+/** A share in %, one decimal (a few frames in the threads show), or n/a as the other columns print. */
+function fmtPercent(v: number): string {
+  return Number.isFinite(v) ? `${v.toFixed(1)}%` : 'n/a';
 }
