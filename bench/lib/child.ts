@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BUILD_DIR, ROOT } from './compile.js';
 import type { ChildMessage, ProcessStats } from './ipc.js';
-import { kernelThreadTimes } from './kernel-threads.js';
+import { kernelThreadTimes, processSched } from './kernel-threads.js';
 
 /** How children run: the transpiled tree on plain node (default), or the sources under tsx. */
 export const runtime = { mode: 'compiled' as 'compiled' | 'tsx', verbose: false };
@@ -134,8 +134,8 @@ export function startChild(script: string, opts: StartOptions): Child {
 /** A server child's `stats` reply. */
 export async function statsOf(child: Child, gc = false): Promise<ProcessStats> {
   const reply = await child.request<{ type: 'stats'; stats: ProcessStats }>({ cmd: 'stats', gc }, 'stats', 20_000);
-  // Read here, not in the child: the scan of /proc would cost the measured server ~3 ms.
-  return { ...reply.stats, kernelThreads: kernelThreadTimes() };
+  // Read here, not in the child: the scans of /proc would cost the measured server ~3 ms.
+  return { ...reply.stats, kernelThreads: kernelThreadTimes(), sched: processSched(child.proc.pid) };
 }
 
 /**

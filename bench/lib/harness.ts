@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { GATEWAY_NODE_FLAGS } from '../../src/constants.js';
 import { runtime, startChild, statsOf, type Child, type StartOptions } from './child.js';
 import { cpuPercent, eluBetween, stealPercent, type ProcessStats } from './ipc.js';
-import { kernelThreadsBetween } from './kernel-threads.js';
+import { kernelThreadsBetween, processSched, schedBetween } from './kernel-threads.js';
 import type { Options } from './options.js';
 import { CORES, RESULTS, STAMP, type Findings } from './report.js';
 import type { ServerUse } from './results.js';
@@ -89,12 +89,37 @@ export function trackMarks<T>(loadgen: Child, source: Child | (() => Promise<T>)
   loadgen.onMessage = (msg) => {
     logProgress(loadgen, msg);
     if (msg.type === 'mark') {
-      const p = typeof source === 'function' ? source() : statsOf(source);
+      // With the load generator's own scheduling beside the server's (read here, from /proc).
+      const p = typeof source === 'function' ? source() : statsOf(source).then((s) => ({ ...s, loadgenSched: processSched(loadgen.proc.pid) }));
       p.catch(() => {});
       marks.set(String(msg.name), p);
     }
   };
   return marks;
+}
+
+/**
+ * Profiles `server` over each rate the load generator sends (between its `rate-R-start` and
+ * `rate-R-end` marks): V8's sampling heap profiler (`heap`, --heap-sample) or its CPU profiler
+ * (`cpu`), written to `fileFor(rate)`. Resolves per rate with the file, or undefined when none
+ * was written. Chains after the load generator's current message handler (trackMarks).
+ */
+export function profilePerRate(loadgen: Child, server: Child, kind: 'heap' | 'cpu', fileFor: (rate: number) => string): Map<number, Promise<string | undefined>> {
+  const files = new Map<number, Promise<string | undefined>>();
+  const [start, stop, done] = kind === 'heap' ? ['heap-sample-start', 'heap-sample-stop', 'heap-sampled'] : ['cpu-profile-start', 'cpu-profile-stop', 'cpu-profiled'];
+  const previous = loadgen.onMessage;
+  loadgen.onMessage = (msg) => {
+    previous(msg);
+    const m = msg.type === 'mark' ? /^rate-(\d+)-(start|end)$/.exec(String(msg.name)) : null;
+    if (!m) return;
+    const rate = Number(m[1]);
+    if (m[2] === 'start') return server.send({ cmd: start });
+    const written = server
+      .request<{ type: string; file: string | null }>({ cmd: stop, file: fileFor(rate) }, done, 60_000)
+      .then((r) => r.file ?? undefined, () => undefined);
+    files.set(rate, written);
+  };
+  return files;
 }
 
 export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start: string, end: string): Promise<ServerUse> {
@@ -121,6 +146,8 @@ export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start
     threadStarts: a.verified && b.verified ? b.verified.threadsStarted - a.verified.threadsStarted : undefined,
     stealPercent: stealPercent(a, b),
     kernelThreads: kernelThreadsBetween(a, b),
+    sched: schedBetween(a.sched, b.sched, seconds),
+    loadgenSched: schedBetween(a.loadgenSched, b.loadgenSched, seconds),
     // The end snapshot's pause log covers the interval since the start snapshot.
     gcPauses: b.gcPauses,
     rssMB: b.memory.rss / 2 ** 20,

@@ -8,7 +8,7 @@ import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, performance, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { GCProfiler } from 'node:v8';
 import { promotion } from './gc-promotion.js';
-import type { KernelThreadTimes } from './kernel-threads.js';
+import type { KernelThreadTimes, ProcessSched } from './kernel-threads.js';
 import type { ReadLog } from './read-log.js';
 
 /** What a server child (bench/server.ts, bench/baseline-relay.ts) reports about itself. */
@@ -46,6 +46,10 @@ export interface ProcessStats {
    * costs ~3 ms, which the measured server's event loop should not pay.
    */
   kernelThreads?: KernelThreadTimes;
+  /** The server's own threads' scheduler counters so far (bench/lib/kernel-threads.ts), read by the orchestrator too. */
+  sched?: ProcessSched;
+  /** The load generator's, read beside the server's at a load-generator mark (bench/lib/harness.ts trackMarks). */
+  loadgenSched?: ProcessSched;
   /**
    * The main-thread GC pauses since the previous snapshot, as [start, duration] pairs flattened:
    * start in ms since the Unix epoch (`performance.timeOrigin` + the entry's start, comparable
@@ -208,6 +212,12 @@ function machineTicks(): ProcessStats['machineTicks'] {
 /** Bytes between two samples of the sampling heap profiler (`--heap-sample`). */
 const HEAP_SAMPLING_INTERVAL = 4096;
 
+/**
+ * Microseconds between two samples of the windowed CPU profiler (`cpu-profile-start`): 4x finer
+ * than --cpu-prof's default, as a frame's work is tens of microseconds.
+ */
+const CPU_SAMPLING_INTERVAL_US = 250;
+
 /** What the gateway's idle collector did (bench/server.ts with BENCH_IDLE_COLLECT=1). */
 export interface IdleCollections {
   count: number;
@@ -236,12 +246,14 @@ export interface ServerHooks {
 /**
  * Serves the server-child commands: `stats` (optionally after a GC), `heap-sample-start` /
  * `heap-sample-stop` (V8's sampling heap profiler over a phase, objects already collected
- * included, so the profile shows everything allocated; written to `msg.file`), `read-times`
+ * included, so the profile shows everything allocated; written to `msg.file`), `cpu-profile-start`
+ * / `cpu-profile-stop` (V8's CPU profiler over a phase, main thread only; written to `msg.file`), `read-times`
  * (when the frames numbered `msg.seqs` were read; NaN each without a read log), and `stop`
  * (graceful close, then exit so that --cpu-prof writes its profile).
  */
 export function serveServerCommands({ stop, connections, histograms, verified, reads, idleCollect }: ServerHooks): void {
   let inspector: Session | undefined;
+  let profiler: Session | undefined;
   fromParent((msg) => {
     if (msg.cmd === 'heap-sample-start') {
       if (inspector) return;
@@ -255,11 +267,19 @@ export function serveServerCommands({ stop, connections, histograms, verified, r
       const session = inspector;
       inspector = undefined;
       if (!session) return toParent({ type: 'heap-sampled', file: null, error: 'no heap-sample-start before the stop' });
-      session.post('HeapProfiler.stopSampling', (err, result) => {
-        if (!err) writeFileSync(String(msg.file), JSON.stringify(result.profile));
-        session.disconnect();
-        toParent({ type: 'heap-sampled', file: err ? null : msg.file, error: err ? String(err) : null });
-      });
+      session.post('HeapProfiler.stopSampling', (err, result) => writeProfile(session, err, result?.profile, String(msg.file), 'heap-sampled'));
+    } else if (msg.cmd === 'cpu-profile-start') {
+      if (profiler) return;
+      profiler = new Session();
+      profiler.connect();
+      profiler.post('Profiler.enable');
+      profiler.post('Profiler.setSamplingInterval', { interval: CPU_SAMPLING_INTERVAL_US });
+      profiler.post('Profiler.start');
+    } else if (msg.cmd === 'cpu-profile-stop') {
+      const session = profiler;
+      profiler = undefined;
+      if (!session) return toParent({ type: 'cpu-profiled', file: null, error: 'no cpu-profile-start before the stop' });
+      session.post('Profiler.stop', (err, result) => writeProfile(session, err, result?.profile, String(msg.file), 'cpu-profiled'));
     } else if (msg.cmd === 'stats') {
       const stats = { ...processStats(msg.gc === true, connections()), verified: verified?.(), idleCollect: idleCollect?.() };
       if (!histograms) return toParent({ type: 'stats', stats });
@@ -280,6 +300,13 @@ export function serveServerCommands({ stop, connections, histograms, verified, r
       setTimeout(() => process.exit(0), 5000).unref();
     }
   });
+}
+
+/** Writes a profiler's result to `file`, closes its inspector session and tells the parent (`reply`). */
+function writeProfile(session: Session, err: Error | null, profile: unknown, file: string, reply: string): void {
+  if (!err) writeFileSync(file, JSON.stringify(profile));
+  session.disconnect();
+  toParent({ type: reply, file: err ? null : file, error: err ? String(err) : null });
 }
 
 /** CPU % of one process over the interval between two snapshots (100 % = one core busy). */

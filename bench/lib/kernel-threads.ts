@@ -1,5 +1,5 @@
 /**
- * The machine's kernel threads, beside a benchmark's server: on the bench VM a kernel thread
+ * The machine's kernel threads, and the server's own threads' scheduling, beside a benchmark's server: on the bench VM a kernel thread
  * (DAMON's `kdamond.0`) takes one of the two vCPUs for ~10 ms several times a second, and while
  * it does the server and the load generator share the other. The tail scenario reports their CPU
  * per rate and the busiest one's mean time slice. Linux only (/proc); undefined elsewhere.
@@ -67,4 +67,70 @@ export function kernelThreadsBetween(a: ProcessStats, b: ProcessStats): KernelTh
 export interface KernelThreadUse {
   msPerSecond: number;
   top?: { name: string; msPerSecond: number; meanSliceMs: number };
+}
+
+/** One thread's scheduler counters so far (/proc/<pid>/task/<tid>/schedstat): run time, time runnable but waiting for a CPU, time slices. */
+export interface ThreadSched {
+  runNs: number;
+  waitNs: number;
+  slices: number;
+}
+
+/** A process's threads' scheduler counters: its main thread, and all its other threads together. */
+export interface ProcessSched {
+  main: ThreadSched;
+  others: ThreadSched;
+}
+
+/**
+ * The scheduler counters of `pid`'s threads so far, read from /proc by the orchestrator (as the
+ * kernel threads are); undefined off Linux. The main thread's wait is the time its event loop was
+ * ready to run and waited for a core: invisible in its CPU time, and paid by every frame in flight.
+ */
+export function processSched(pid: number | undefined): ProcessSched | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const main: ThreadSched = { runNs: 0, waitNs: 0, slices: 0 };
+    const others: ThreadSched = { runNs: 0, waitNs: 0, slices: 0 };
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const [runNs, waitNs, slices] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+        const into = tid === String(pid) ? main : others;
+        into.runNs += runNs ?? 0;
+        into.waitNs += waitNs ?? 0;
+        into.slices += slices ?? 0;
+      } catch {
+        // the thread exited meanwhile
+      }
+    }
+    return { main, others };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A process's scheduling over `seconds` between two readings: how long per second its main thread
+ * waited for a core and ran, the mean wait per time slice, and its other threads' run time per second.
+ */
+export function schedBetween(a: ProcessSched | undefined, b: ProcessSched | undefined, seconds: number): SchedUse | undefined {
+  if (!a || !b) return undefined;
+  const slices = b.main.slices - a.main.slices;
+  const waitNs = b.main.waitNs - a.main.waitNs;
+  return {
+    mainWaitMsPerSecond: waitNs / 1e6 / seconds,
+    mainRunMsPerSecond: (b.main.runNs - a.main.runNs) / 1e6 / seconds,
+    mainWaitPerSliceUs: slices > 0 ? waitNs / 1e3 / slices : NaN,
+    mainSlicesPerSecond: slices / seconds,
+    othersRunMsPerSecond: (b.others.runNs - a.others.runNs) / 1e6 / seconds,
+  };
+}
+
+/** {@link schedBetween}'s result. */
+export interface SchedUse {
+  mainWaitMsPerSecond: number;
+  mainRunMsPerSecond: number;
+  mainWaitPerSliceUs: number;
+  mainSlicesPerSecond: number;
+  othersRunMsPerSecond: number;
 }

@@ -30,7 +30,8 @@ const USAGE = `usage: npm run bench -- [options]
   --cluster-rate R  cluster: frames/s of the cross-node latency phases (default 1000; smoke 200)
   --cross-share S   cluster: share of throughput pairs re-formed to be cross-worker, 0..1, or
                     "as-connected" (default 1 − 1/workers, what random pairing gives: 0.5 with 2)
-  --cpu-prof        write a CPU profile of the gateway (throughput, latency, tail, handshake) to bench/results/
+  --cpu-prof        write a CPU profile of the gateway (throughput, latency, handshake) to bench/results/; in the
+                    tail scenario, of every target over each rate, with their CPU per frame side by side
   --heap-sample     latency: sample the gateway's allocations during each rate (V8 sampling heap profiler,
                     collected objects included); prints bytes allocated per frame and the top sites
   --verify-threads N VERIFY_THREADS of the gateway (default: the gateway's own default, cores ≤ 4)

@@ -108,3 +108,46 @@ export function topAllocations(file: string, top = 10): { totalBytes: number; ro
     .map((site) => ({ ...site, percent: total > 0 ? (site.bytes / total) * 100 : 0 }));
   return { totalBytes: total, rows };
 }
+
+/** What a CPU profile's self time is grouped by in {@link selfTimeByGroup}. */
+export const PROFILE_GROUPS = ['verify', 'gateway src/', 'zod', 'ws', 'fastify & co', 'metrics', 'node core', 'GC', '(program)', 'bench', 'other'] as const;
+export type ProfileGroup = (typeof PROFILE_GROUPS)[number];
+
+/** The group of one profile node: what owns the code it ran. */
+function groupOf(functionName: string, where: string): ProfileGroup {
+  if (/verify|crypto_sign/i.test(functionName) && (where === '' || where.startsWith('node:') || where.includes('ed25519'))) return 'verify';
+  if (functionName === '(garbage collector)') return 'GC';
+  if (functionName === '(program)') return '(program)';
+  if (where.startsWith('src/') || where.startsWith('dist/')) return 'gateway src/';
+  if (where.includes('node_modules/zod/')) return 'zod';
+  if (where.includes('node_modules/ws/')) return 'ws';
+  if (where.includes('node_modules/prom-client/')) return 'metrics';
+  if (/node_modules\/(fastify|@fastify|avvio|pino|find-my-way|light-my-request)/.test(where)) return 'fastify & co';
+  if (where.startsWith('node:') || where === '') return 'node core';
+  if (where.startsWith('bench/')) return 'bench';
+  return 'other';
+}
+
+/**
+ * A CPU profile's busy time (idle excluded), its self time by {@link ProfileGroup}, and by
+ * function (`name where` → µs), for adding up several profiles.
+ */
+export function selfTimeByGroup(file: string): { busyUs: number; groups: Record<ProfileGroup, number>; functions: Map<string, number> } {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const groups = Object.fromEntries(PROFILE_GROUPS.map((g) => [g, 0])) as Record<ProfileGroup, number>;
+  const functions = new Map<string, number>();
+  let busyUs = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    if (!node || node.callFrame.functionName === '(idle)') return;
+    const dt = profile.timeDeltas[i] ?? 0;
+    busyUs += dt;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = url ? `${shortUrl(url)}:${lineNumber + 1}` : '';
+    groups[groupOf(functionName, where)] += dt;
+    const key = `${functionName || '(anonymous)'} ${where}`.trim();
+    functions.set(key, (functions.get(key) ?? 0) + dt);
+  });
+  return { busyUs, groups, functions };
+}

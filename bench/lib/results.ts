@@ -3,7 +3,7 @@
  * the result files hold and the summary table reads; and the latency target they are judged by.
  */
 import type { IdleCollections, ProcessStats } from './ipc.js';
-import type { KernelThreadUse } from './kernel-threads.js';
+import type { KernelThreadUse, SchedUse } from './kernel-threads.js';
 import type { AllocationSite } from './profile.js';
 import type { ReadSplit } from './read-split.js';
 import type { LatencySummary } from './stats.js';
@@ -30,6 +30,10 @@ export interface ServerUse {
   stealPercent?: number;
   /** The kernel threads' CPU during the interval, and the busiest one's (bench/lib/kernel-threads.ts; Linux). */
   kernelThreads?: KernelThreadUse;
+  /** The server's main thread: waits for a core and run time, and its other threads' run time (bench/lib/kernel-threads.ts). */
+  sched?: SchedUse;
+  /** The same for the load generator during the interval. */
+  loadgenSched?: SchedUse;
   /** The main-thread GC pauses of the interval, [start (ms since the Unix epoch), duration (ms)] pairs flattened. */
   gcPauses?: number[];
   /** The process's resident memory at the end of the interval, MB (what the young generation grew to under load shows here). */
@@ -85,6 +89,8 @@ export interface LatencyRate {
   server?: ServerUse;
   /** --heap-sample: what the gateway allocated while this rate was sent. */
   heap?: { file: string; bytesPerFrame: number; top: AllocationSite[] };
+  /** tail --cpu-prof: the server's main-thread CPU profile over this rate (warm-up included). */
+  cpuProfile?: string;
   /** From the load generator: when the slowest 1 % and a sample of all frames were in flight (bench/lib/gc-overlap.ts; dropped once used). */
   frameWindows?: FrameWindows;
   /**
@@ -236,7 +242,7 @@ export interface TailResult {
   rates: number[];
   runs: TailRound[];
   /** Per rate and target: the median over rounds of each percentile, and its range. */
-  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; rssMB: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; threadStarts: number; stealPercent: TailRange; kernelMsPerSecond: TailRange; kernelTop?: { name: string; meanSliceMs: number }; slowBeforeReadPercent: TailRange; slowBeforeReadMs: TailRange; slowAfterReadMs: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; rssMB: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; threadStarts: number; stealPercent: TailRange; kernelMsPerSecond: TailRange; kernelTop?: { name: string; meanSliceMs: number }; mainWaitMsPerSecond: TailRange; mainWaitPerSliceUs: TailRange; othersRunMsPerSecond: TailRange; loadgenWaitMsPerSecond: TailRange; loadgenWaitPerSliceUs: TailRange; slowBeforeReadPercent: TailRange; slowBeforeReadMs: TailRange; slowAfterReadMs: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
 }
 
 export interface TailRange {

@@ -98,6 +98,8 @@ function summaryTable(results: Results): { text: string; rows: Record<string, st
           (Number.isFinite(gwm.stealPercent.median) ? `; steal ${gwm.stealPercent.median.toFixed(0)}%` : '') +
           // Kernel threads beside it: on the bench VM DAMON's kdamond takes a vCPU in ~10 ms slices.
           (Number.isFinite(gwm.kernelMsPerSecond.median) ? `; kernel threads ${gwm.kernelMsPerSecond.median.toFixed(0)} ms/s` : '') +
+          // Scheduling: the gateway's main thread ready and waiting for a core.
+          (Number.isFinite(gwm.mainWaitMsPerSecond.median) ? `; main thread waits ${gwm.mainWaitMsPerSecond.median.toFixed(1)} ms/s (${fmtInt(gwm.mainWaitPerSliceUs.median)} µs each)` : '') +
           // Where the slow frames waited: before the gateway read them, or after.
           (Number.isFinite(gwm.slowBeforeReadPercent.median) ? `; slow 1 % before read ${fmtInt(gwm.slowBeforeReadPercent.median)}%` : '') +
           // CPU per frame and what a GC pause caught: what an A/B pair differs by beside the tail.

@@ -4,10 +4,9 @@
  * at that rate as its baseline; --heap-sample adds what the gateway allocates per frame.
  */
 import { join } from 'node:path';
-import type { Child } from '../lib/child.js';
 import { ROOT } from '../lib/compile.js';
 import { attachGcOverlap } from '../lib/gc-overlap.js';
-import { runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
+import { profilePerRate, runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
 import type { Options } from '../lib/options.js';
 import { topAllocations } from '../lib/profile.js';
 import { RESULTS, section, STAMP } from '../lib/report.js';
@@ -22,7 +21,7 @@ function scaledTargetRate(c: CeilingResult | undefined): number | undefined {
 async function latencyAgainst(kind: 'server' | 'baseline-relay', opts: Options, { harness, report }: ScenarioContext, rates: number[]) {
   const [server, loadgen] = await Promise.all([harness.startServer(kind, kind === 'server' ? 'latency' : undefined), harness.startLoadgen()]);
   const marks = trackMarks(loadgen, server.child);
-  const heapSamples = kind === 'server' && opts.heapSample ? sampleHeapPerRate(loadgen, server.child) : undefined;
+  const heapSamples = kind === 'server' && opts.heapSample ? profilePerRate(loadgen, server.child, 'heap', (rate) => join(RESULTS, `gateway-latency-${rate}-${STAMP}.heapprofile.json`)) : undefined;
   const p = opts.latency;
   const totalS = rates.length * ((p.durationMs + p.warmupMs) / 1000 + 10);
   const task = await runTask<{ agents: number; rates: LatencyRate[] }>(
@@ -48,28 +47,6 @@ async function latencyAgainst(kind: 'server' | 'baseline-relay', opts: Options, 
   const label = kind === 'server' ? 'latency' : 'relay latency';
   for (const x of task.rates) if (Object.keys(x.errors).length > 0) report.invalid.push(`${label} @${x.rate}/s: errors ${JSON.stringify(x.errors)}`);
   return task;
-}
-
-/**
- * --heap-sample: starts the gateway's sampling heap profiler when the load generator starts a
- * rate and writes the profile when it ends. Resolves per rate with the file (or undefined).
- */
-function sampleHeapPerRate(loadgen: Child, server: Child): Map<number, Promise<string | undefined>> {
-  const files = new Map<number, Promise<string | undefined>>();
-  const previous = loadgen.onMessage;
-  loadgen.onMessage = (msg) => {
-    previous(msg);
-    const m = msg.type === 'mark' ? /^rate-(\d+)-(start|end)$/.exec(String(msg.name)) : null;
-    if (!m) return;
-    const rate = Number(m[1]);
-    if (m[2] === 'start') return server.send({ cmd: 'heap-sample-start' });
-    const file = join(RESULTS, `gateway-latency-${rate}-${STAMP}.heapprofile.json`);
-    const done = server
-      .request<{ type: string; file: string | null }>({ cmd: 'heap-sample-stop', file }, 'heap-sampled', 60_000)
-      .then((r) => r.file ?? undefined, () => undefined);
-    files.set(rate, done);
-  };
-  return files;
 }
 
 /** `ceiling`: this run's verify ceiling, when that scenario ran before this one. */

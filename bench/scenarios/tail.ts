@@ -13,9 +13,11 @@
  */
 import { attachGcOverlap } from '../lib/gc-overlap.js';
 import { readSplit } from '../lib/read-split.js';
-import { runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
+import { join } from 'node:path';
+import { profilePerRate, runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
 import type { Options } from '../lib/options.js';
-import { section } from '../lib/report.js';
+import { PROFILE_GROUPS, selfTimeByGroup } from '../lib/profile.js';
+import { RESULTS, section, STAMP } from '../lib/report.js';
 import type { LatencyRate, TailRange, TailResult, TailRound, TailTarget } from '../lib/results.js';
 import { fmtInt, fmtMs, median, table } from '../lib/stats.js';
 
@@ -53,11 +55,13 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
   const p = opts.tail;
   const [server, loadgen] = await Promise.all([
     target === 'gateway'
-      ? harness.startServer('server', `tail-${round}`)
+      ? harness.startServer('server')
       : harness.startServer('baseline-relay', undefined, { env: { RELAY_VERIFY: target === 'bare relay' ? 'none' : 'gateway' }, label: target }),
     harness.startLoadgen(),
   ]);
   const marks = trackMarks(loadgen, server.child);
+  // --cpu-prof: every target's main thread over each rate, so they can be compared hop by hop.
+  const profiles = opts.cpuProf ? profilePerRate(loadgen, server.child, 'cpu', (rate) => join(RESULTS, `tail-${target.replace(' ', '-')}-${round}-${rate}-${STAMP}.cpuprofile.json`)) : undefined;
   const task = await runTask<{ agents: number; rates: LatencyRate[] }>(
     loadgen,
     'latency',
@@ -68,10 +72,12 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
     rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
     if (rate.frameWindows) rate.readSplit = await readSplit(server.child, rate.frameWindows);
     attachGcOverlap(rate, rate.server.gcPauses);
+    const profile = await profiles?.get(rate.rate);
+    if (profiles && !profile) report.invalid.push(`tail (${target}) @${rate.rate}/s: --cpu-prof wrote no profile`);
+    if (profile) rate.cpuProfile = profile;
   }
   await loadgen.stop();
   await server.child.stop();
-  if (server.profile) report.profiles.push(server.profile);
   for (const x of task.rates) if (Object.keys(x.errors).length > 0) report.invalid.push(`tail (${target}) @${x.rate}/s: errors ${JSON.stringify(x.errors)}`);
   return task.rates;
 }
@@ -113,6 +119,11 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
         stealPercent: range(xs.map((x) => x.server?.stealPercent ?? NaN)),
         kernelMsPerSecond: range(xs.map((x) => x.server?.kernelThreads?.msPerSecond ?? NaN)),
         kernelTop: busiestKernelThread(xs),
+        mainWaitMsPerSecond: range(xs.map((x) => x.server?.sched?.mainWaitMsPerSecond ?? NaN)),
+        mainWaitPerSliceUs: range(xs.map((x) => x.server?.sched?.mainWaitPerSliceUs ?? NaN)),
+        othersRunMsPerSecond: range(xs.map((x) => x.server?.sched?.othersRunMsPerSecond ?? NaN)),
+        loadgenWaitMsPerSecond: range(xs.map((x) => x.server?.loadgenSched?.mainWaitMsPerSecond ?? NaN)),
+        loadgenWaitPerSliceUs: range(xs.map((x) => x.server?.loadgenSched?.mainWaitPerSliceUs ?? NaN)),
         slowBeforeReadPercent: range(xs.map((x) => x.readSplit?.slow.beforePercent ?? NaN)),
         slowBeforeReadMs: range(xs.map((x) => x.readSplit?.slow.beforeMs ?? NaN)),
         slowAfterReadMs: range(xs.map((x) => x.readSplit?.slow.afterMs ?? NaN)),
@@ -156,6 +167,9 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       Number.isFinite(m.kernelMsPerSecond.median)
         ? `${m.kernelMsPerSecond.median.toFixed(1)} ms/s` + (m.kernelTop ? `; ${m.kernelTop.name} ${fmtMs(m.kernelTop.meanSliceMs)} ms slices` : '')
         : '—',
+      Number.isFinite(m.mainWaitMsPerSecond.median)
+        ? `${m.mainWaitMsPerSecond.median.toFixed(1)} ms/s (${fmtInt(m.mainWaitPerSliceUs.median)} µs); others run ${m.othersRunMsPerSecond.median.toFixed(0)} ms/s; load generator ${m.loadgenWaitMsPerSecond.median.toFixed(1)} ms/s (${fmtInt(m.loadgenWaitPerSliceUs.median)} µs)`
+        : '—',
       Number.isFinite(m.slowInGcPercent.median) ? `${m.slowInGcPercent.median.toFixed(0)}% / ${m.allInGcPercent.median.toFixed(0)}%` : '—',
       Number.isFinite(m.slowInLoadgenGcPercent.median) ? `${m.slowInLoadgenGcPercent.median.toFixed(0)}% / ${m.allInLoadgenGcPercent.median.toFixed(0)}%` : '—',
       notes || '—',
@@ -168,7 +182,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     "verification per frame with the gateway's own verifier (libsodium where it loads), on one thread: what verification alone",
     'adds to a relay, without the rest of the gateway.',
     '',
-    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ bare relay', 'p99 ÷ verifying relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'RSS MB', 'in gateway p99: route / verify', 'in workers', 'steal', 'slow 1 %: before / after the server read it', 'kernel threads', 'server GC pause: slow 1 % / all', 'load generator GC pause', 'notes'], rows).split('\n'),
+    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ bare relay', 'p99 ÷ verifying relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'RSS MB', 'in gateway p99: route / verify', 'in workers', 'steal', 'slow 1 %: before / after the server read it', 'kernel threads', 'main thread waiting for a core', 'server GC pause: slow 1 % / all', 'load generator GC pause', 'notes'], rows).split('\n'),
     '',
     'CPU: the server process, all threads (100 % = one core), and that CPU time divided by the frames offered.',
     'GC pauses: main-thread collections per second and the longest (median of rounds); what each scavenge promoted to the',
@@ -189,12 +203,57 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     "Kernel threads: the CPU time the machine's kernel threads took per second of the rate (ms/s) and the busiest of them",
     'with its mean time slice (/proc/<pid>/schedstat). On a 2-vCPU machine a kernel thread holding a vCPU for ~10 ms leaves',
     'the server and the load generator one vCPU for that time.',
+    "Main thread waiting for a core: the time per second the server's main thread was ready to run and waited for a CPU",
+    '(/proc/<pid>/task/<tid>/schedstat), with the mean wait per time slice; the run time per second of its other threads',
+    "(verification workers, V8's GC and compiler helpers, libuv); the same wait for the load generator's main thread. A frame",
+    'in flight waits whenever its event loop does, and the CPU figures do not show it.',
     "Server GC pause: the share of the slowest 1 % of frames (latency ≥ p99), and of a sample of all frames, that were in flight",
     "while the server's main thread paused for a collection (its pauses laid over the load generator's send and receive times).",
     'Far more slow frames than frames in general: the pauses set the tail; about as many: something else does.',
     "Load generator GC pause: the same for the load generator's own pauses (a frame received during one is timestamped late).",
   ]);
+  if (opts.cpuProf) profileSection(p.rates, targets, runs);
   return result;
+}
+
+/**
+ * --cpu-prof: each target's main-thread CPU time per frame at each rate, by what owns the code
+ * (summed over the rounds' profiles, divided by their frames), and the functions where the
+ * gateway spends the most beyond the verifying relay.
+ */
+function profileSection(rates: number[], targets: readonly TailTarget[], runs: TailRound[]): void {
+  const lines: string[] = [];
+  for (const rate of rates) {
+    const per = targets.map((target) => {
+      const xs = runs.filter((r) => r.target === target).map((r) => r.rates.find((x) => x.rate === rate) as LatencyRate).filter((x) => x.cpuProfile);
+      const frames = xs.reduce((n, x) => n + x.received + x.lost, 0);
+      const sum = { busyUs: 0, groups: new Map<string, number>(), functions: new Map<string, number>() };
+      for (const x of xs) {
+        const t = selfTimeByGroup(x.cpuProfile as string);
+        sum.busyUs += t.busyUs;
+        for (const [g, us] of Object.entries(t.groups)) sum.groups.set(g, (sum.groups.get(g) ?? 0) + us);
+        for (const [f, us] of t.functions) sum.functions.set(f, (sum.functions.get(f) ?? 0) + us);
+      }
+      const perFrame = (us: number | undefined) => (frames > 0 ? (us ?? 0) / frames : NaN);
+      return { target, perFrame, sum };
+    });
+    const fmt = (us: number) => (Number.isFinite(us) ? us.toFixed(1) : 'n/a');
+    lines.push(`${fmtInt(rate)}/s: main-thread CPU per frame, µs`);
+    const rows = [['all (busy)', ...per.map((t) => fmt(t.perFrame(t.sum.busyUs)))], ...PROFILE_GROUPS.map((g) => [g, ...per.map((t) => fmt(t.perFrame(t.sum.groups.get(g))))])];
+    lines.push(...table(['', ...targets], rows).split('\n'), '');
+    const gateway = per.find((t) => t.target === 'gateway');
+    if (gateway) {
+      const top = [...gateway.sum.functions].sort((a, b) => b[1] - a[1]).slice(0, 25);
+      lines.push(`${fmtInt(rate)}/s: the gateway's top functions by self time, µs per frame (beside the same function in the other targets)`);
+      lines.push(...table(['function', ...targets], top.map(([f]) => [f, ...per.map((t) => fmt(t.perFrame(t.sum.functions.get(f))))])).split('\n'), '');
+    }
+  }
+  section('Latency tail: where each target spends its main thread (--cpu-prof)', [
+    "V8's CPU profiler over each rate (warm-up included), 250 µs between samples, main thread only (the gateway's verification",
+    "threads are not in it); the rounds' profiles summed and divided by their frames. Profiles: bench/results/tail-*.cpuprofile.json.",
+    '',
+    ...lines,
+  ]);
 }
 
 /** A share in %, one decimal (a few frames in the threads show), or n/a as the other columns print. */
