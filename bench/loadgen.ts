@@ -377,6 +377,20 @@ interface LatencyParams {
   oneWay?: boolean;
   /** Cluster mode: wait for presence before sending, and report how pairs are spread over nodes. */
   cluster?: ClusterParams;
+  /**
+   * An unmeasured phase before the first rate: `ms` of frames at `rate`, answered before the rates
+   * start (marks `jit-warmup-start` / `jit-warmup-end`). A fresh Node server compiles its frame path
+   * in the first seconds of traffic; this keeps that out of every rate alike.
+   */
+  jitWarmup?: { rate: number; ms: number };
+}
+
+/** One phase of the latency task: a measured rate, or the unmeasured JIT warm-up before them. */
+interface LatencyPhase {
+  rate: number;
+  warmupMs: number;
+  durationMs: number;
+  measured: boolean;
 }
 
 /** A rate is abandoned as saturated once this many ms of offered frames are queued… */
@@ -429,9 +443,15 @@ async function latency(p: LatencyParams) {
   const results = [];
   let base = 0;
   let frameBytes = 0;
-  for (const rate of p.rates) {
-    const warm = Math.round((rate * p.warmupMs) / 1000);
-    const total = warm + Math.round((rate * p.durationMs) / 1000);
+  const phases: LatencyPhase[] = [
+    ...(p.jitWarmup && p.jitWarmup.ms > 0 ? [{ rate: p.jitWarmup.rate, warmupMs: p.jitWarmup.ms, durationMs: 0, measured: false }] : []),
+    ...p.rates.map((rate) => ({ rate, warmupMs: p.warmupMs, durationMs: p.durationMs, measured: true })),
+  ];
+  for (const phase of phases) {
+    const { rate } = phase;
+    const name = phase.measured ? `rate-${rate}` : 'jit-warmup';
+    const warm = Math.round((rate * phase.warmupMs) / 1000);
+    const total = warm + Math.round((rate * phase.durationMs) / 1000);
     const signStarted = performance.now();
     const texts = await signFramesAsync(total, (i) => {
       const s = conns[sender(i)] as AgentConn;
@@ -474,7 +494,7 @@ async function latency(p: LatencyParams) {
     const start = performance.now() + 5;
     const cpu0 = process.cpuUsage();
     takeGcPauses(); // from here: this rate's own pauses
-    mark(`rate-${rate}-start`);
+    mark(`${name}-start`);
     // Overload: more than SATURATION_MS worth of frames are queued, or one frame has waited
     // MAX_WAIT_MS. The server cannot keep up with the offered rate and latency would only measure a
     // growing queue, so sending stops (bounded run time) and the rate is reported as saturated.
@@ -511,7 +531,7 @@ async function latency(p: LatencyParams) {
       tick();
     });
     const sendEnd = performance.now();
-    mark(`rate-${rate}-end`);
+    mark(`${name}-end`);
     const cpu = process.cpuUsage(cpu0);
     // Drain: until everything sent is answered, or no progress for 2 s (bounded at 30 s).
     const drainDeadline = performance.now() + 30_000;
@@ -525,6 +545,11 @@ async function latency(p: LatencyParams) {
       await sleep(10);
     }
     const ownPauses = takeGcPauses();
+    base += total;
+    if (!phase.measured) {
+      await sleep(500);
+      continue;
+    }
     const measuredStart = start + warm * interval;
     // Measured frames delivered while sending was on (the delivered rate while the load was offered).
     let inWindow = 0;
@@ -563,7 +588,6 @@ async function latency(p: LatencyParams) {
       senderLagMs: summarize(lag),
       loadgenCpuPercent: ((cpu.user + cpu.system) / 1000 / (sendEnd - start)) * 100,
     });
-    base += total;
     if (rate !== p.rates[p.rates.length - 1]) await sleep(500);
   }
   return {

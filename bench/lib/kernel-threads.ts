@@ -80,6 +80,8 @@ export interface ThreadSched {
 export interface ProcessSched {
   main: ThreadSched;
   others: ThreadSched;
+  /** Each other thread's run time so far (ns), by thread id. */
+  byThread: Record<string, number>;
 }
 
 /**
@@ -92,6 +94,7 @@ export function processSched(pid: number | undefined): ProcessSched | undefined 
   try {
     const main: ThreadSched = { runNs: 0, waitNs: 0, slices: 0 };
     const others: ThreadSched = { runNs: 0, waitNs: 0, slices: 0 };
+    const byThread: Record<string, number> = {};
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
         const [runNs, waitNs, slices] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
@@ -99,11 +102,12 @@ export function processSched(pid: number | undefined): ProcessSched | undefined 
         into.runNs += runNs ?? 0;
         into.waitNs += waitNs ?? 0;
         into.slices += slices ?? 0;
+        if (into === others) byThread[tid] = runNs ?? 0;
       } catch {
         // the thread exited meanwhile
       }
     }
-    return { main, others };
+    return { main, others, byThread };
   } catch {
     return undefined;
   }
@@ -123,6 +127,7 @@ export function schedBetween(a: ProcessSched | undefined, b: ProcessSched | unde
     mainWaitPerSliceUs: slices > 0 ? waitNs / 1e3 / slices : NaN,
     mainSlicesPerSecond: slices / seconds,
     othersRunMsPerSecond: (b.others.runNs - a.others.runNs) / 1e6 / seconds,
+    busiestOtherMsPerSecond: Math.max(0, ...Object.entries(b.byThread).map(([tid, ns]) => ns - (a.byThread[tid] ?? 0))) / 1e6 / seconds,
   };
 }
 
@@ -133,4 +138,6 @@ export interface SchedUse {
   mainWaitPerSliceUs: number;
   mainSlicesPerSecond: number;
   othersRunMsPerSecond: number;
+  /** The busiest of the other threads, ms/s. */
+  busiestOtherMsPerSecond: number;
 }

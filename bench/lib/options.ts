@@ -7,6 +7,13 @@ import { intOption, optionsOrExit, parseCommandLine, UsageError, wordsOption } f
 import { mallocEnvOf } from '../../scripts/lib/malloc.js';
 import { TAIL_TARGETS, type TailTarget } from './results.js';
 
+/**
+ * The tail's JIT warm-up rate: at 2,000/s a fresh gateway compiled its frame path over its first
+ * ~5 s (V8's optimizing compiler busy 25-33 ms/s on its background thread, and 20-25 % more CPU
+ * per frame until done: docs/performance.md, "Early hours of 2026-12-04").
+ */
+const TAIL_JIT_WARMUP_RATE = 2000;
+
 export const SCENARIOS = ['ceiling', 'relay', 'throughput', 'latency', 'tail', 'handshake', 'capacity', 'cluster'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -24,6 +31,8 @@ const USAGE = `usage: npm run bench -- [options]
   --frame ice|offer frame kind: a ~0.4 KB ICE candidate (default) or a ~1.7 KB OFFER
   --tail-rates a,b  tail: rates in frames/s (default 500,2000,4000; smoke 500)
   --tail-rounds N   tail: rounds of the gateway, the bare relay and the verifying relay, taking turns (default 3; smoke 1)
+  --tail-jit-warmup S tail: seconds of unmeasured frames at 2,000/s before each target's first rate, so that no rate
+                    measures a fresh process compiling its frame path (default 5; smoke 0; 0 = none)
   --tail-targets a,b tail: which of gateway, bare-relay, verifying-relay run (default all three; the ratios and the
                     summary row need the gateway and the bare relay), e.g. gateway alone for long GC runs
   --workers N       cluster: GATEWAY_WORKERS of the multi-process gateway (default 2)
@@ -51,7 +60,7 @@ const flag = { type: 'boolean' } as const;
  */
 export const OPTIONS = {
   only: text, smoke: flag, duration: text, agents: text, rates: text, 'pairs-agents': text, window: text,
-  handshakes: text, concurrency: text, frame: text, 'tail-rates': text, 'tail-rounds': text, 'tail-targets': text,
+  handshakes: text, concurrency: text, frame: text, 'tail-rates': text, 'tail-rounds': text, 'tail-targets': text, 'tail-jit-warmup': text,
   workers: text, 'cluster-rate': text, 'cross-share': text,
   'cpu-prof': flag, 'heap-sample': flag, 'verify-threads': text, 'gateway-flags': text, 'loadgen-flags': text, malloc: text, tsx: flag, verbose: flag,
   help: flag,
@@ -112,6 +121,7 @@ function parseOptions(argv: string[]) {
       targets: tailTargets(v['tail-targets']),
       durationMs: (duration ?? (smoke ? 1 : 10)) * 1000,
       warmupMs: smoke ? 200 : 1000,
+      jitWarmup: { rate: TAIL_JIT_WARMUP_RATE, ms: int('tail-jit-warmup', smoke ? 0 : 5, 0, 120) * 1000 },
     },
     capacity: { agents: int('agents', smoke ? 200 : 10_000, 2, 19_000), healthRequests: smoke ? 50 : 200 },
     handshake: { count: int('handshakes', smoke ? 100 : 5000, 1, 19_000), concurrency: int('concurrency', smoke ? 10 : 50, 1, 1000) },

@@ -41,9 +41,9 @@ function busiestKernelThread(rates: LatencyRate[]): TailResult['medians'][number
 
 const fmtRange = (r: TailRange) => `${fmtMs(r.median)} [${fmtMs(r.min)}–${fmtMs(r.max)}]`;
 
-/** The measuring time of one target's run: every rate's duration and warm-up, plus 10 s each to settle. */
+/** The measuring time of one target's run: the JIT warm-up, every rate's duration and warm-up, plus 10 s each to settle. */
 function runMs(p: Options['tail']): number {
-  return p.rates.length * (p.durationMs + p.warmupMs + 10_000);
+  return (p.jitWarmup.ms > 0 ? p.jitWarmup.ms + 10_000 : 0) + p.rates.length * (p.durationMs + p.warmupMs + 10_000);
 }
 
 /** How long the whole scenario may take before it counts as hung (bench/run.ts): twice its runs' time, at least 10 minutes. */
@@ -65,7 +65,7 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
   const task = await runTask<{ agents: number; rates: LatencyRate[] }>(
     loadgen,
     'latency',
-    { url: server.url, agents: p.agents, rates: p.rates, durationMs: p.durationMs, warmupMs: p.warmupMs, frame: 'offer-small' },
+    { url: server.url, agents: p.agents, rates: p.rates, durationMs: p.durationMs, warmupMs: p.warmupMs, jitWarmup: p.jitWarmup, frame: 'offer-small' },
     runMs(p) + 180_000,
   );
   for (const rate of task.rates) {
@@ -177,6 +177,9 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
   });
   section('Latency tail: the gateway beside a bare relay that verifies nothing and a relay that verifies inline', [
     `${p.agents} agents (${p.agents / 2} pairs, both directions), OFFERs of ~420 bytes, open loop, ${(p.durationMs / 1000).toFixed(0)} s per rate after ${p.warmupMs} ms warm-up;`,
+    p.jitWarmup.ms > 0
+      ? `before the first rate, ${(p.jitWarmup.ms / 1000).toFixed(0)} s at ${fmtInt(p.jitWarmup.rate)}/s unmeasured, for every target (a fresh process compiles its frame path then);`
+      : 'no JIT warm-up before the first rate (--tail-jit-warmup 0): the first rate includes a fresh process compiling its frame path;',
     `${p.rounds} round(s), ${targets.join(', ')} taking turns, each in a fresh process; medians of the rounds [min–max], ms`,
     'Bare relay: parse, look up, forward (nothing verified). Verifying relay: the same plus canonical bytes and an inline Ed25519',
     "verification per frame with the gateway's own verifier (libsodium where it loads), on one thread: what verification alone",

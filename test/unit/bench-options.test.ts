@@ -26,13 +26,27 @@ describe('bench --tail-targets', () => {
 });
 
 describe('bench tail time budget', () => {
-  const tail = { agents: 500, rates: [500, 2000, 4000], rounds: 3, targets: tailTargets(undefined), durationMs: 10_000, warmupMs: 1000 };
+  const tail = { agents: 500, rates: [500, 2000, 4000], rounds: 3, targets: tailTargets(undefined), durationMs: 10_000, warmupMs: 1000, jitWarmup: { rate: 2000, ms: 0 } };
 
   it('is 10 minutes for the default sizes and grows with --duration, rounds and targets', () => {
     expect(tailBudgetMs({ ...tail, durationMs: 1000, rounds: 1 })).toBe(600_000);
     // 3 rates × (60 + 1 + 10 s) + 60 s = 273 s per run; 3 rounds × 3 targets; twice that.
     expect(tailBudgetMs({ ...tail, durationMs: 60_000 })).toBe(2 * 9 * 273_000);
     expect(tailBudgetMs({ ...tail, durationMs: 60_000, targets: ['gateway'] })).toBe(2 * 3 * 273_000);
+  });
+
+  it('counts the JIT warm-up before the first rate of every run', () => {
+    // (5 + 10 s) + 3 × (60 + 1 + 10 s) + 60 s = 288 s per run.
+    expect(tailBudgetMs({ ...tail, durationMs: 60_000, jitWarmup: { rate: 2000, ms: 5000 } })).toBe(2 * 9 * 288_000);
+  });
+});
+
+describe('bench tail JIT warm-up', () => {
+  it('is 5 s at 2,000/s by default, none in smoke runs, and --tail-jit-warmup sets it (0: none)', () => {
+    expect(benchOptions([]).tail.jitWarmup).toEqual({ rate: 2000, ms: 5000 });
+    expect(benchOptions(['--smoke']).tail.jitWarmup.ms).toBe(0);
+    expect(benchOptions(['--tail-jit-warmup', '0']).tail.jitWarmup.ms).toBe(0);
+    expect(benchOptions(['--tail-jit-warmup', '12']).tail.jitWarmup.ms).toBe(12_000);
   });
 });
 
