@@ -19,17 +19,12 @@
  * encoding first (docs/protocol.md §3), which costs nothing for other signatures.
  */
 import type { KeyObject } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { SignatureVerifierChoice } from '../config.js';
+import { loadSodium } from './sodium.js';
 import { ed25519KeyObject, opensslVerify } from './verify.js';
 
 /** The implementation in use. */
 export type Ed25519Backend = 'libsodium' | 'openssl';
-
-/** The part of sodium-native used here. */
-interface Sodium {
-  crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
-}
 
 export interface Ed25519Verifier {
   readonly backend: Ed25519Backend;
@@ -40,26 +35,6 @@ export interface Ed25519Verifier {
    * isAcceptablePublicKey). False for anything that does not verify, never throws.
    */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
-}
-
-const requireCjs = createRequire(import.meta.url);
-/** sodium-native, loaded once per process (undefined: not tried yet; null: not available). */
-let sodium: { module: Sodium; path: string } | null | undefined;
-
-/**
- * sodium-native when it loads here, else null. It ships prebuilt binaries for Linux (glibc), macOS
- * and Windows on x64 and arm64; elsewhere (e.g. Alpine's musl) it does not load.
- */
-function loadSodium(): { module: Sodium; path: string } | null {
-  if (sodium === undefined) {
-    try {
-      const path = requireCjs.resolve('sodium-native');
-      sodium = { module: requireCjs(path) as Sodium, path };
-    } catch {
-      sodium = null;
-    }
-  }
-  return sodium;
 }
 
 /**

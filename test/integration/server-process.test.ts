@@ -89,7 +89,7 @@ describe('server process', () => {
       expect(output()).toContain('SIGNATURE_VERIFIER=libsodium, but sodium-native does not load on this platform');
     });
 
-    it('SIGNATURE_VERIFIER=auto (the default): warns, verifies with OpenSSL, and refuses a forged signature', async () => {
+    it('SIGNATURE_VERIFIER=auto (the default): warns, verifies with OpenSSL, refuses a forged signature and a replay', async () => {
       const gp = spawnGateway({ GATEWAY_PORT: '0' }, { nodeFlags: noSodium });
       try {
         await waitFor200(gp);
@@ -106,6 +106,9 @@ describe('server process', () => {
         const forged = { ...a.signal('OFFER', b.did, { sdp: 'v=1' }), sig: Buffer.alloc(64, 1).toString('base64url') };
         a.send(forged);
         expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'BAD_SIGNATURE', ref: forged.id });
+        // The replay cache hashes ids with SHA-256 here (SipHash needs libsodium): a repeat is still refused.
+        a.send(offer);
+        expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'REPLAY', ref: offer.id });
         expect(await b.barrier()).toEqual([]);
         a.close();
         b.close();

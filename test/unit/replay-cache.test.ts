@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
 import { DID_A, DID_B, offerVector } from '../helpers/vectors.js';
 import { checkSignaling } from '../../src/identity/checks.js';
-import { ReplayCache } from '../../src/identity/replay-cache.js';
+import { idHasher, ReplayCache } from '../../src/identity/replay-cache.js';
 import { importAgentKey, type AgentKey } from '../../src/identity/verify.js';
 
 const SKEW = 30_000;
@@ -162,10 +162,10 @@ describe('ReplayCache bookkeeping', () => {
   });
 });
 
-describe('ReplayCache tables (hashed ids in typed arrays)', () => {
+describe.each(['siphash', 'sha256'] as const)('ReplayCache tables (ids hashed with %s, in typed arrays)', (kind) => {
   it('refuses every one of 50,000 ids from one sender on repeat, across table growth', () => {
     const c = clock(1_000);
-    const cache = new ReplayCache(c.now);
+    const cache = new ReplayCache(c.now, idHasher(kind));
     for (let i = 0; i < 50_000; i++) expect(cache.add(DID_A, `id-${i}`, 100_000)).toBe(true);
     expect(cache.size).toBe(50_000);
     let refused = 0;
@@ -177,7 +177,7 @@ describe('ReplayCache tables (hashed ids in typed arrays)', () => {
 
   it('answers like a plain (did, id) → expiry map over a long random run with sweeps and rebuilds', () => {
     const c = clock(1_700_000_000_000);
-    const cache = new ReplayCache(c.now);
+    const cache = new ReplayCache(c.now, idHasher(kind));
     const model = new Map<string, number>();
     const dids = [DID_A, DID_B, 'did:key:z6MkfakeC'];
     let seed = 7;
@@ -214,7 +214,7 @@ describe('ReplayCache tables (hashed ids in typed arrays)', () => {
 
   it('gives its memory back: a sender whose ids have all expired is forgotten at the next sweep', () => {
     const c = clock(0);
-    const cache = new ReplayCache(c.now);
+    const cache = new ReplayCache(c.now, idHasher(kind));
     for (let i = 0; i < 10_000; i++) cache.add(DID_A, `burst-${i}`, 5_000);
     cache.add(DID_B, 'other', 50_000);
     expect(cache.senderCount).toBe(2);
@@ -223,6 +223,46 @@ describe('ReplayCache tables (hashed ids in typed arrays)', () => {
     expect(cache.senderCount).toBe(1);
     expect(cache.size).toBe(1);
     expect(cache.add(DID_A, 'burst-0', 60_000)).toBe(true);
+  });
+});
+
+describe('idHasher (the replay cache\'s keyed id hash)', () => {
+  const ids = [
+    'a',
+    'offer-1',
+    'x'.repeat(64),
+    // Multi-byte UTF-8 up to the scratch buffer's limit, and past it (hashed from a copy).
+    'é'.repeat(64),
+    '\u{1F600}'.repeat(32),
+    'y'.repeat(65),
+    'y'.repeat(200),
+    `${'y'.repeat(199)}z`,
+  ];
+
+  it('SipHash (libsodium) is available where sodium-native loads, as on every CI platform', () => {
+    expect(() => idHasher('siphash')).not.toThrow();
+  });
+
+  it.each(['siphash', 'sha256'] as const)('%s: the same id → the same key, distinct ids → distinct keys below 2^52', (kind) => {
+    const hash = idHasher(kind);
+    const keys = ids.map(hash);
+    expect(ids.map(hash)).toEqual(keys);
+    expect(new Set(keys).size).toBe(ids.length);
+    for (const key of keys) {
+      expect(Number.isInteger(key)).toBe(true);
+      expect(key).toBeGreaterThanOrEqual(0);
+      expect(key).toBeLessThan(2 ** 52);
+    }
+    // Nothing is left over from a longer id hashed before a shorter one (the scratch buffer).
+    expect(hash('offer-12')).not.toBe(hash('offer-1'));
+    expect(hash('offer-1')).toBe(keys[1]);
+  });
+
+  it.each(['siphash', 'sha256'] as const)('%s: keyed afresh per hasher, so nobody can predict where an id lands', (kind) => {
+    const a = idHasher(kind);
+    const b = idHasher(kind);
+    const same = ids.filter((id) => a(id) === b(id));
+    expect(same).toEqual([]);
   });
 });
 
