@@ -77,6 +77,8 @@ export interface LatencyRate {
   saturated: boolean;
   stoppedAfterMs?: number;
   frames: number;
+  /** Frames sent before the measured ones at this rate (its warm-up; unmeasured). */
+  warmupFrames?: number;
   achievedSendRate: number;
   deliveredRate: number;
   received: number;
@@ -108,6 +110,9 @@ export interface LatencyRate {
  * growing queue, not the gateway.
  */
 export const overloaded = (x: LatencyRate) => x.saturated;
+
+/** Every frame sent at a rate, its warm-up included: what a server profile over the rate saw. */
+export const framesSentAt = (x: LatencyRate) => x.frames + (x.warmupFrames ?? 0);
 
 /**
  * The latency target (p50 ≤ 1.5 ms, p99 ≤ 5 ms at 5,000 frames/s) was set on a day this machine

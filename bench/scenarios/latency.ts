@@ -10,7 +10,7 @@ import { profilePerRate, runTask, serverUse, trackMarks, type ScenarioContext } 
 import type { Options } from '../lib/options.js';
 import { topAllocations } from '../lib/profile.js';
 import { RESULTS, section, STAMP } from '../lib/report.js';
-import { overloaded, TARGET_RATE, TARGET_RATE_CEILING, type CeilingResult, type LatencyRate, type LatencyResult } from '../lib/results.js';
+import { framesSentAt, overloaded, TARGET_RATE, TARGET_RATE_CEILING, type CeilingResult, type LatencyRate, type LatencyResult } from '../lib/results.js';
 import { fmtInt, fmtMs, table } from '../lib/stats.js';
 
 function scaledTargetRate(c: CeilingResult | undefined): number | undefined {
@@ -38,7 +38,7 @@ async function latencyAgainst(kind: 'server' | 'baseline-relay', opts: Options, 
     if (file) {
       const { totalBytes, rows } = topAllocations(file, 8);
       // Frames the gateway handled while sampling: every frame sent at this rate, warm-up included.
-      rate.heap = { file, bytesPerFrame: totalBytes / Math.max(1, rate.received + rate.lost), top: rows };
+      rate.heap = { file, bytesPerFrame: totalBytes / Math.max(1, framesSentAt(rate)), top: rows };
     }
   }
   await loadgen.stop();

@@ -18,7 +18,7 @@ import { profilePerRate, runTask, serverUse, trackMarks, type ScenarioContext } 
 import type { Options } from '../lib/options.js';
 import { PROFILE_GROUPS, selfTimeByGroup } from '../lib/profile.js';
 import { RESULTS, section, STAMP } from '../lib/report.js';
-import type { LatencyRate, TailRange, TailResult, TailRound, TailTarget } from '../lib/results.js';
+import { framesSentAt, type LatencyRate, type TailRange, type TailResult, type TailRound, type TailTarget } from '../lib/results.js';
 import { fmtInt, fmtMs, median, table } from '../lib/stats.js';
 
 function range(values: number[]): TailRange {
@@ -229,7 +229,7 @@ function profileSection(rates: number[], targets: readonly TailTarget[], runs: T
   for (const rate of rates) {
     const per = targets.map((target) => {
       const xs = runs.filter((r) => r.target === target).map((r) => r.rates.find((x) => x.rate === rate) as LatencyRate).filter((x) => x.cpuProfile);
-      const frames = xs.reduce((n, x) => n + x.received + x.lost, 0);
+      const frames = xs.reduce((n, x) => n + framesSentAt(x), 0);
       const sum = { busyUs: 0, groups: new Map<string, number>(), functions: new Map<string, number>() };
       for (const x of xs) {
         const t = selfTimeByGroup(x.cpuProfile as string);
@@ -253,7 +253,7 @@ function profileSection(rates: number[], targets: readonly TailTarget[], runs: T
   }
   section('Latency tail: where each target spends its main thread (--cpu-prof)', [
     "V8's CPU profiler over each rate (warm-up included), 250 µs between samples, main thread only (the gateway's verification",
-    "threads are not in it); the rounds' profiles summed and divided by their frames. Profiles: bench/results/tail-*.cpuprofile.json.",
+    "threads are not in it); the rounds' profiles summed and divided by the frames sent (warm-up included). Profiles: bench/results/tail-*.cpuprofile.json.",
     '',
     ...lines,
   ]);
