@@ -25,14 +25,19 @@ import { loadSodium } from './sodium.js';
 /** A keyed hash of a frame id to an integer below 2^52 (exact in a double). */
 export type IdHasher = (id: string) => number;
 
+/** UTF-16 units of the longest id hashed from the scratch buffer (ID_PATTERN allows 64). */
+const SCRATCH_UNITS = 64;
+
 /**
  * A keyed hash of frame ids under a fresh random key, so that nobody outside can predict where an
  * id lands (hash flooding: ids that pile up in one probe chain would make each of a sender's frames
  * cost a scan of its table). A keyed cryptographic hash rather than a fast hand-written one:
  * - `siphash` (the default where sodium-native loads): SipHash-2-4, libsodium's crypto_shorthash,
- *   the keyed hash made for hash tables facing chosen keys; 0.4 µs per id here;
- * - `sha256`: the first 52 bits of SHA-256(key ‖ id) (node:crypto); 0.8 µs per id, and in the
- *   gateway under load (a CPU profile at 2,000 frames/s) ~3.5 µs per frame with its hex string.
+ *   the keyed hash made for hash tables facing chosen keys;
+ * - `sha256`: the first 52 bits of SHA-256(key ‖ id) (node:crypto), where sodium-native does not load.
+ * Measured on the 2-core bench VM (Node 22): 0.17 against 0.51 µs per id in a warm loop; in the
+ * gateway at 2,000 frames/s the whole replay check took ~1.4 µs per frame instead of ~5.0 (CPU
+ * profiles, docs/performance.md "Early hours of 2026-12-04").
  * Ids are at most 64 UTF-16 units (ID_PATTERN), so they fit a fixed scratch buffer; a longer
  * string is hashed from its own copy.
  */
@@ -55,9 +60,6 @@ export function idHasher(kind: 'siphash' | 'sha256' = loadSodium() === null ? 's
     return out.readUInt32LE(0) + (out.readUInt32LE(4) & 0xfffff) * 4294967296;
   };
 }
-
-/** UTF-16 units of the longest id hashed from the scratch buffer (ID_PATTERN allows 64). */
-const SCRATCH_UNITS = 64;
 
 /** One sender's ids: linear probing over a power-of-two table. */
 interface Sender {
