@@ -76,12 +76,10 @@ export interface ThreadSched {
   slices: number;
 }
 
-/** A process's threads' scheduler counters: its main thread, and all its other threads together. */
+/** A process's threads' scheduler counters: its main thread's, and each other thread's run time so far (ns) by thread id. */
 export interface ProcessSched {
   main: ThreadSched;
-  others: ThreadSched;
-  /** Each other thread's run time so far (ns), by thread id. */
-  byThread: Record<string, number>;
+  others: Record<string, number>;
 }
 
 /**
@@ -92,22 +90,18 @@ export interface ProcessSched {
 export function processSched(pid: number | undefined): ProcessSched | undefined {
   if (pid === undefined) return undefined;
   try {
-    const main: ThreadSched = { runNs: 0, waitNs: 0, slices: 0 };
-    const others: ThreadSched = { runNs: 0, waitNs: 0, slices: 0 };
-    const byThread: Record<string, number> = {};
+    let main: ThreadSched = { runNs: 0, waitNs: 0, slices: 0 };
+    const others: Record<string, number> = {};
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        const [runNs, waitNs, slices] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
-        const into = tid === String(pid) ? main : others;
-        into.runNs += runNs ?? 0;
-        into.waitNs += waitNs ?? 0;
-        into.slices += slices ?? 0;
-        if (into === others) byThread[tid] = runNs ?? 0;
+        const [runNs = 0, waitNs = 0, slices = 0] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+        if (tid === String(pid)) main = { runNs, waitNs, slices };
+        else others[tid] = runNs;
       } catch {
         // the thread exited meanwhile
       }
     }
-    return { main, others, byThread };
+    return { main, others };
   } catch {
     return undefined;
   }
@@ -121,13 +115,15 @@ export function schedBetween(a: ProcessSched | undefined, b: ProcessSched | unde
   if (!a || !b) return undefined;
   const slices = b.main.slices - a.main.slices;
   const waitNs = b.main.waitNs - a.main.waitNs;
+  // Each other thread's run time in the interval (one started since the first reading counts from zero).
+  const others = Object.entries(b.others).map(([tid, ns]) => ns - (a.others[tid] ?? 0));
   return {
     mainWaitMsPerSecond: waitNs / 1e6 / seconds,
     mainRunMsPerSecond: (b.main.runNs - a.main.runNs) / 1e6 / seconds,
     mainWaitPerSliceUs: slices > 0 ? waitNs / 1e3 / slices : NaN,
     mainSlicesPerSecond: slices / seconds,
-    othersRunMsPerSecond: (b.others.runNs - a.others.runNs) / 1e6 / seconds,
-    busiestOtherMsPerSecond: Math.max(0, ...Object.entries(b.byThread).map(([tid, ns]) => ns - (a.byThread[tid] ?? 0))) / 1e6 / seconds,
+    othersRunMsPerSecond: others.reduce((sum, ns) => sum + ns, 0) / 1e6 / seconds,
+    busiestOtherMsPerSecond: Math.max(0, ...others) / 1e6 / seconds,
   };
 }
 

@@ -39,11 +39,13 @@ function shortUrl(url: string): string {
   }
 }
 
-/** The `top` functions by self time; `(idle)` is excluded from the percentages (they are of busy time). */
-export function topSelfTime(file: string, top = 20): { busyMs: number; totalMs: number; rows: SelfTime[] } {
+/**
+ * Walks a CPU profile's samples: calls `visit` with each busy sample's function, its file:line and
+ * its time (µs); `(idle)` samples count only in the total. Returns the busy and total time, µs.
+ */
+function walkSelfTime(file: string, visit: (functionName: string, where: string, us: number) => void): { busyUs: number; totalUs: number } {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, { name: string; where: string; us: number }>();
   let busyUs = 0;
   let totalUs = 0;
   profile.samples.forEach((id, i) => {
@@ -54,7 +56,15 @@ export function topSelfTime(file: string, top = 20): { busyMs: number; totalMs: 
     const { functionName, url, lineNumber } = node.callFrame;
     if (functionName === '(idle)') return;
     busyUs += dt;
-    const where = url ? `${shortUrl(url)}:${lineNumber + 1}` : '';
+    visit(functionName, url ? `${shortUrl(url)}:${lineNumber + 1}` : '', dt);
+  });
+  return { busyUs, totalUs };
+}
+
+/** The `top` functions by self time; `(idle)` is excluded from the percentages (they are of busy time). */
+export function topSelfTime(file: string, top = 20): { busyMs: number; totalMs: number; rows: SelfTime[] } {
+  const self = new Map<string, { name: string; where: string; us: number }>();
+  const { busyUs, totalUs } = walkSelfTime(file, (functionName, where, dt) => {
     const key = `${functionName}\n${where}`;
     const entry = self.get(key) ?? { name: functionName || '(anonymous)', where, us: 0 };
     entry.us += dt;
@@ -133,18 +143,9 @@ function groupOf(functionName: string, where: string): ProfileGroup {
  * function (`name where` → µs), for adding up several profiles.
  */
 export function selfTimeByGroup(file: string): { busyUs: number; groups: Record<ProfileGroup, number>; functions: Map<string, number> } {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const groups = Object.fromEntries(PROFILE_GROUPS.map((g) => [g, 0])) as Record<ProfileGroup, number>;
   const functions = new Map<string, number>();
-  let busyUs = 0;
-  profile.samples.forEach((id, i) => {
-    const node = byId.get(id);
-    if (!node || node.callFrame.functionName === '(idle)') return;
-    const dt = profile.timeDeltas[i] ?? 0;
-    busyUs += dt;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const where = url ? `${shortUrl(url)}:${lineNumber + 1}` : '';
+  const { busyUs } = walkSelfTime(file, (functionName, where, dt) => {
     groups[groupOf(functionName, where)] += dt;
     const key = `${functionName || '(anonymous)'} ${where}`.trim();
     functions.set(key, (functions.get(key) ?? 0) + dt);
