@@ -30,26 +30,10 @@
 import { decodeFrame, type ClientType, type Decoded } from '../src/protocol/codec.js';
 import { findDuplicateKey } from '../src/protocol/duplicate-keys.js';
 import { CLIENT_TYPES, SERVER_TYPES } from '../src/protocol/frames.js';
-import { intArgument, optionsOrExit, parseCommandLineWithPositionals, UsageError } from '../scripts/lib/args.js';
+import { calibrate, DID_A, DID_B, flushSink, fmtNs, iceFrame, nsPerCall, parseRoundsAndSampleMs, quantile, SIG, smallOffer, spread, TS } from './lib/micro.js';
+import { optionsOrExit } from '../scripts/lib/args.js';
 
 const USAGE = 'usage: npx tsx bench/duplicate-keys.ts [rounds=15] [ms per sample=40]';
-
-/** Rounds and milliseconds per sample, or null for --help; throws a UsageError on bad usage. */
-function parseCli(argv: string[]) {
-  const { values, positionals } = parseCommandLineWithPositionals({ help: { type: 'boolean' } } as const, argv);
-  if (values.help) return null;
-  const [rounds = '15', sampleMs = '40', ...extra] = positionals;
-  if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
-  return { rounds: intArgument('rounds', rounds, 1), sampleMs: intArgument('ms per sample', sampleMs, 1) };
-}
-
-const DID_A = 'did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw';
-const DID_B = 'did:key:z6MkiaMbhXHNA4eJVCCj8dbzKzTgYDKf6crKgHVHid1F1WCT';
-const SIG = '9dCBys9TVF5HqcntZ5p3xiK2zLaGNNi3LKYen65Ll1IZK5ffCr6Y_VZ9zrJqez4j8nl294QixdAZHGlC2rJbBQ';
-const TS = 1764028800000;
-
-/** A shortened data-channel offer: the frame around it is ~400 bytes. */
-const SDP_SMALL = 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n';
 
 function bigSdp(chars: number): string {
   const lines = [
@@ -64,20 +48,8 @@ function bigSdp(chars: number): string {
 }
 
 const frames: Record<string, Buffer> = {
-  'OFFER ~400 B': Buffer.from(
-    JSON.stringify({ type: 'OFFER', id: 'offer-7f3a9c1e', from: DID_A, to: DID_B, ts: TS, payload: { type: 'offer', sdp: SDP_SMALL }, sig: SIG }),
-  ),
-  ICE: Buffer.from(
-    JSON.stringify({
-      type: 'ICE',
-      id: 'ice-7f3a9c1e-3',
-      from: DID_A,
-      to: DID_B,
-      ts: TS,
-      payload: { candidate: 'candidate:842163049 1 udp 1677729535 203.0.113.7 46154 typ srflx raddr 0.0.0.0 rport 0', sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'EsAw' },
-      sig: SIG,
-    }),
-  ),
+  'OFFER ~400 B': Buffer.from(JSON.stringify(smallOffer())),
+  ICE: Buffer.from(JSON.stringify(iceFrame())),
   'OFFER ~60 KB, long strings': Buffer.from(
     JSON.stringify({
       type: 'OFFER',
@@ -242,37 +214,14 @@ const variants: Variant[] = [
 
 // --- measurement -------------------------------------------------------------------------------
 
-let sink = 0;
-function consume(v: unknown): void {
-  if (v === null || v === false) sink++;
-}
-
 function sample(variant: Variant, data: Buffer, text: string, value: unknown, iterations: number): number {
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) consume(variant.run(data, text, value));
-  return Number(process.hrtime.bigint() - started) / iterations;
+  return nsPerCall(() => variant.run(data, text, value), iterations);
 }
 
-/** The q-quantile of `xs` (linear interpolation between ranks). */
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (s.length - 1) * q;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (at - lo);
-}
-function fmt(ns: number): string {
-  const a = Math.abs(ns);
-  if (a >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
-  if (a >= 1e4) return `${(ns / 1000).toFixed(1)} µs`;
-  if (a >= 1e3) return `${(ns / 1000).toFixed(2)} µs`;
-  return `${ns.toFixed(0)} ns`;
-}
-const spread = (xs: number[], f: (x: number) => string) =>
-  `${f(quantile(xs, 0.5)).padStart(9)}   IQR ${f(quantile(xs, 0.25))} – ${f(quantile(xs, 0.75))}, min ${f(Math.min(...xs))}, max ${f(Math.max(...xs))}`;
+const fmt = fmtNs;
 
 function main(): void {
-  const { rounds, sampleMs } = optionsOrExit({ program: 'bench:duplicate-keys', usage: USAGE, help: USAGE }, parseCli);
+  const { rounds, sampleMs } = optionsOrExit({ program: 'bench:duplicate-keys', usage: USAGE, help: USAGE }, parseRoundsAndSampleMs);
   process.stdout.write(`node ${process.version}, ${rounds} rounds, ~${sampleMs} ms per sample; ns per frame\n`);
   for (const [label, data] of Object.entries(frames)) {
     const text = data.toString('utf8');
@@ -289,11 +238,7 @@ function main(): void {
     if (decodeFrame(data, false).ok !== true || decodeFrame(Buffer.from(dup), false).ok !== false) throw new Error(`${label}: decodeFrame disagrees`);
 
     // Calibrate iterations per variant to ~sampleMs (after a warm-up that gets them optimised).
-    const iterations = variants.map((v) => {
-      sample(v, data, text, value, 200);
-      const ns = sample(v, data, text, value, 2000);
-      return Math.max(20, Math.round((sampleMs * 1e6) / ns));
-    });
+    const iterations = variants.map((v) => calibrate(() => v.run(data, text, value), sampleMs));
     const results = variants.map(() => [] as number[]);
     const run = (j: number) => (results[j] as number[]).push(sample(variants[j] as Variant, data, text, value, iterations[j] as number));
     for (let r = 0; r < rounds; r++) {
@@ -316,7 +261,7 @@ function main(): void {
     process.stdout.write(`  ${'  added %'.padEnd(24)} ${spread(rel, (x) => `${x.toFixed(1)} %`)}\n`);
   }
   worstCases(Math.max(5, Math.round(rounds / 2)));
-  if (sink < 0) process.stdout.write(String(sink));
+  flushSink();
 }
 
 /**

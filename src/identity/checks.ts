@@ -6,6 +6,7 @@ import { ProtocolError } from '../errors.js';
 import { signedText } from '../protocol/canonical.js';
 import { refOf, schemaError } from '../protocol/codec.js';
 import { registerSchema, signalingSchemas, type RegisterFrame, type SignalingType } from '../protocol/frames.js';
+import { quickSignalFields, type SignalFields } from '../protocol/signal-check.js';
 import type { ReplayCache } from './replay-cache.js';
 import { importAgentKey, signatureBytes, verifySignature, type AgentKey } from './verify.js';
 
@@ -83,18 +84,26 @@ export interface PreparedSignal {
 
 /**
  * The synchronous checks of a signaling frame, in the order of docs/protocol.md §5: schema →
- * sender → freshness. The signature is verified next (possibly off the event loop), then
+ * sender → freshness. The schema is checked by quickSignalFields where it can tell, by zod otherwise. The signature is verified next (possibly off the event loop), then
  * {@link admitSignal} runs the replay check.
  */
 export function prepareSignal(type: SignalingType, frame: Record<string, unknown>, ctx: SignalingContext): PreparedSignal {
-  const parsed = signalingSchemas[type].safeParse(frame);
-  if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
-  const { id, from, to, ts, sig } = parsed.data;
+  const { id, from, to, ts, sig } = quickSignalFields(type, frame) ?? schemaFields(type, frame);
   if (from !== ctx.did) throw new ProtocolError('SENDER_MISMATCH', id);
   if (Math.abs(ctx.now - ts) > ctx.clockSkewMs) throw new ProtocolError('STALE', id);
   // A frame without a JCS form (a number beyond double range such as 1e400, nesting too deep to
   // serialise) cannot have been signed: BAD_FRAME, with its id.
   return { type, id, from, to, ts, message: canonicalBytes(frame, id), signature: signatureBytes(sig) };
+}
+
+/**
+ * The frame's schema (signalingSchemas), for the frames quickSignalFields leaves to it: its
+ * fields, or BAD_FRAME with zod's message.
+ */
+function schemaFields(type: SignalingType, frame: Record<string, unknown>): SignalFields {
+  const parsed = signalingSchemas[type].safeParse(frame);
+  if (!parsed.success) throw new ProtocolError('BAD_FRAME', refOf(frame), schemaError(parsed.error));
+  return parsed.data;
 }
 
 /**

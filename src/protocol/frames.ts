@@ -66,7 +66,7 @@ export const CAPABILITY_PATTERN = /^[a-z0-9._:-]{1,64}$/;
  * decodeSignature (identity/verify.ts) and the client's verifyFrame (client/keys.ts) use it.
  */
 export const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{85}[AQgw]$/;
-const DID_SHAPE = /^did:key:z[1-9A-HJ-NP-Za-km-z]{47}$/;
+export const DID_SHAPE = /^did:key:z[1-9A-HJ-NP-Za-km-z]{47}$/;
 
 export const MAX_SDP_CHARS = 32768;
 export const MAX_BYE_REASON_CHARS = 256;
