@@ -24,9 +24,9 @@
  * V8 heap ~5 MB, the rest its stack and per-thread state); its exit returns that. The pool
  * decides the exit on the event loop and takes the lane out before stopping the worker, so
  * nothing is ever sent to a worker that is exiting: a verification arriving then starts a fresh
- * one. A fresh worker answers its first batch after 55–110 ms (starting a Node thread costs
- * 65–100 ms of CPU on the 2-core bench VM), so a burst after a quiet spell waits that long once;
- * while the event loop has time to spare, verification happens there anyway (see dispatch).
+ * one. A fresh worker is ready 55–110 ms after it starts (starting a Node thread costs 65–100 ms
+ * of CPU on the 2-core bench VM) and says so; until then the event loop verifies what would go
+ * to it, so a burst after a quiet spell waits for the loop, never for a thread (see dispatch).
  */
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
@@ -110,6 +110,7 @@ parentPort.on('message', (batch) => {
   }
   parentPort.postMessage(results, [results.buffer]);
 });
+parentPort.postMessage('ready');
 `;
 
 export interface VerifyPoolOptions {
@@ -128,6 +129,13 @@ export interface VerifyPoolOptions {
   inlineBelowUtilization?: number;
   /** Event-loop time one turn may spend verifying inline under inlineBelowUtilization (default 2 ms). */
   inlineBudgetMs?: number;
+  /**
+   * While no worker is ready (the first one, or the first after they idled out, is starting),
+   * verify on the event loop what would go to the workers, rather than queue it for a thread
+   * that answers 55–110 ms later; and start no second thread while one is starting (default
+   * true). See {@link VerifyPool.dispatch}.
+   */
+  inlineWhileStarting?: boolean;
   /** KeyObjects cached per worker thread when it verifies with OpenSSL (default 65,536). */
   maxKeysPerWorker?: number;
   /** The Ed25519 implementation, on the event loop and in the threads (default: ed25519Verifier('auto')). */
@@ -150,6 +158,8 @@ export interface VerifyPoolOptions {
 
 interface Lane {
   worker: Worker;
+  /** The worker has set itself up and said so (its first message): batches sent now are answered at once. */
+  ready: boolean;
   /** Batches sent and not yet answered, oldest first (a worker answers in order). */
   inFlight: VerifyRequest[][];
   /** Items in `inFlight`, for picking the least loaded lane. */
@@ -219,6 +229,11 @@ export class VerifyPool {
   /** Worker threads currently running (they start on first use). */
   get running(): number {
     return this.lanes.filter((l) => l !== undefined).length;
+  }
+
+  /** Worker threads that have started and answer batches (the others are starting). */
+  get ready(): number {
+    return this.lanes.filter((l) => l?.ready === true).length;
   }
 
   /** Verifications submitted and not yet answered. */
@@ -312,7 +327,13 @@ export class VerifyPool {
    *   500–2,500 frames/s the gateway used 40–60 % more CPU than an inline-verifying relay
    *   before this rule);
    * - under load the workers are never idle, so everything goes to them in batches, split over
-   *   the lanes, least loaded first, one message per lane.
+   *   the lanes, least loaded first, one message per lane;
+   * - but while no worker is ready (one is starting: the first of a burst after a quiet spell,
+   *   when the threads had idled out), here too. A thread answers its first batch 55–110 ms
+   *   after it starts, and in the latency-tail scenario the frames held for it set the p99.9
+   *   and at times the p99 (two starts in one rate at 4,000/s: p99 9.5 ms, max 114 ms, against
+   *   2.3–3.5 ms without; docs/performance.md, "Morning of 2026-12-04"). Verified here they wait
+   *   for the loop instead, as on a relay that verifies inline.
    * The budget bounds how long one turn's inline work delays the other connections' frames.
    */
   private dispatch(): void {
@@ -324,13 +345,19 @@ export class VerifyPool {
     // utilization threshold the turn's inline share was verified as it came (verifyNext), and
     // what is queued is past its budget.
     const firstHere = !this.hasTimeToSpare() && this.inFlight === 0 && this.options.inlineWhenIdle !== false;
-    const inline = firstHere ? items.splice(0, 1) : [];
+    let inline = firstHere ? items.splice(0, 1) : [];
     // The rest first, so the workers run while the event loop verifies its share.
     if (items.length > 0) {
-      this.offloaded += items.length;
       const share = Math.ceil(items.length / this.lanes.length);
       for (let start = 0; start < items.length; start += share) {
-        this.send(this.leastLoaded(), items.slice(start, start + share));
+        const lane = this.readyLane();
+        if (lane === undefined) {
+          inline = inline.concat(items.slice(start));
+          break;
+        }
+        const batch = items.slice(start, start + share);
+        this.offloaded += batch.length;
+        this.send(lane, batch);
       }
     }
     for (const item of inline) this.verifyInline(item);
@@ -382,22 +409,30 @@ export class VerifyPool {
   }
 
   /**
-   * The running lane with the least in flight; a new worker only when every running one has a
-   * batch in flight (a steady trickle keeps one worker, not all of them, from idling out).
+   * The ready lane with the least in flight; a new worker only when every ready one has a batch
+   * in flight (a steady trickle keeps one worker, not all of them, from idling out) and none is
+   * starting. Undefined while no worker is ready: the caller verifies on the event loop. With
+   * inlineWhileStarting off, a starting worker counts as ready (its batch waits for it).
    */
-  private leastLoaded(): Lane {
+  private readyLane(): Lane | undefined {
     let best: Lane | undefined;
     let free = -1;
+    let starting = false;
     for (let i = 0; i < this.lanes.length; i++) {
       const lane = this.lanes[i];
       if (lane === undefined) {
         if (free < 0) free = i;
+      } else if (!lane.ready) {
+        starting = true;
       } else if (best === undefined || lane.load < best.load) {
         best = lane;
       }
     }
-    if (free >= 0 && (best === undefined || best.load > 0)) return (this.lanes[free] = this.spawn(free));
-    return best as Lane;
+    if (free >= 0 && !starting && (best === undefined || best.load > 0)) {
+      const lane = (this.lanes[free] = this.spawn(free));
+      if (lane.ready) return lane;
+    }
+    return best;
   }
 
   private send(lane: Lane, batch: VerifyRequest[]): void {
@@ -430,12 +465,16 @@ export class VerifyPool {
     // The gateway's lifetime is decided by its sockets and close(), not by these threads.
     worker.unref();
     this.threads.started++;
-    const lane: Lane = { worker, inFlight: [], load: 0, active: performance.now(), idle: undefined };
+    const lane: Lane = { worker, ready: this.options.inlineWhileStarting === false, inFlight: [], load: 0, active: performance.now(), idle: undefined };
     if (this.idleExitMs > 0) {
       lane.idle = setTimeout(() => this.checkIdle(index, lane), this.idleExitMs);
       lane.idle.unref();
     }
-    worker.on('message', (results: Uint8Array) => {
+    worker.on('message', (results: Uint8Array | 'ready') => {
+      if (results === 'ready') {
+        lane.ready = true;
+        return;
+      }
       const batch = lane.inFlight.shift();
       if (!batch) return;
       lane.active = performance.now();

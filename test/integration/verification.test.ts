@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { agentTracker } from '../helpers/agent.js';
 import { identityRSignature } from '../helpers/small-order-r.js';
+import { eventually } from '../helpers/eventually.js';
 import { signedBytes } from '../../src/protocol/canonical.js';
 
 let gw: TestGateway | undefined;
@@ -32,13 +33,19 @@ describe('signatures with a small-order R (docs/protocol.md §3)', () => {
         frame.sig = Buffer.from(identityRSignature(a.secretKey, signedBytes(frame))).toString('base64url');
         return frame as Record<string, unknown> & { id: string };
       };
-      // One alone (verified inline: the threads are idle), then a burst (the rest go to the thread).
-      const frames = Array.from({ length: 6 }, forged);
-      a.send(frames[0]);
-      expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'BAD_SIGNATURE', ref: frames[0]?.id });
-      for (const f of frames.slice(1)) a.send(f);
-      for (const f of frames.slice(1)) expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'BAD_SIGNATURE', ref: f.id });
-      expect(gw.app.hub.verifier.counts.workers).toBeGreaterThan(0);
+      // One alone (verified inline: the threads are idle), then a burst: it starts the thread and
+      // is verified inline while the thread starts; once the thread is ready, a burst goes to it.
+      const frames = Array.from({ length: 11 }, forged);
+      const refused = async (batch: typeof frames) => {
+        for (const f of batch) a.send(f);
+        for (const f of batch) expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'BAD_SIGNATURE', ref: f.id });
+      };
+      await refused(frames.slice(0, 1));
+      await refused(frames.slice(1, 6));
+      const pool = gw.app.hub.verifier;
+      await eventually(() => pool.ready === 1, 10_000, 'the verification thread to be ready');
+      await refused(frames.slice(6));
+      expect(pool.counts.workers).toBeGreaterThan(0);
       const good = a.signal('OFFER', b.did, { sdp: 'v=0' });
       a.send(good);
       expect(await b.next()).toMatchObject({ type: 'OFFER', id: good.id });
@@ -61,17 +68,27 @@ describe('verification workers', () => {
     // One REGISTER at a time, workers idle: verified inline, no thread started.
     expect(pool.counts).toEqual({ inline: 2, workers: 0 });
     expect(pool.running).toBe(0);
-    // A burst of 50 ICE frames in one write: most are batched to the workers.
-    const burst = Array.from({ length: 50 }, (_, i) => JSON.stringify(a.signal('ICE', b.did, { candidate: `c${i}` })));
-    a.ws.send(burst[0] as string);
-    for (const f of burst.slice(1)) a.ws.send(f);
-    for (let i = 0; i < 50; i++) expect(await b.next()).toMatchObject({ type: 'ICE', from: a.did, payload: { candidate: `c${i}` } });
+    // A burst of 50 ICE frames in one write: it starts a thread, and is verified on the event
+    // loop until the thread is ready (no frame waits for a thread to start).
+    const burst = async (n: number) => {
+      const frames = Array.from({ length: 50 }, (_, i) => JSON.stringify(a.signal('ICE', b.did, { candidate: `c${n}-${i}` })));
+      for (const f of frames) a.ws.send(f);
+      for (let i = 0; i < 50; i++) expect(await b.next()).toMatchObject({ type: 'ICE', from: a.did, payload: { candidate: `c${n}-${i}` } });
+    };
+    await burst(1);
     expect(pool.counts.inline + pool.counts.workers).toBe(52);
-    expect(pool.counts.workers).toBeGreaterThan(0);
+    expect(pool.threads.started).toBe(1);
+    // Once it is ready, a burst is batched to the workers: most to it, and a second thread starts
+    // while it has a batch in flight.
+    await eventually(() => pool.ready === 1, 10_000, 'the first verification thread to be ready');
+    const before = pool.counts.workers;
+    await burst(2);
+    expect(pool.counts.inline + pool.counts.workers).toBe(102);
+    expect(pool.counts.workers - before).toBeGreaterThan(25);
     expect(pool.running).toBe(2);
     const metrics = await fetch(`${gw.httpUrl}/metrics`).then((r) => r.text());
     expect(metrics).toMatch(/^aiconexus_verify_pending 0$/m);
-    expect(metrics).toMatch(/^aiconexus_signature_verify_seconds_count 52$/m);
+    expect(metrics).toMatch(/^aiconexus_signature_verify_seconds_count 102$/m);
     expect(metrics).toMatch(new RegExp(`^aiconexus_signatures_verified_total\\{where="workers"\\} ${pool.counts.workers}$`, 'm'));
   });
 

@@ -102,7 +102,7 @@ describe('VerifyPool threads with each backend', () => {
     it(`${backend}: the threads give the event loop's verdicts, a small-order R refused`, async () => {
       const verifier: Ed25519Verifier = ed25519Verifier(backend);
       // Never inline: every verdict comes from a thread.
-      pool = new VerifyPool({ threads: 2, verifier, inlineBelowUtilization: 0, inlineWhenIdle: false });
+      pool = new VerifyPool({ threads: 2, verifier, inlineWhileStarting: false, inlineBelowUtilization: 0, inlineWhenIdle: false });
       const cases = [...corpus(), identityR(utf8('{"type":"OFFER"}'))];
       const verdicts = await Promise.all(cases.map((c) => new Promise<boolean | null>((resolve) => (pool as VerifyPool).verify(c.publicKey, c.message, c.signature, resolve))));
       expect(pool.counts).toEqual({ inline: 0, workers: cases.length });

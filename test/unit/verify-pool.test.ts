@@ -36,7 +36,7 @@ afterEach(async () => {
 
 describe('VerifyPool', () => {
   it('starts no worker until the first verification that goes to one, and then only one', async () => {
-    pool = new VerifyPool({ threads: 2, inlineWhenIdle: false, inlineBelowUtilization: 0 });
+    pool = new VerifyPool({ threads: 2, inlineWhileStarting: false, inlineWhenIdle: false, inlineBelowUtilization: 0 });
     expect(pool.running).toBe(0);
     const [s] = await signed(1);
     expect(await verdict(pool, s as Signed)).toBe(true);
@@ -45,7 +45,7 @@ describe('VerifyPool', () => {
   });
 
   it('keeps one worker for a trickle and starts another only while the first has a batch in flight', async () => {
-    pool = new VerifyPool({ threads: 3, inlineWhenIdle: false, inlineBelowUtilization: 0 });
+    pool = new VerifyPool({ threads: 3, inlineWhileStarting: false, inlineWhenIdle: false, inlineBelowUtilization: 0 });
     const items = await signed(40, 4);
     // One batch at a time: the running worker is idle each time, so no other starts.
     for (const s of items.slice(0, 10)) expect(await verdict(pool, s)).toBe(true);
@@ -58,7 +58,7 @@ describe('VerifyPool', () => {
   });
 
   it('verifies on the event loop while the workers are idle, and hands the rest of a burst to them', async () => {
-    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 0 });
+    pool = new VerifyPool({ threads: 2, inlineWhileStarting: false, inlineBelowUtilization: 0 });
     const items = await signed(30, 3);
     // One at a time: the workers are idle each time, so each is verified inline.
     for (const s of items.slice(0, 5)) expect(await verdict(pool, s)).toBe(true);
@@ -74,8 +74,31 @@ describe('VerifyPool', () => {
     expect(pool.counts.inline).toBe(7);
   });
 
+  it('verifies on the event loop while its first worker starts, and starts no second one meanwhile', async () => {
+    // Workers only, but for the thread start: nothing else would be verified inline.
+    pool = new VerifyPool({ threads: 3, inlineWhenIdle: false, inlineBelowUtilization: 0 });
+    const items = await signed(21, 3);
+    const first = await Promise.all(items.slice(0, 10).map((s) => verdict(pool as VerifyPool, s)));
+    expect(first.every((r) => r === true)).toBe(true);
+    expect(pool.counts).toEqual({ inline: 10, workers: 0 });
+    expect(pool.threads.started).toBe(1);
+    await eventually(() => (pool as VerifyPool).ready === 1, 10_000, 'the first worker to be ready');
+    // Ready: the next burst goes to the workers (batches of ceil(10 / 3); the second lane starts
+    // while the first has a batch in flight, and gets nothing until it is ready).
+    const second = await Promise.all(items.slice(10, 20).map((s) => verdict(pool as VerifyPool, s)));
+    expect(second.every((r) => r === true)).toBe(true);
+    expect(pool.counts).toEqual({ inline: 10, workers: 10 });
+    expect(pool.threads.started).toBe(2);
+    // What the workers refuse is refused inline too (the first batch of a fresh pool).
+    const fresh = new VerifyPool({ threads: 1, inlineWhenIdle: false, inlineBelowUtilization: 0 });
+    const bad = { ...(items[20] as Signed), message: (items[0] as Signed).message };
+    expect(await verdict(fresh, bad)).toBe(false);
+    expect(fresh.counts).toEqual({ inline: 1, workers: 0 });
+    await fresh.close();
+  });
+
   it('accepts 400 good signatures from 40 keys and refuses each one-bit change, whatever the batch', async () => {
-    pool = new VerifyPool({ threads: 2 });
+    pool = new VerifyPool({ threads: 2, inlineWhileStarting: false });
     const good = await signed(400, 40);
     const flipped = good.map((s, i) => {
       const signature = Uint8Array.from(s.signature);
@@ -91,7 +114,7 @@ describe('VerifyPool', () => {
   });
 
   it('answers every call exactly once, over many turns and with a key cache smaller than the keys', async () => {
-    pool = new VerifyPool({ threads: 3, maxKeysPerWorker: 2 });
+    pool = new VerifyPool({ threads: 3, inlineWhileStarting: false, maxKeysPerWorker: 2 });
     const items = await signed(120, 12);
     const calls = new Array<number>(items.length).fill(0);
     const answers: Promise<boolean | null>[] = [];
@@ -114,7 +137,7 @@ describe('VerifyPool', () => {
   });
 
   it('refuses a signature or key of the wrong length without a worker, asynchronously', async () => {
-    pool = new VerifyPool({ threads: 1 });
+    pool = new VerifyPool({ threads: 1, inlineWhileStarting: false });
     const [s] = (await signed(1)) as [Signed];
     let answered = false;
     const short = new Promise((resolve) =>
@@ -151,14 +174,14 @@ describe('VerifyPool', () => {
     }
     const make = (s: Signed, signature = s.signature) => new Request(s.publicKey, s.message, signature);
     const [a, b, c] = items as [Signed, Signed, Signed];
-    pool = new VerifyPool({ threads: 1, inlineBelowUtilization: 1 });
+    pool = new VerifyPool({ threads: 1, inlineWhileStarting: false, inlineBelowUtilization: 1 });
     const inline = make(a);
     pool.submit(inline);
     await inline.settled;
     expect(inline.ok).toBe(true);
     expect(pool.counts).toEqual({ inline: 1, workers: 0 });
     await pool.close();
-    pool = new VerifyPool({ threads: 1, inlineWhenIdle: false, inlineBelowUtilization: 0 });
+    pool = new VerifyPool({ threads: 1, inlineWhileStarting: false, inlineWhenIdle: false, inlineBelowUtilization: 0 });
     const flipped = new Uint8Array(c.signature);
     flipped[0] = (flipped[0] as number) ^ 1;
     const [good, bad, short] = [make(b), make(c, flipped), make(a, a.signature.subarray(0, 63))];
@@ -169,7 +192,7 @@ describe('VerifyPool', () => {
   });
 
   it('answers null for work in flight when closed, and for work after close', async () => {
-    pool = new VerifyPool({ threads: 1 });
+    pool = new VerifyPool({ threads: 1, inlineWhileStarting: false });
     const items = await signed(50, 5);
     const inFlight = Promise.all(items.map((s) => verdict(pool as VerifyPool, s)));
     await new Promise((r) => setImmediate(r));
@@ -181,7 +204,7 @@ describe('VerifyPool', () => {
 
   it('answers null for the batches of a worker that dies, and replaces it', async () => {
     const errors: Error[] = [];
-    pool = new VerifyPool({ threads: 1, inlineWhenIdle: false, inlineBelowUtilization: 0, onWorkerError: (e) => errors.push(e) });
+    pool = new VerifyPool({ threads: 1, inlineWhileStarting: false, inlineWhenIdle: false, inlineBelowUtilization: 0, onWorkerError: (e) => errors.push(e) });
     const items = await signed(200, 10);
     expect(await verdict(pool, items[0] as Signed)).toBe(true);
     const inFlight = Promise.all(items.map((s) => verdict(pool as VerifyPool, s)));
@@ -199,7 +222,7 @@ describe('VerifyPool', () => {
 
   it('delivers every other verdict when one callback throws, inline or from a worker', async () => {
     const errors: unknown[] = [];
-    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 0, onCallbackError: (e) => errors.push(e) });
+    pool = new VerifyPool({ threads: 2, inlineWhileStarting: false, inlineBelowUtilization: 0, onCallbackError: (e) => errors.push(e) });
     const items = await signed(20, 4);
     const results: (boolean | null)[] = [];
     await new Promise<void>((resolve) => {
@@ -220,7 +243,7 @@ describe('VerifyPool', () => {
   it('verifies whole bursts on a lightly loaded event loop, within the per-turn budget', async () => {
     const items = await signed(40, 4);
     // Made after the signing, so that its first look at the event loop does not count that work.
-    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 0.5, inlineBudgetMs: 50 });
+    pool = new VerifyPool({ threads: 2, inlineWhileStarting: false, inlineBelowUtilization: 0.5, inlineBudgetMs: 50 });
     // An idle loop: a burst of 8 (1–2 ms of verification, first keys imported) stays on the event loop.
     const small = await Promise.all(items.slice(0, 8).map((s) => verdict(pool as VerifyPool, s)));
     expect(small.every((r) => r === true)).toBe(true);
@@ -234,7 +257,7 @@ describe('VerifyPool', () => {
 
   it('lets the work a verdict queued (its socket writes) run before the next inline verification', async () => {
     const items = await signed(3, 3);
-    pool = new VerifyPool({ threads: 1, inlineBelowUtilization: 1 });
+    pool = new VerifyPool({ threads: 1, inlineWhileStarting: false, inlineBelowUtilization: 1 });
     const order: string[] = [];
     await Promise.all(
       items.map(
@@ -256,7 +279,7 @@ describe('VerifyPool', () => {
   });
 
   it('hands a burst past the per-turn budget to the workers', async () => {
-    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 1, inlineBudgetMs: 0.001 });
+    pool = new VerifyPool({ threads: 2, inlineWhileStarting: false, inlineBelowUtilization: 1, inlineBudgetMs: 0.001 });
     const items = await signed(30, 3);
     const burst = await Promise.all(items.map((s) => verdict(pool as VerifyPool, s)));
     expect(burst.every((r) => r === true)).toBe(true);
@@ -267,7 +290,7 @@ describe('VerifyPool', () => {
 
   it('stops verifying bursts inline while the event loop is busy', async () => {
     const items = await signed(30, 3);
-    pool = new VerifyPool({ threads: 2, inlineBelowUtilization: 0.5 });
+    pool = new VerifyPool({ threads: 2, inlineWhileStarting: false, inlineBelowUtilization: 0.5 });
     await Promise.all(items.slice(0, 2).map((s) => verdict(pool as VerifyPool, s)));
     expect(pool.counts).toEqual({ inline: 2, workers: 0 });
     // Keep the event loop busy for 250 ms (more than one 100 ms measuring window), then a burst.
@@ -294,6 +317,7 @@ describe('VerifyPool idle exit', () => {
     const p = new VerifyPool({
       threads,
       inlineWhenIdle: false,
+      inlineWhileStarting: false,
       inlineBelowUtilization: 0,
       idleExitMs,
       onIdleExit: (exited) => {
@@ -385,7 +409,7 @@ describe('VerifyPool idle exit', () => {
   });
 
   it('keeps workers without an idle timer when idleExitMs is 0', async () => {
-    pool = new VerifyPool({ threads: 1, inlineWhenIdle: false, inlineBelowUtilization: 0, idleExitMs: 0 });
+    pool = new VerifyPool({ threads: 1, inlineWhileStarting: false, inlineWhenIdle: false, inlineBelowUtilization: 0, idleExitMs: 0 });
     const [s] = (await signed(1)) as [Signed];
     expect(await verdict(pool, s)).toBe(true);
     const lanes = (pool as unknown as { lanes: ({ idle: unknown } | undefined)[] }).lanes;
@@ -393,7 +417,7 @@ describe('VerifyPool idle exit', () => {
   });
 
   it('arms an idle timer that does not keep the process alive', async () => {
-    pool = new VerifyPool({ threads: 1, inlineWhenIdle: false, inlineBelowUtilization: 0, idleExitMs: 60_000 });
+    pool = new VerifyPool({ threads: 1, inlineWhileStarting: false, inlineWhenIdle: false, inlineBelowUtilization: 0, idleExitMs: 60_000 });
     const [s] = (await signed(1)) as [Signed];
     expect(await verdict(pool, s)).toBe(true);
     const lanes = (pool as unknown as { lanes: ({ idle: NodeJS.Timeout | undefined } | undefined)[] }).lanes;
