@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Socket } from 'node:net';
 import { countSocketWrites, get, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { agentTracker } from '../helpers/agent.js';
+import { eventually } from '../helpers/eventually.js';
 
 let gw: TestGateway;
 const { agent, closeAgents } = agentTracker();
@@ -65,6 +66,15 @@ describe('routing', () => {
     gw = await startGateway({ verifyThreads: 1, verifyInlineMaxLoad: 0 });
     const a = agent();
     await a.register(gw.wsUrl);
+    // A burst to itself starts the thread (verified on the event loop while it starts); the
+    // burst below must find it ready.
+    const socket = (a.ws as unknown as { _socket: Socket })._socket;
+    socket.cork();
+    for (let n = 0; n < 4; n++) a.send(a.signal('ICE', a.did, { candidate: `candidate:${n} 1 udp 1 127.0.0.1 9 typ host` }));
+    socket.uncork();
+    for (let n = 0; n < 4; n++) expect(await a.next()).toMatchObject({ type: 'ICE', from: a.did });
+    const pool = gw.app.hub.verifier;
+    await eventually(() => pool.ready === 1, 10_000, 'the verification thread to be ready');
     const writes = countSocketWrites(gw); // counts b's connection only
     const b = agent();
     await b.register(gw.wsUrl);
@@ -72,7 +82,6 @@ describe('routing', () => {
 
     const frames = [1, 2, 3, 4].map((n) => JSON.stringify(a.signal('ICE', b.did, { candidate: `candidate:${n} 1 udp 1 127.0.0.1 9 typ host`, sdpMid: '0' })));
     // One TCP write from a: the gateway reads the four frames in one turn.
-    const socket = (a.ws as unknown as { _socket: Socket })._socket;
     socket.cork();
     for (const text of frames) a.send(text);
     socket.uncork();
