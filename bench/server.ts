@@ -111,7 +111,7 @@ serveServerCommands({
   stop: () => app.close(),
   connections: () => app.hub.sessions.size,
   histograms,
-  verified: () => ({ ...app.verifier.counts, threadsStarted: app.verifier.threads.started }),
+  verified: () => ({ ...app.verifier.counts, threadsStarted: app.verifier.threads.started, threadsExited: app.verifier.threads.idleExits }),
   reads,
   idleCollect: () => idleCollections,
 });

@@ -62,6 +62,21 @@ export const SWEEPS_PER_AGENT_TIMEOUT = 4;
 export const MIN_SWEEP_INTERVAL_MS = 50;
 export const MAX_SWEEP_INTERVAL_MS = 1000;
 
+// ───────────────────────── verification threads (src/identity/verify-pool.ts) ─────────────────────────
+
+/**
+ * A verification thread idle for its idle-exit time (30 s) exits only when the event loop was
+ * busy less than this share over that time. Why: at moderate load the loop verifies everything
+ * inline and the threads sit idle, so they exited after 30 s, and the next busy spell paid for a
+ * new one (65–100 ms of CPU to start, and 10–40 ms stalls of the loop around each start and exit
+ * on the 2-core bench VM, docs/performance.md "Afternoon of 2026-12-04"). "Quiet" as for the idle
+ * collection (IDLE_COLLECT_MAX_BUSY): a loop busier than that serves traffic that may need them
+ * again (500 frames/s kept the bench gateway's loop 11–18 % busy, and 25 % let the threads go
+ * between two rates and start again at the next); a gateway with only heartbeats to answer gets
+ * their memory back.
+ */
+export const VERIFY_IDLE_EXIT_MAX_BUSY = 0.05;
+
 // ───────────────────────── memory after a burst (src/idle-collect.ts) ─────────────────────────
 
 /** How often the process checks whether the loop went quiet after memory grew. */

@@ -144,6 +144,7 @@ export async function serverUse(marks: Map<string, Promise<ProcessStats>>, start
     hops: hopsBetween(a, b),
     workersPercent: workersBetween(a, b),
     threadStarts: a.verified && b.verified ? b.verified.threadsStarted - a.verified.threadsStarted : undefined,
+    threadExits: a.verified && b.verified ? b.verified.threadsExited - a.verified.threadsExited : undefined,
     stealPercent: stealPercent(a, b),
     kernelThreads: kernelThreadsBetween(a, b),
     sched: schedBetween(a.sched, b.sched, seconds),

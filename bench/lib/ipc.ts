@@ -35,7 +35,7 @@ export interface ProcessStats {
    * The gateway's signatures verified so far, on the event loop and by the worker threads, and the
    * worker threads started so far (bench/server.ts).
    */
-  verified?: { inline: number; workers: number; threadsStarted: number };
+  verified?: { inline: number; workers: number; threadsStarted: number; threadsExited: number };
   /** The gateway's idle collections so far (src/idle-collect.ts), when it runs them (BENCH_IDLE_COLLECT=1). */
   idleCollect?: IdleCollections;
   /** The whole machine's CPU time from /proc/stat (Linux), in clock ticks: all of it, and the part stolen by the hypervisor. */

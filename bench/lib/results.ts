@@ -26,6 +26,8 @@ export interface ServerUse {
   workersPercent?: number;
   /** Verification worker threads started during the interval (each costs ~65-100 ms of CPU to start). */
   threadStarts?: number;
+  /** Verification worker threads that exited for being idle during the interval. */
+  threadExits?: number;
   /** Share of the machine's CPU time (all cores) the hypervisor stole during the interval, % (Linux; NaN elsewhere). */
   stealPercent?: number;
   /** The kernel threads' CPU during the interval, and the busiest one's (bench/lib/kernel-threads.ts; Linux). */
@@ -102,6 +104,8 @@ export interface LatencyRate {
   gcOverlap?: { slowFrames: number; slowPercent: number; allPercent: number; pauses: number; loadgenSlowPercent?: number; loadgenAllPercent?: number };
   /** Where the slowest 1 % and all frames spent their latency: before the server read them, or after (bench/lib/read-split.ts). */
   readSplit?: ReadSplit;
+  /** The largest share of the slowest 1 % sent within one 250 ms span, % (bench/lib/bunching.ts). */
+  slowBunchedPercent?: number;
 }
 
 /**
@@ -247,7 +251,7 @@ export interface TailResult {
   rates: number[];
   runs: TailRound[];
   /** Per rate and target: the median over rounds of each percentile, and its range. */
-  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; rssMB: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; threadStarts: number; stealPercent: TailRange; kernelMsPerSecond: TailRange; kernelTop?: { name: string; meanSliceMs: number }; mainWaitMsPerSecond: TailRange; mainWaitPerSliceUs: TailRange; othersRunMsPerSecond: TailRange; loadgenWaitMsPerSecond: TailRange; loadgenWaitPerSliceUs: TailRange; slowBeforeReadPercent: TailRange; slowBeforeReadMs: TailRange; slowAfterReadMs: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
+  medians: { rate: number; target: TailTarget; p50: TailRange; p99: TailRange; p999: TailRange; max: TailRange; cpuPercent: TailRange; gcPerSecond: TailRange; gcMaxMs: TailRange; promotedKB: TailRange; majorGcs: TailRange; rssMB: TailRange; loopDelayP99: TailRange; routeP99: TailRange; verifyP99: TailRange; workersPercent: TailRange; threadStarts: number; threadExits: number; slowBunchedPercent: TailRange; stealPercent: TailRange; kernelMsPerSecond: TailRange; kernelTop?: { name: string; meanSliceMs: number }; mainWaitMsPerSecond: TailRange; mainWaitPerSliceUs: TailRange; othersRunMsPerSecond: TailRange; loadgenWaitMsPerSecond: TailRange; loadgenWaitPerSliceUs: TailRange; slowBeforeReadPercent: TailRange; slowBeforeReadMs: TailRange; slowAfterReadMs: TailRange; slowInGcPercent: TailRange; allInGcPercent: TailRange; slowInLoadgenGcPercent: TailRange; allInLoadgenGcPercent: TailRange; saturated: number; starved: number }[];
 }
 
 export interface TailRange {

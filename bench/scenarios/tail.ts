@@ -12,6 +12,7 @@
  * time per signature on the bench VM, and so overstated what verification alone costs.
  */
 import { attachGcOverlap } from '../lib/gc-overlap.js';
+import { bunchedPercent, BUNCH_WINDOW_MS } from '../lib/bunching.js';
 import { readSplit } from '../lib/read-split.js';
 import { join } from 'node:path';
 import { profilePerRate, runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
@@ -70,7 +71,10 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
   );
   for (const rate of task.rates) {
     rate.server = await serverUse(marks, `rate-${rate.rate}-start`, `rate-${rate.rate}-end`);
-    if (rate.frameWindows) rate.readSplit = await readSplit(server.child, rate.frameWindows);
+    if (rate.frameWindows) {
+      rate.readSplit = await readSplit(server.child, rate.frameWindows);
+      rate.slowBunchedPercent = bunchedPercent(rate.frameWindows.slow);
+    }
     attachGcOverlap(rate, rate.server.gcPauses);
     const profile = await profiles?.get(rate.rate);
     if (profiles && !profile) report.invalid.push(`tail (${target}) @${rate.rate}/s: --cpu-prof wrote no profile`);
@@ -116,6 +120,8 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
         verifyP99: range(xs.map((x) => x.server?.hops?.verify?.p99 ?? NaN)),
         workersPercent: range(xs.map((x) => x.server?.workersPercent ?? NaN)),
         threadStarts: xs.reduce((n, x) => n + (x.server?.threadStarts ?? 0), 0),
+        threadExits: xs.reduce((n, x) => n + (x.server?.threadExits ?? 0), 0),
+        slowBunchedPercent: range(xs.map((x) => x.slowBunchedPercent ?? NaN)),
         stealPercent: range(xs.map((x) => x.server?.stealPercent ?? NaN)),
         kernelMsPerSecond: range(xs.map((x) => x.server?.kernelThreads?.msPerSecond ?? NaN)),
         kernelTop: busiestKernelThread(xs),
@@ -161,9 +167,10 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
       fmtMs(m.loopDelayP99.median),
       fmtInt(m.rssMB.median),
       m.target === 'gateway' ? `≤ ${fmtMs(m.routeP99.median)} / ≤ ${fmtMs(m.verifyP99.median)}` : '—',
-      m.target === 'gateway' ? `${fmtPercent(m.workersPercent.median)} [${fmtPercent(m.workersPercent.min)}–${fmtPercent(m.workersPercent.max)}]; ${m.threadStarts} thread start(s)` : '—',
+      m.target === 'gateway' ? `${fmtPercent(m.workersPercent.median)} [${fmtPercent(m.workersPercent.min)}–${fmtPercent(m.workersPercent.max)}]; ${m.threadStarts} thread start(s), ${m.threadExits} exit(s)` : '—',
       Number.isFinite(m.stealPercent.median) ? `${m.stealPercent.median.toFixed(0)}% [${m.stealPercent.min.toFixed(0)}–${m.stealPercent.max.toFixed(0)}]` : '—',
       Number.isFinite(m.slowBeforeReadMs.median) ? `${fmtMs(m.slowBeforeReadMs.median)} / ${fmtMs(m.slowAfterReadMs.median)} (${fmtInt(m.slowBeforeReadPercent.median)}% before)` : '—',
+      Number.isFinite(m.slowBunchedPercent.median) ? `${fmtInt(m.slowBunchedPercent.median)}% [${fmtInt(m.slowBunchedPercent.min)}–${fmtInt(m.slowBunchedPercent.max)}]` : '—',
       Number.isFinite(m.kernelMsPerSecond.median)
         ? `${m.kernelMsPerSecond.median.toFixed(1)} ms/s` + (m.kernelTop ? `; ${m.kernelTop.name} ${fmtMs(m.kernelTop.meanSliceMs)} ms slices` : '')
         : '—',
@@ -185,7 +192,7 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     "verification per frame with the gateway's own verifier (libsodium where it loads), on one thread: what verification alone",
     'adds to a relay, without the rest of the gateway.',
     '',
-    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ bare relay', 'p99 ÷ verifying relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'RSS MB', 'in gateway p99: route / verify', 'in workers', 'steal', 'slow 1 %: before / after the server read it', 'kernel threads', 'main thread waiting for a core', 'server GC pause: slow 1 % / all', 'load generator GC pause', 'notes'], rows).split('\n'),
+    ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ bare relay', 'p99 ÷ verifying relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'RSS MB', 'in gateway p99: route / verify', 'in workers', 'steal', 'slow 1 %: before / after the server read it', `slow 1 % in one ${BUNCH_WINDOW_MS} ms`, 'kernel threads', 'main thread waiting for a core', 'server GC pause: slow 1 % / all', 'load generator GC pause', 'notes'], rows).split('\n'),
     '',
     'CPU: the server process, all threads (100 % = one core), and that CPU time divided by the frames offered.',
     'GC pauses: main-thread collections per second and the longest (median of rounds); what each scavenge promoted to the',
@@ -195,14 +202,17 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     'In gateway: aiconexus_frame_route_seconds (checks passed → written to the target) and aiconexus_signature_verify_seconds',
     '(submitted → verdict), p99 as the upper bound of its histogram bucket: what of the end-to-end time the gateway itself holds a frame.',
     'In workers: the share of signatures verified by the worker threads rather than on the event loop (VERIFY_INLINE_MAX_LOAD decides),',
-    'median [min–max] of the rounds, and the worker threads started during the rate in all rounds together (a start costs a core',
-    'tens of ms, and the frames handed to a starting thread wait for it).',
+    'median [min–max] of the rounds, and the worker threads started and exited (idle) during the rate in all rounds together (a start',
+    'costs a core tens of ms, and a start or an exit stalls the event loop 10-40 ms on a 2-core machine).',
     "Steal: the machine's CPU time (all cores) the hypervisor gave to other guests during the rate (/proc/stat): time neither",
     'process saw, only as stalls; compare rows by it before comparing their tails.',
     'Slow 1 % before / after the server read it: medians over the slowest 1 % of frames of the time from sent to the',
     "server's WebSocket message event (the sender's write, the kernel, the server's event loop reaching the socket late:",
     'busy, or waiting for a core) and from there to received (the server\'s work, its write, the receiver), and the share of',
     'their summed latency spent before the read (bench/lib/read-split.ts).',
+    `Slow 1 % in one ${BUNCH_WINDOW_MS} ms: the largest share of the slowest 1 % sent within one ${BUNCH_WINDOW_MS} ms span of the rate, median [min-max]`,
+    `of the rounds. Spread evenly over ${(p.durationMs / 1000).toFixed(0)} s it would be ~${((BUNCH_WINDOW_MS / p.durationMs) * 100).toFixed(1)} %; a large share means one event (a stall of the`,
+    'server or of the machine, a thread starting or exiting) set the p99, not queueing spread over the rate (bench/lib/bunching.ts).',
     "Kernel threads: the CPU time the machine's kernel threads took per second of the rate (ms/s) and the busiest of them",
     'with its mean time slice (/proc/<pid>/schedstat). On a 2-vCPU machine a kernel thread holding a vCPU for ~10 ms leaves',
     'the server and the load generator one vCPU for that time.',

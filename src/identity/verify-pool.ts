@@ -20,7 +20,9 @@
  *
  * Workers start when needed (the first batch starts one, another starts when every running one
  * has a batch in flight), so an idle gateway does not pay their memory, and they exit after
- * `idleExitMs` without a batch (default 30 s). After a burst a worker holds 10–12 MB of RSS (its
+ * `idleExitMs` without a batch (default 30 s) once the event loop has been quiet over that time
+ * (`idleExitMaxBusy`): at moderate load the loop verifies everything itself and the threads sit
+ * idle, but the next busy spell would pay for a new one, so a busy loop keeps them. After a burst a worker holds 10–12 MB of RSS (its
  * V8 heap ~5 MB, the rest its stack and per-thread state); its exit returns that. The pool
  * decides the exit on the event loop and takes the lane out before stopping the worker, so
  * nothing is ever sent to a worker that is exiting: a verification arriving then starts a fresh
@@ -28,8 +30,9 @@
  * of CPU on the 2-core bench VM) and says so; until then the event loop verifies what would go
  * to it, so a burst after a quiet spell waits for the loop, never for a thread (see dispatch).
  */
-import { performance } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { VERIFY_IDLE_EXIT_MAX_BUSY } from '../constants.js';
 import { busyShareMeter } from '../event-loop.js';
 import { ed25519Verifier, type Ed25519Verifier } from './ed25519.js';
 import { SMALL_ORDER_Y_HEX } from './verify.js';
@@ -146,6 +149,12 @@ export interface VerifyPoolOptions {
    */
   idleExitMs?: number;
   /**
+   * An idle worker exits only when the event loop was busy less than this share (0–1) since the
+   * worker started or was last kept; otherwise it is kept, and looked at again idleExitMs later
+   * (default VERIFY_IDLE_EXIT_MAX_BUSY, 0.05; 1: whatever the load).
+   */
+  idleExitMaxBusy?: number;
+  /**
    * Called when an idle worker is told to exit (it is already out of the pool), with a promise
    * that resolves once its thread has exited.
    */
@@ -168,6 +177,8 @@ interface Lane {
   active: number;
   /** Fires every idleExitMs while the lane runs; exits the worker once it has been idle that long. */
   idle: NodeJS.Timeout | undefined;
+  /** The event loop's utilization when the worker started or was last kept for a busy loop (checkIdle). */
+  busySince: EventLoopUtilization;
 }
 
 /** Default for {@link VerifyPoolOptions.idleExitMs}. */
@@ -194,11 +205,15 @@ export class VerifyPool {
   readonly ed25519: Ed25519Verifier;
   /** Verifications done on the event loop and by the workers (for tests and metrics). */
   readonly counts = { inline: 0, workers: 0 };
-  /** Worker threads started, and stopped for being idle (for tests and metrics). */
-  readonly threads = { started: 0, idleExits: 0 };
+  /**
+   * Worker threads started, stopped for being idle, and idle ones kept because the event loop
+   * was busy (idleExitMaxBusy; for tests and metrics).
+   */
+  readonly threads = { started: 0, idleExits: 0, keptBusy: 0 };
   /** Workers told to exit for being idle, until their threads have exited (close() waits for them). */
   private readonly exiting = new Set<Promise<void>>();
   private readonly idleExitMs: number;
+  private readonly idleExitMaxBusy: number;
   /** The event loop's busy share: measured when it was last sampled (`sampledAt`). */
   private readonly busyShare = busyShareMeter();
   private sampledAt = performance.now();
@@ -221,6 +236,8 @@ export class VerifyPool {
     if (!(idle >= 0)) throw new RangeError('idleExitMs must be ≥ 0');
     // setTimeout takes at most 2^31-1 ms; longer means never.
     this.idleExitMs = idle > 0 && idle < 2 ** 31 ? idle : 0;
+    this.idleExitMaxBusy = options.idleExitMaxBusy ?? VERIFY_IDLE_EXIT_MAX_BUSY;
+    if (!(this.idleExitMaxBusy >= 0 && this.idleExitMaxBusy <= 1)) throw new RangeError('idleExitMaxBusy must be within 0–1');
     this.inlineBelow = options.inlineBelowUtilization ?? 0.75;
     this.inlineBudgetMs = options.inlineBudgetMs ?? 2;
     this.ed25519 = options.verifier ?? ed25519Verifier('auto');
@@ -465,7 +482,15 @@ export class VerifyPool {
     // The gateway's lifetime is decided by its sockets and close(), not by these threads.
     worker.unref();
     this.threads.started++;
-    const lane: Lane = { worker, ready: this.options.inlineWhileStarting === false, inFlight: [], load: 0, active: performance.now(), idle: undefined };
+    const lane: Lane = {
+      worker,
+      ready: this.options.inlineWhileStarting === false,
+      inFlight: [],
+      load: 0,
+      active: performance.now(),
+      idle: undefined,
+      busySince: performance.eventLoopUtilization(),
+    };
     if (this.idleExitMs > 0) {
       lane.idle = setTimeout(() => this.checkIdle(index, lane), this.idleExitMs);
       lane.idle.unref();
@@ -497,17 +522,26 @@ export class VerifyPool {
   }
 
   /**
-   * The lane's idle timer: stops its worker when nothing is in flight and nothing was sent or
-   * answered for idleExitMs; otherwise looks again when that much time will have passed. The lane
-   * leaves `lanes` before the worker is told to stop, so the next batch goes to a new worker.
+   * The lane's idle timer: stops its worker when nothing is in flight, nothing was sent or
+   * answered for idleExitMs, and the event loop was busy less than idleExitMaxBusy since the
+   * worker started or was last kept (at least idleExitMs); otherwise looks again when that much
+   * time will have passed. The lane leaves `lanes` before the worker is told to stop, so the next
+   * batch goes to a new worker.
    */
   private checkIdle(index: number, lane: Lane): void {
     if (this.lanes[index] !== lane) return;
     const idleFor = performance.now() - lane.active;
-    if (lane.load > 0 || idleFor < this.idleExitMs) {
-      lane.idle = setTimeout(() => this.checkIdle(index, lane), lane.load > 0 ? this.idleExitMs : this.idleExitMs - idleFor);
+    const again = (ms: number): void => {
+      lane.idle = setTimeout(() => this.checkIdle(index, lane), ms);
       lane.idle.unref();
-      return;
+    };
+    if (lane.load > 0 || idleFor < this.idleExitMs) return again(lane.load > 0 ? this.idleExitMs : this.idleExitMs - idleFor);
+    const now = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(now, lane.busySince).utilization;
+    lane.busySince = now;
+    if (this.idleExitMaxBusy < 1 && busy >= this.idleExitMaxBusy) {
+      this.threads.keptBusy++;
+      return again(this.idleExitMs);
     }
     this.lanes[index] = undefined;
     this.threads.idleExits++;

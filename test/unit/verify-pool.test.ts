@@ -306,8 +306,18 @@ describe('VerifyPool', () => {
     expect(() => new VerifyPool({ threads: 0 })).toThrow(RangeError);
     expect(() => new VerifyPool({ threads: 1, idleExitMs: -1 })).toThrow(RangeError);
     expect(() => new VerifyPool({ threads: 1, idleExitMs: Number.NaN })).toThrow(RangeError);
+    expect(() => new VerifyPool({ threads: 1, idleExitMaxBusy: 1.5 })).toThrow(RangeError);
+    expect(() => new VerifyPool({ threads: 1, idleExitMaxBusy: -0.1 })).toThrow(RangeError);
   });
 });
+
+/** Keeps the event loop ~60 % busy (6 ms of every 10), well above VERIFY_IDLE_EXIT_MAX_BUSY; clearInterval stops it. */
+function keepLoopBusy(): NodeJS.Timeout {
+  return setInterval(() => {
+    const end = performance.now() + 6;
+    while (performance.now() < end);
+  }, 10);
+}
 
 describe('VerifyPool idle exit', () => {
   /** Workers only (nothing inline), and each idle exit's promise in order. */
@@ -340,10 +350,10 @@ describe('VerifyPool idle exit', () => {
     const { exited } = await exiting;
     // Out of the pool as soon as it is told to stop; its thread is gone when `exited` resolves.
     expect(p.running).toBe(0);
-    expect(p.threads).toEqual({ started: 1, idleExits: 1 });
+    expect(p.threads).toMatchObject({ started: 1, idleExits: 1 });
     await exited;
     expect(await verdict(p, items[1] as Signed)).toBe(true);
-    expect(p.threads).toEqual({ started: 2, idleExits: 1 });
+    expect(p.threads).toMatchObject({ started: 2, idleExits: 1 });
     expect(p.counts).toEqual({ inline: 0, workers: 2 });
     // A refusal from the new worker is still a refusal.
     expect(await verdict(p, { ...(items[2] as Signed), signature: new Uint8Array(64) })).toBe(false);
@@ -392,7 +402,42 @@ describe('VerifyPool idle exit', () => {
     await eventually(() => exits.length >= 2, 5000, 'both workers told to exit');
     await Promise.all(exits);
     expect(p.running).toBe(0);
-    expect(p.threads).toEqual({ started: 2, idleExits: 2 });
+    expect(p.threads).toMatchObject({ started: 2, idleExits: 2 });
+  });
+
+  it('keeps an idle worker while the event loop is busy, and stops it once the loop is quiet', async () => {
+    const { pool: p, told } = idlePool(40);
+    pool = p;
+    const [s] = (await signed(1)) as [Signed];
+    expect(await verdict(p, s)).toBe(true);
+    const spin = keepLoopBusy();
+    const exiting = told();
+    try {
+      await eventually(() => p.threads.keptBusy >= 3, 10_000, 'three idle checks on a busy loop');
+      expect(p.threads.idleExits).toBe(0);
+      expect(p.running).toBe(1);
+    } finally {
+      clearInterval(spin);
+    }
+    // Quiet now: the next check (at most one idle-exit time later) stops it.
+    await (await exiting).exited;
+    expect(p.threads).toMatchObject({ started: 1, idleExits: 1 });
+    expect(p.running).toBe(0);
+  });
+
+  it('with idleExitMaxBusy 1 stops an idle worker whatever the load', async () => {
+    const exits: Promise<void>[] = [];
+    pool = new VerifyPool({ threads: 1, inlineWhileStarting: false, inlineWhenIdle: false, inlineBelowUtilization: 0, idleExitMs: 20, idleExitMaxBusy: 1, onIdleExit: (e) => exits.push(e) });
+    const [s] = (await signed(1)) as [Signed];
+    expect(await verdict(pool, s)).toBe(true);
+    const spin = keepLoopBusy();
+    try {
+      await eventually(() => exits.length === 1, 10_000, 'the worker told to exit on a busy loop');
+    } finally {
+      clearInterval(spin);
+    }
+    expect(pool.threads).toMatchObject({ idleExits: 1, keptBusy: 0 });
+    await exits[0];
   });
 
   it('close() waits for a worker that is exiting', async () => {
