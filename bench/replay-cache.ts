@@ -8,7 +8,8 @@
  *
  * Reports bytes per entry (JS heap + array buffers, after a full GC), µs per add, and how long a
  * full GC takes with the cache alive: every heap object in the old generation is marked by every
- * full GC, so the cache's object count is what it costs the event loop in GC pauses.
+ * full GC, so the cache's object count is what it costs the event loop in GC pauses; then the
+ * once-a-second sweep: the slowest add() per second once ids expire, at 2,000 and 4,000 frames/s.
  * Needs --expose-gc (the npm script passes it).
  */
 import { ReplayCache } from '../src/identity/replay-cache.js';
@@ -70,4 +71,34 @@ for (const r of rows) {
     `  ${r.label.padEnd(30)} ${String(r.senders).padStart(6)} senders: ${r.bytesPerEntry.toFixed(1).padStart(6)} B/entry, ` +
       `${r.addMicros.toFixed(2)} µs/add, full GC ${r.fullGcMs.toFixed(1)} ms\n`,
   );
+}
+
+/**
+ * The sweep: the slowest add() per simulated second once ids expire (after CLOCK_SKEW, 30 s), at
+ * `rate` frames/s round-robin from 500 senders, over 70 s of a fake clock. Once a second one add()
+ * compacts every sender with an expired id, and at a steady rate that is every sender: the frame
+ * in that add(), and every frame behind it, waits for all of them (docs/performance.md,
+ * "Afternoon of 2026-12-04").
+ */
+function sweepCost(rate: number, senders: number): { medianMs: number; maxMs: number } {
+  let now = 1_700_000_000_000;
+  const cache = new ReplayCache(() => now);
+  const dids = Array.from({ length: senders }, (_, i) => `did:key:z6Mk${String(i).padStart(44, '0')}`);
+  const slowest = new Map<number, number>();
+  for (let i = 0; i < 70 * rate; i++) {
+    now += 1000 / rate;
+    const started = performance.now();
+    cache.add(dids[i % senders] as string, `L${i}`, Math.floor(now) + 30_000);
+    const ms = performance.now() - started;
+    const second = Math.floor(i / rate);
+    if (second >= 31) slowest.set(second, Math.max(slowest.get(second) ?? 0, ms));
+  }
+  const xs = [...slowest.values()].sort((a, b) => a - b);
+  return { medianMs: xs[Math.floor(xs.length / 2)] as number, maxMs: xs[xs.length - 1] as number };
+}
+
+process.stdout.write('sweep: the slowest add() per second, seconds 31-70 (ids expiring), 500 senders: median / max ms\n');
+for (const rate of [2000, 4000]) {
+  const { medianMs, maxMs } = sweepCost(rate, 500);
+  process.stdout.write(`  ${String(rate).padStart(5)} frames/s: ${medianMs.toFixed(2)} / ${maxMs.toFixed(2)}\n`);
 }
