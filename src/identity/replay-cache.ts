@@ -3,8 +3,10 @@
  * (docs/protocol.md §5, REPLAY).
  *
  * Memory is bounded by time: an entry lives at most 2 × CLOCK_SKEW (a frame's ts may lead the
- * clock by CLOCK_SKEW). Expired entries are dropped at most once a second, without a timer, by
- * compacting the senders whose earliest expiry has passed (one-second buckets of senders).
+ * clock by CLOCK_SKEW), and is dropped at most SWEEP_EVERY_S seconds after it expired. Expired
+ * entries are dropped at most once a second, without a timer, by compacting the senders whose
+ * earliest expiry has passed (one-second buckets of senders), each sender only every
+ * SWEEP_EVERY_S seconds, in its own phase (see SWEEP_EVERY_S).
  *
  * Why typed arrays: at a few thousand frames/s the cache holds hundreds of thousands of entries,
  * all long-lived enough to reach V8's old generation, where every heap object is marked by every
@@ -75,12 +77,24 @@ interface Sender {
   minExpiry: number;
   /** The bucket second this sender is queued in for compaction, or -1. */
   queuedAt: number;
+  /** Its compactions fall on seconds ≡ phase (mod SWEEP_EVERY_S). */
+  readonly phase: number;
 }
 
 /** Slots of a new sender's table. */
 const INITIAL_SLOTS = 8;
 /** Past this share of occupied slots a table is rebuilt: expired entries dropped, grown if needed. */
 const MAX_LOAD = 0.75;
+/**
+ * A sender's table is compacted at most once per this many seconds, in the second its phase
+ * (assigned round-robin) falls on. Why: at a steady rate every sender has an id expiring every
+ * second, and compacting all of them in the one add() that crosses a second held that frame, and
+ * the frames behind it, 2.7 ms at 2,000 frames/s and 5.3 ms at 4,000/s from 500 senders, every
+ * second (`npm run bench:replay`, docs/performance.md "Afternoon of 2026-12-04"). In phases, a
+ * fifth of the senders per second, each dropping five seconds of expiries in one rewrite. Expired
+ * entries stay up to this much longer (lookups already treat them as absent).
+ */
+export const SWEEP_EVERY_S = 5;
 
 export class ReplayCache {
   private readonly senders = new Map<string, Sender>();
@@ -88,6 +102,8 @@ export class ReplayCache {
   private readonly buckets = new Map<number, Sender[]>();
   private lastSweep = 0;
   private entries = 0;
+  /** The phase the next new sender gets. */
+  private nextPhase = 0;
   /** A copy of a table being rewritten in place (same size), so that compaction allocates nothing. */
   private scratch = new Float64Array(0);
 
@@ -106,7 +122,8 @@ export class ReplayCache {
     if (now - this.lastSweep >= 1000) this.sweep(now);
     let sender = this.senders.get(did);
     if (sender === undefined) {
-      sender = { did, table: new Float64Array(2 * INITIAL_SLOTS), used: 0, minExpiry: Infinity, queuedAt: -1 };
+      sender = { did, table: new Float64Array(2 * INITIAL_SLOTS), used: 0, minExpiry: Infinity, queuedAt: -1, phase: this.nextPhase };
+      this.nextPhase = (this.nextPhase + 1) % SWEEP_EVERY_S;
       this.senders.set(did, sender);
     }
     const key = this.keyOf(id);
@@ -158,11 +175,15 @@ export class ReplayCache {
     return this.senders.size;
   }
 
-  /** Queues `sender` for compaction in the second of `expiresAt` if that is its earliest. */
+  /**
+   * Queues `sender` for compaction in the first second of its phase at or after `expiresAt`, if
+   * that is its earliest expiry.
+   */
   private noteExpiry(sender: Sender, expiresAt: number): void {
     if (expiresAt >= sender.minExpiry) return;
     sender.minExpiry = expiresAt;
-    const second = Math.ceil(expiresAt / 1000);
+    const expirySecond = Math.ceil(expiresAt / 1000);
+    const second = expirySecond + ((((sender.phase - expirySecond) % SWEEP_EVERY_S) + SWEEP_EVERY_S) % SWEEP_EVERY_S);
     if (sender.queuedAt !== -1 && sender.queuedAt <= second) return;
     sender.queuedAt = second;
     const bucket = this.buckets.get(second);

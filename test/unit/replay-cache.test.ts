@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
 import { DID_A, DID_B, offerVector } from '../helpers/vectors.js';
 import { checkSignaling } from '../../src/identity/checks.js';
-import { idHasher, ReplayCache } from '../../src/identity/replay-cache.js';
+import { idHasher, ReplayCache, SWEEP_EVERY_S } from '../../src/identity/replay-cache.js';
 import { importAgentKey, type AgentKey } from '../../src/identity/verify.js';
 
 const SKEW = 30_000;
@@ -95,6 +95,34 @@ describe('ReplayCache', () => {
     expect(cache.size).toBe(1);
     // all old ids are usable again
     expect(cache.add(DID_A, 'f-0', c.t + SKEW)).toBe(true);
+  });
+
+  it('compacts each sender once per SWEEP_EVERY_S seconds, a share of the senders each second', () => {
+    const c = clock(1_000_000);
+    const cache = new ReplayCache(c.now);
+    const rebuilt: string[] = [];
+    const inner = cache as unknown as { rebuild(sender: { did: string }, now: number): void };
+    const rebuild = inner.rebuild.bind(cache);
+    inner.rebuild = (sender, now) => {
+      rebuilt.push(sender.did);
+      rebuild(sender, now);
+    };
+    const dids = Array.from({ length: 10 * SWEEP_EVERY_S }, (_, i) => `did:key:z6Mk${String(i).padStart(44, '0')}`);
+    // Every sender sends once every 100 ms for 60 s: each has an id expiring every second.
+    let n = 0;
+    const perSecond: number[] = [];
+    for (let ms = 0; ms < 60_000; ms += 100) {
+      c.t = 1_000_000 + ms;
+      const before = rebuilt.length;
+      for (const did of dids) cache.add(did, `f-${n++}`, c.t + SKEW);
+      if (ms % 1000 === 0 && ms >= 40_000) perSecond.push(rebuilt.length - before);
+    }
+    // Past the first expiries: a 1/SWEEP_EVERY_S share of the senders per second, not all of them.
+    for (const count of perSecond) expect(count).toBeLessThanOrEqual(dids.length / SWEEP_EVERY_S + 1);
+    expect(perSecond.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    // And the cache holds no more than SWEEP_EVERY_S seconds of expired ids beside the live ones.
+    const live = dids.length * (SKEW / 100);
+    expect(cache.size).toBeLessThanOrEqual(live + dids.length * ((SWEEP_EVERY_S + 1) * 10));
   });
 
   it('sweep() drops only expired entries', () => {
@@ -204,10 +232,10 @@ describe.each(['siphash', 'sha256'] as const)('ReplayCache tables (ids hashed wi
     expect(accepted).toBeGreaterThan(5_000);
     expect(refused).toBeGreaterThan(5_000);
     // After a sweep it holds what has not expired, plus at most what expired within the last
-    // second (expiries are bucketed by the second).
+    // SWEEP_EVERY_S seconds (a sender is compacted once per that many seconds, in its phase).
     cache.sweep(c.t);
     const alive = [...model.values()].filter((e) => e >= c.t).length;
-    const aliveOrRecent = [...model.values()].filter((e) => e >= c.t - 1000).length;
+    const aliveOrRecent = [...model.values()].filter((e) => e >= c.t - 1000 * SWEEP_EVERY_S).length;
     expect(cache.size).toBeGreaterThanOrEqual(alive);
     expect(cache.size).toBeLessThanOrEqual(aliveOrRecent);
   });
