@@ -30,7 +30,7 @@
  * of CPU on the 2-core bench VM) and says so; until then the event loop verifies what would go
  * to it, so a burst after a quiet spell waits for the loop, never for a thread (see dispatch).
  */
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { VERIFY_IDLE_EXIT_MAX_BUSY } from '../constants.js';
 import { busyShareMeter } from '../event-loop.js';
@@ -177,8 +177,8 @@ interface Lane {
   active: number;
   /** Fires every idleExitMs while the lane runs; exits the worker once it has been idle that long. */
   idle: NodeJS.Timeout | undefined;
-  /** The event loop's utilization when the worker started or was last kept for a busy loop (checkIdle). */
-  busySince: EventLoopUtilization;
+  /** The event loop's busy share since the worker started or was last kept for a busy loop (checkIdle). */
+  busySince: () => number;
 }
 
 /** Default for {@link VerifyPoolOptions.idleExitMs}. */
@@ -489,7 +489,7 @@ export class VerifyPool {
       load: 0,
       active: performance.now(),
       idle: undefined,
-      busySince: performance.eventLoopUtilization(),
+      busySince: busyShareMeter(),
     };
     if (this.idleExitMs > 0) {
       lane.idle = setTimeout(() => this.checkIdle(index, lane), this.idleExitMs);
@@ -536,10 +536,7 @@ export class VerifyPool {
       lane.idle.unref();
     };
     if (lane.load > 0 || idleFor < this.idleExitMs) return again(lane.load > 0 ? this.idleExitMs : this.idleExitMs - idleFor);
-    const now = performance.eventLoopUtilization();
-    const busy = performance.eventLoopUtilization(now, lane.busySince).utilization;
-    lane.busySince = now;
-    if (this.idleExitMaxBusy < 1 && busy >= this.idleExitMaxBusy) {
+    if (this.idleExitMaxBusy < 1 && lane.busySince() >= this.idleExitMaxBusy) {
       this.threads.keptBusy++;
       return again(this.idleExitMs);
     }
