@@ -383,10 +383,16 @@ interface LatencyParams {
    * in the first seconds of traffic; this keeps that out of every rate alike.
    */
   jitWarmup?: { rate: number; ms: number };
+  /**
+   * Unmeasured ms at the first rate after the JIT warm-up (marks `settle-start` / `settle-end`),
+   * so that the rates measure a server past the first expiries of its replay cache.
+   */
+  settleMs?: number;
 }
 
-/** One phase of the latency task: a measured rate, or the unmeasured JIT warm-up before them. */
+/** One phase of the latency task: a measured rate, or an unmeasured warm-up before them. */
 interface LatencyPhase {
+  name: string;
   rate: number;
   warmupMs: number;
   durationMs: number;
@@ -444,19 +450,25 @@ async function latency(p: LatencyParams) {
   let base = 0;
   let frameBytes = 0;
   const phases: LatencyPhase[] = [
-    ...(p.jitWarmup && p.jitWarmup.ms > 0 ? [{ rate: p.jitWarmup.rate, warmupMs: p.jitWarmup.ms, durationMs: 0, measured: false }] : []),
-    ...p.rates.map((rate) => ({ rate, warmupMs: p.warmupMs, durationMs: p.durationMs, measured: true })),
+    ...(p.jitWarmup && p.jitWarmup.ms > 0 ? [{ name: 'jit-warmup', rate: p.jitWarmup.rate, warmupMs: p.jitWarmup.ms, durationMs: 0, measured: false }] : []),
+    ...(p.settleMs && p.settleMs > 0 && p.rates.length > 0 ? [{ name: 'settle', rate: p.rates[0] as number, warmupMs: p.settleMs, durationMs: 0, measured: false }] : []),
+    ...p.rates.map((rate) => ({ name: `rate-${rate}`, rate, warmupMs: p.warmupMs, durationMs: p.durationMs, measured: true })),
   ];
   for (const phase of phases) {
-    const { rate } = phase;
-    const name = phase.measured ? `rate-${rate}` : 'jit-warmup';
+    const { rate, name } = phase;
+    const interval = 1000 / rate;
     const warm = Math.round((rate * phase.warmupMs) / 1000);
     const total = warm + Math.round((rate * phase.durationMs) / 1000);
     const signStarted = performance.now();
+    // Frame i carries the time it is due to be sent, less the signing time, as a real agent's
+    // (signed just before sending) would: so the server's replay cache expires ids spread as they
+    // came, not all of a phase's in the second it was signed, and a phase of any length stays
+    // within the 30 s freshness window.
+    const signedAt = Date.now();
     const texts = await signFramesAsync(total, (i) => {
       const s = conns[sender(i)] as AgentConn;
       const r = conns[sender(i) ^ 1] as AgentConn;
-      return { keys: s.keys, frame: signalingFrame(p.frame, `L${base + i}`, s.keys.did, r.keys.did, Date.now()) };
+      return { keys: s.keys, frame: signalingFrame(p.frame, `L${base + i}`, s.keys.did, r.keys.did, signedAt + Math.floor(i * interval)) };
     });
     const frames = texts.map((t) => Buffer.from(t));
     frameBytes = frames[0]?.length ?? 0;
@@ -490,7 +502,6 @@ async function latency(p: LatencyParams) {
     }
     await sleep(100);
 
-    const interval = 1000 / rate;
     const start = performance.now() + 5;
     const cpu0 = process.cpuUsage();
     takeGcPauses(); // from here: this rate's own pauses

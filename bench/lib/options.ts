@@ -14,6 +14,15 @@ import { TAIL_TARGETS, type TailTarget } from './results.js';
  */
 const TAIL_JIT_WARMUP_RATE = 2000;
 
+/**
+ * The tail's settle time: signaling at the first rate, unmeasured, after the JIT warm-up. The
+ * replay cache keeps an id for CLOCK_SKEW (default 30 s) past its frame's timestamp, so a gateway's first
+ * 30 s of signaling never drop one; one that has been up a while drops them all the time (and
+ * until 2026-12-04 stalled a frame every second doing it: docs/performance.md, "Afternoon of
+ * 2026-12-04"). Without this the 500/s rate ended before the first expiry and 2,000/s saw it.
+ */
+const TAIL_SETTLE_S = 30;
+
 export const SCENARIOS = ['ceiling', 'relay', 'throughput', 'latency', 'tail', 'handshake', 'capacity', 'cluster'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -33,6 +42,9 @@ const USAGE = `usage: npm run bench -- [options]
   --tail-rounds N   tail: rounds of the gateway, the bare relay and the verifying relay, taking turns (default 3; smoke 1)
   --tail-jit-warmup S tail: seconds of unmeasured frames at 2,000/s before each target's first rate, so that no rate
                     measures a fresh process compiling its frame path (default 5; smoke 0; 0 = none)
+  --tail-settle S   tail: seconds of unmeasured frames at the first rate after the JIT warm-up, so that every rate
+                    measures a gateway past its replay cache's first expiries (ids live 30 s), as one that has been
+                    up a while is (default 30; smoke 0; 0 = none)
   --tail-targets a,b tail: which of gateway, bare-relay, verifying-relay run (default all three; the ratios and the
                     summary row need the gateway and the bare relay), e.g. gateway alone for long GC runs
   --workers N       cluster: GATEWAY_WORKERS of the multi-process gateway (default 2)
@@ -61,6 +73,7 @@ const flag = { type: 'boolean' } as const;
 export const OPTIONS = {
   only: text, smoke: flag, duration: text, agents: text, rates: text, 'pairs-agents': text, window: text,
   handshakes: text, concurrency: text, frame: text, 'tail-rates': text, 'tail-rounds': text, 'tail-targets': text, 'tail-jit-warmup': text,
+  'tail-settle': text,
   workers: text, 'cluster-rate': text, 'cross-share': text,
   'cpu-prof': flag, 'heap-sample': flag, 'verify-threads': text, 'gateway-flags': text, 'loadgen-flags': text, malloc: text, tsx: flag, verbose: flag,
   help: flag,
@@ -122,6 +135,7 @@ function parseOptions(argv: string[]) {
       durationMs: (duration ?? (smoke ? 1 : 10)) * 1000,
       warmupMs: smoke ? 200 : 1000,
       jitWarmup: { rate: TAIL_JIT_WARMUP_RATE, ms: int('tail-jit-warmup', smoke ? 0 : 5, 0, 120) * 1000 },
+      settleMs: int('tail-settle', smoke ? 0 : TAIL_SETTLE_S, 0, 300) * 1000,
     },
     capacity: { agents: int('agents', smoke ? 200 : 10_000, 2, 19_000), healthRequests: smoke ? 50 : 200 },
     handshake: { count: int('handshakes', smoke ? 100 : 5000, 1, 19_000), concurrency: int('concurrency', smoke ? 10 : 50, 1, 1000) },

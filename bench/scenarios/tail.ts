@@ -42,9 +42,10 @@ function busiestKernelThread(rates: LatencyRate[]): TailResult['medians'][number
 
 const fmtRange = (r: TailRange) => `${fmtMs(r.median)} [${fmtMs(r.min)}–${fmtMs(r.max)}]`;
 
-/** The measuring time of one target's run: the JIT warm-up, every rate's duration and warm-up, plus 10 s each to settle. */
+/** The measuring time of one target's run: the JIT warm-up, the settle time, every rate's duration and warm-up, plus 10 s each to drain. */
 function runMs(p: Options['tail']): number {
-  return (p.jitWarmup.ms > 0 ? p.jitWarmup.ms + 10_000 : 0) + p.rates.length * (p.durationMs + p.warmupMs + 10_000);
+  const unmeasured = (ms: number) => (ms > 0 ? ms + 10_000 : 0);
+  return unmeasured(p.jitWarmup.ms) + unmeasured(p.settleMs) + p.rates.length * (p.durationMs + p.warmupMs + 10_000);
 }
 
 /** How long the whole scenario may take before it counts as hung (bench/run.ts): twice its runs' time, at least 10 minutes. */
@@ -66,7 +67,7 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
   const task = await runTask<{ agents: number; rates: LatencyRate[] }>(
     loadgen,
     'latency',
-    { url: server.url, agents: p.agents, rates: p.rates, durationMs: p.durationMs, warmupMs: p.warmupMs, jitWarmup: p.jitWarmup, frame: 'offer-small' },
+    { url: server.url, agents: p.agents, rates: p.rates, durationMs: p.durationMs, warmupMs: p.warmupMs, jitWarmup: p.jitWarmup, settleMs: p.settleMs, frame: 'offer-small' },
     runMs(p) + 180_000,
   );
   for (const rate of task.rates) {
@@ -187,6 +188,9 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     p.jitWarmup.ms > 0
       ? `before the first rate, ${(p.jitWarmup.ms / 1000).toFixed(0)} s at ${fmtInt(p.jitWarmup.rate)}/s unmeasured, for every target (a fresh process compiles its frame path then);`
       : 'no JIT warm-up before the first rate (--tail-jit-warmup 0): the first rate includes a fresh process compiling its frame path;',
+    p.settleMs > 0
+      ? `then ${(p.settleMs / 1000).toFixed(0)} s at ${fmtInt(p.rates[0] ?? NaN)}/s unmeasured (--tail-settle), so that every rate measures a server past its replay cache's first expiries;`
+      : 'no settle time (--tail-settle 0): rates in the first 30 s of signaling measure a replay cache that has not yet expired an id;',
     `${p.rounds} round(s), ${targets.join(', ')} taking turns, each in a fresh process; medians of the rounds [min–max], ms`,
     'Bare relay: parse, look up, forward (nothing verified). Verifying relay: the same plus canonical bytes and an inline Ed25519',
     "verification per frame with the gateway's own verifier (libsodium where it loads), on one thread: what verification alone",

@@ -26,7 +26,7 @@ describe('bench --tail-targets', () => {
 });
 
 describe('bench tail time budget', () => {
-  const tail = { agents: 500, rates: [500, 2000, 4000], rounds: 3, targets: tailTargets(undefined), durationMs: 10_000, warmupMs: 1000, jitWarmup: { rate: 2000, ms: 0 } };
+  const tail = { agents: 500, rates: [500, 2000, 4000], rounds: 3, targets: tailTargets(undefined), durationMs: 10_000, warmupMs: 1000, jitWarmup: { rate: 2000, ms: 0 }, settleMs: 0 };
 
   it('is 10 minutes for the default sizes and grows with --duration, rounds and targets', () => {
     expect(tailBudgetMs({ ...tail, durationMs: 1000, rounds: 1 })).toBe(600_000);
@@ -39,6 +39,11 @@ describe('bench tail time budget', () => {
     // (5 + 10 s) + 3 × (60 + 1 + 10 s) + 60 s = 288 s per run.
     expect(tailBudgetMs({ ...tail, durationMs: 60_000, jitWarmup: { rate: 2000, ms: 5000 } })).toBe(2 * 9 * 288_000);
   });
+
+  it('counts the settle time after it', () => {
+    // (5 + 10 s) + (30 + 10 s) + 3 × (60 + 1 + 10 s) + 60 s = 328 s per run.
+    expect(tailBudgetMs({ ...tail, durationMs: 60_000, jitWarmup: { rate: 2000, ms: 5000 }, settleMs: 30_000 })).toBe(2 * 9 * 328_000);
+  });
 });
 
 describe('bench tail JIT warm-up', () => {
@@ -47,6 +52,13 @@ describe('bench tail JIT warm-up', () => {
     expect(benchOptions(['--smoke']).tail.jitWarmup.ms).toBe(0);
     expect(benchOptions(['--tail-jit-warmup', '0']).tail.jitWarmup.ms).toBe(0);
     expect(benchOptions(['--tail-jit-warmup', '12']).tail.jitWarmup.ms).toBe(12_000);
+  });
+
+  it('is followed by 30 s at the first rate by default, none in smoke runs, and --tail-settle sets it (0: none)', () => {
+    expect(benchOptions([]).tail.settleMs).toBe(30_000);
+    expect(benchOptions(['--smoke']).tail.settleMs).toBe(0);
+    expect(benchOptions(['--tail-settle', '0']).tail.settleMs).toBe(0);
+    expect(benchOptions(['--tail-settle', '45']).tail.settleMs).toBe(45_000);
   });
 });
 
