@@ -22,11 +22,11 @@
  * has a batch in flight), so an idle gateway does not pay their memory, and they exit after
  * `idleExitMs` without a batch (default 30 s) once the event loop has been quiet over that time
  * (`idleExitMaxBusy`): at moderate load the loop verifies everything itself and the threads sit
- * idle, but the next busy spell would pay for a new one, so a busy loop keeps them. After a burst a worker holds 10–12 MB of RSS (its
- * V8 heap ~5 MB, the rest its stack and per-thread state); its exit returns that. The pool
- * decides the exit on the event loop and takes the lane out before stopping the worker, so
- * nothing is ever sent to a worker that is exiting: a verification arriving then starts a fresh
- * one. A fresh worker is ready 55–110 ms after it starts (starting a Node thread costs 65–100 ms
+ * idle, but the next busy spell would pay for a new one, so a busy loop keeps them. After a burst
+ * a worker holds 10–12 MB of RSS (its V8 heap ~5 MB, the rest its stack and per-thread state);
+ * its exit returns that. The pool decides the exit on the event loop and takes the lane out
+ * before stopping the worker, so nothing is ever sent to a worker that is exiting: a verification
+ * arriving then starts a fresh one. A fresh worker is ready 55–110 ms after it starts (starting a Node thread costs 65–100 ms
  * of CPU on the 2-core bench VM) and says so; until then the event loop verifies what would go
  * to it, so a burst after a quiet spell waits for the loop, never for a thread (see dispatch).
  */
@@ -491,10 +491,7 @@ export class VerifyPool {
       idle: undefined,
       busySince: busyShareMeter(),
     };
-    if (this.idleExitMs > 0) {
-      lane.idle = setTimeout(() => this.checkIdle(index, lane), this.idleExitMs);
-      lane.idle.unref();
-    }
+    if (this.idleExitMs > 0) this.checkIdleIn(this.idleExitMs, index, lane);
     worker.on('message', (results: Uint8Array | 'ready') => {
       if (results === 'ready') {
         lane.ready = true;
@@ -521,6 +518,12 @@ export class VerifyPool {
     return lane;
   }
 
+  /** Sets the lane's idle timer: {@link checkIdle} in `ms` (the timer keeps no process alive). */
+  private checkIdleIn(ms: number, index: number, lane: Lane): void {
+    lane.idle = setTimeout(() => this.checkIdle(index, lane), ms);
+    lane.idle.unref();
+  }
+
   /**
    * The lane's idle timer: stops its worker when nothing is in flight, nothing was sent or
    * answered for idleExitMs, and the event loop was busy less than idleExitMaxBusy since the
@@ -531,14 +534,10 @@ export class VerifyPool {
   private checkIdle(index: number, lane: Lane): void {
     if (this.lanes[index] !== lane) return;
     const idleFor = performance.now() - lane.active;
-    const again = (ms: number): void => {
-      lane.idle = setTimeout(() => this.checkIdle(index, lane), ms);
-      lane.idle.unref();
-    };
-    if (lane.load > 0 || idleFor < this.idleExitMs) return again(lane.load > 0 ? this.idleExitMs : this.idleExitMs - idleFor);
+    if (lane.load > 0 || idleFor < this.idleExitMs) return this.checkIdleIn(lane.load > 0 ? this.idleExitMs : this.idleExitMs - idleFor, index, lane);
     if (this.idleExitMaxBusy < 1 && lane.busySince() >= this.idleExitMaxBusy) {
       this.threads.keptBusy++;
-      return again(this.idleExitMs);
+      return this.checkIdleIn(this.idleExitMs, index, lane);
     }
     this.lanes[index] = undefined;
     this.threads.idleExits++;
