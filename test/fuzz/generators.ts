@@ -14,6 +14,7 @@
 import { createPrivateKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { base58 } from '@scure/base';
 import fc from 'fast-check';
+import { malleate } from '../helpers/agent.js';
 import { canonicalWithoutSig, type SignatureBook } from './oracle.js';
 import { arr, deepArrayText, deepObjectText, entry, fromValue, keyName, lit, obj, val, write, type Raw, type RawEntry } from './raw-json.js';
 
@@ -75,19 +76,6 @@ export const SPECIAL_DIDS = {
 
 /** R = identity, S = 0: the signature every small-order key "accepts" (docs/protocol.md §13). */
 export const IDENTITY_FORGERY_SIG = Buffer.concat([Buffer.from('01' + '00'.repeat(31), 'hex'), Buffer.alloc(32)]).toString('base64url');
-
-/** S + L of a signature: the same point R with a malleated scalar (must be rejected). */
-function malleate(sig: string): string {
-  const bytes = Buffer.from(sig, 'base64url');
-  const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
-  let carry = 0;
-  for (let i = 0; i < 32; i++) {
-    const sum = (bytes[32 + i] as number) + (L[i] as number) + carry;
-    bytes[32 + i] = sum & 0xff;
-    carry = sum >> 8;
-  }
-  return bytes.toString('base64url');
-}
 
 // --- recipes ---------------------------------------------------------------------------------
 

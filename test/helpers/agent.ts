@@ -17,6 +17,19 @@ export interface Closed {
   reason: string;
 }
 
+/** S + L of a signature: the same point R with a malleated scalar (must be rejected). */
+export function malleate(sig: string): string {
+  const bytes = Buffer.from(sig, 'base64url');
+  const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
+  let carry = 0;
+  for (let i = 0; i < 32; i++) {
+    const sum = (bytes[32 + i] as number) + (L[i] as number) + carry;
+    bytes[32 + i] = sum & 0xff;
+    carry = sum >> 8;
+  }
+  return bytes.toString('base64url');
+}
+
 /** Signs `frame` (everything but `sig`) and returns it with `sig` set. */
 export function signFrame<T extends Record<string, unknown>>(secretKey: Uint8Array, frame: T): T & { sig: string } {
   const sig = ed.sign(signedBytes(frame), secretKey);

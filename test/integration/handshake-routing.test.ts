@@ -58,6 +58,28 @@ describe('routing', () => {
     expect(await a.barrier()).toEqual([]);
   });
 
+  it('writes each frame of one read as soon as it is verified while the event loop has time', async () => {
+    const a = agent();
+    await a.register(gw.wsUrl);
+    const writes = countSocketWrites(gw); // counts b's connection only
+    const b = agent();
+    await b.register(gw.wsUrl);
+    expect(writes).toEqual([2]);
+    const frames = [1, 2].map((n) => JSON.stringify(a.signal('ICE', b.did, { candidate: `candidate:${n} 1 udp 1 127.0.0.1 9 typ host` })));
+    // The loop's recent load is low (the handshakes are over): frames are verified as they come.
+    const pool = gw.app.hub.verifier;
+    await eventually(() => pool.hasTimeToSpare(), 10_000, 'a quiet event loop');
+    const socket = (a.ws as unknown as { _socket: Socket })._socket;
+    socket.cork();
+    for (const text of frames) a.send(text);
+    socket.uncork();
+    for (let i = 0; i < frames.length; i++) await b.next();
+    expect(b.raw.slice(-2)).toEqual(frames);
+    // Two writes: the first frame did not wait for the second one's verification.
+    expect(writes).toEqual([4]);
+    expect(await a.barrier()).toEqual([]);
+  });
+
   it('sends the frames routed to one agent in one burst in one write, in order and byte for byte', async () => {
     await gw.close();
     // One thread and no inline verification while the loop has time: the first frame of the burst

@@ -1,7 +1,8 @@
 /** docs/protocol.md §5: the ordered checks of signaling frames, each ERROR with its ref, connection kept. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Socket } from 'node:net';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { nextId, signFrame, TestAgent } from '../helpers/agent.js';
+import { malleate, nextId, signFrame, TestAgent } from '../helpers/agent.js';
 
 let gw: TestGateway;
 let a: TestAgent;
@@ -97,15 +98,7 @@ describe('SENDER_MISMATCH, STALE, BAD_SIGNATURE, REPLAY, AGENT_NOT_FOUND', () =>
   });
   it('BAD_SIGNATURE: S + L (a malleated signature that OpenSSL would also reject)', async () => {
     const f = a.signal('OFFER', b.did, { sdp: 'v=0' }, { id: 'g3' });
-    const sig = Buffer.from(f.sig as string, 'base64url');
-    const L = Buffer.from('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010', 'hex');
-    let carry = 0;
-    for (let i = 0; i < 32; i++) {
-      const sum = (sig[32 + i] as number) + (L[i] as number) + carry;
-      sig[32 + i] = sum & 0xff;
-      carry = sum >> 8;
-    }
-    await expectError({ ...f, sig: sig.toString('base64url') }, 'BAD_SIGNATURE', 'g3');
+    await expectError({ ...f, sig: malleate(f.sig as string) }, 'BAD_SIGNATURE', 'g3');
   });
   it('REPLAY: the same frame twice (delivered once)', async () => {
     const f = a.signal('OFFER', b.did, { sdp: 'v=0' }, { id: 'r1' });
@@ -178,6 +171,22 @@ describe('ordering of replies', () => {
       ['AGENTS', null, 'ord-disc'],
     ]);
     expect(await b.next()).toEqual(valid);
+  });
+});
+
+describe('ordering behind a pending verdict', () => {
+  it('keeps a frame behind one that waits for its verdict, though it could be verified at once', async () => {
+    // S + L: refused without a verification, its verdict comes a microtask later. The valid
+    // frame behind it, in the same read, could be verified and routed at once: it must not pass.
+    const waiting = a.signal('OFFER', a.did, { sdp: 'v=0' }, { id: 'ord-sl' });
+    const next = a.signal('OFFER', a.did, { sdp: 'v=0' }, { id: 'ord-after' });
+    const socket = (a.ws as unknown as { _socket: Socket })._socket;
+    socket.cork();
+    a.send({ ...waiting, sig: malleate(waiting.sig as string) });
+    a.send(next);
+    socket.uncork();
+    expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'BAD_SIGNATURE', ref: 'ord-sl' });
+    expect(await a.next()).toEqual(next);
   });
 });
 
