@@ -12,10 +12,12 @@
  *   up to 19,000 of them within seconds (the per-IP checks still run on every upgrade).
  * - CLOCK_SKEW 3,600 s: frames are signed before the clock starts (signing is not what is being
  *   measured), up to a minute before they are sent. The freshness check still runs on every frame.
- *   The replay cache then keeps every id of the run: it never drops one. The tail scenario sets
- *   BENCH_CLOCK_SKEW=default instead (the default 30 s): its frames carry the time they are due
- *   to be sent, so they are fresh, and the replay cache drops ids as a gateway that has been up a
- *   while does (bench/scenarios/tail.ts).
+ *   The replay cache then keeps every id of the run: it never drops one. The tail and latency
+ *   scenarios set BENCH_CLOCK_SKEW=default instead (the default 30 s): their frames carry the time
+ *   they are due to be sent, so they are fresh, and the replay cache drops ids as a gateway that
+ *   has been up a while does (bench/scenarios/tail.ts). The throughput, capacity, handshake and
+ *   cluster scenarios keep 3,600 s (throughput signs its whole pool, up to a minute of frames,
+ *   before the clock starts).
  * - LOG_LEVEL warn: no per-connection info lines (production runs at info; see docs/performance.md).
  * Everything else is the default Config, except `verifyThreads` when bench/run.ts was given
  * `--verify-threads N` (it sets BENCH_VERIFY_THREADS), `verifyInlineMaxLoad` when the environment

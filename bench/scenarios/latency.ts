@@ -19,7 +19,12 @@ function scaledTargetRate(c: CeilingResult | undefined): number | undefined {
 
 /** The load generator's open-loop latency task against `kind` at `rates`, with the server's CPU per rate. */
 async function latencyAgainst(kind: 'server' | 'baseline-relay', opts: Options, { harness, report }: ScenarioContext, rates: number[]) {
-  const [server, loadgen] = await Promise.all([harness.startServer(kind, kind === 'server' ? 'latency' : undefined), harness.startLoadgen()]);
+  // The gateway on the default CLOCK_SKEW, as in the tail scenario: the load generator's frames
+  // carry the time they are due to be sent, and the replay cache drops ids as in production.
+  const [server, loadgen] = await Promise.all([
+    kind === 'server' ? harness.startServer(kind, 'latency', { env: { BENCH_CLOCK_SKEW: 'default' } }) : harness.startServer(kind),
+    harness.startLoadgen(),
+  ]);
   const marks = trackMarks(loadgen, server.child);
   const heapSamples = kind === 'server' && opts.heapSample ? profilePerRate(loadgen, server.child, 'heap', (rate) => join(RESULTS, `gateway-latency-${rate}-${STAMP}.heapprofile.json`)) : undefined;
   const p = opts.latency;

@@ -11,8 +11,8 @@
  * lacks the first. Until 2026-12-03 it verified with node:crypto, which takes ~1.5x libsodium's
  * time per signature on the bench VM, and so overstated what verification alone costs.
  *
- * The gateway runs with the default CLOCK_SKEW (30 s), unlike the other scenarios' 3,600 s
- * (bench/server.ts): the load generator's frames carry the time they are due to be sent, so they
+ * The gateway runs with the default CLOCK_SKEW (30 s), as in the latency scenario, unlike the
+ * others' 3,600 s (bench/server.ts): the load generator's frames carry the time they are due to be sent, so they
  * are fresh, and with the settle time before the first rate (--tail-settle) every rate measures a
  * replay cache that drops expired ids, as in a gateway that has been up a while.
  */
