@@ -382,7 +382,8 @@ export class VerifyPool {
 
   /**
    * Below inlineBelowUtilization: verify on the event loop as frames come (within the budget).
-   * Public for tests, which wait for it before counting what a burst does on a quiet loop.
+   * Public for tests, which wait for it before counting what a burst does on a quiet loop
+   * (calling it samples the loop's busy share, as a submit does).
    */
   hasTimeToSpare(): boolean {
     return this.inlineBelow > 0 && this.loopUtilization() < this.inlineBelow;
