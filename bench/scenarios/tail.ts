@@ -12,9 +12,10 @@
  * time per signature on the bench VM, and so overstated what verification alone costs.
  *
  * The gateway runs with the default CLOCK_SKEW (30 s), as in the latency scenario, unlike the
- * others' 3,600 s (bench/server.ts): the load generator's frames carry the time they are due to be sent, so they
- * are fresh, and with the settle time before the first rate (--tail-settle) every rate measures a
- * replay cache that drops expired ids, as in a gateway that has been up a while.
+ * others' 3,600 s (bench/server.ts): the load generator's frames carry the time they are due to
+ * be sent, so they are fresh, and with the settle time before the first rate (--tail-settle)
+ * every rate measures a replay cache that drops expired ids, as in a gateway that has been up a
+ * while.
  */
 import { attachGcOverlap } from '../lib/gc-overlap.js';
 import { bunchedPercent, BUNCH_WINDOW_MS } from '../lib/bunching.js';
