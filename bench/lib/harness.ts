@@ -21,6 +21,13 @@ export interface ScenarioContext {
 
 export type Server = Awaited<ReturnType<Harness['startServer']>>;
 
+/**
+ * startServer's environment for a gateway on the default CLOCK_SKEW (30 s) instead of the bench's
+ * 3,600 s (bench/server.ts): for scenarios whose frames carry the time they are due to be sent, so
+ * that the replay cache drops ids as in production (latency, tail).
+ */
+export const DEFAULT_CLOCK_SKEW_ENV: Readonly<Record<string, string>> = { BENCH_CLOCK_SKEW: 'default' };
+
 /** The children started by one scenario; {@link Harness.stopAll} stops them when it ends, whatever happens. */
 export class Harness {
   private readonly children: Child[] = [];
@@ -34,7 +41,7 @@ export class Harness {
     return child;
   }
 
-  async startServer(kind: 'server' | 'baseline-relay', profileAs?: string, extra: { env?: Record<string, string>; label?: string } = {}) {
+  async startServer(kind: 'server' | 'baseline-relay', profileAs?: string, extra: { env?: Readonly<Record<string, string>>; label?: string } = {}) {
     const opts = this.opts;
     // The gateway runs with the flags npm start gives it (--gateway-flags after them, so they can
     // override one); the bare relay with Node's defaults, as a relay written without this gateway's

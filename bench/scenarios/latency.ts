@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { ROOT } from '../lib/compile.js';
 import { attachGcOverlap } from '../lib/gc-overlap.js';
-import { profilePerRate, runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
+import { DEFAULT_CLOCK_SKEW_ENV, profilePerRate, runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
 import type { Options } from '../lib/options.js';
 import { topAllocations } from '../lib/profile.js';
 import { RESULTS, section, STAMP } from '../lib/report.js';
@@ -19,10 +19,8 @@ function scaledTargetRate(c: CeilingResult | undefined): number | undefined {
 
 /** The load generator's open-loop latency task against `kind` at `rates`, with the server's CPU per rate. */
 async function latencyAgainst(kind: 'server' | 'baseline-relay', opts: Options, { harness, report }: ScenarioContext, rates: number[]) {
-  // The gateway on the default CLOCK_SKEW, as in the tail scenario: the load generator's frames
-  // carry the time they are due to be sent, and the replay cache drops ids as in production.
   const [server, loadgen] = await Promise.all([
-    kind === 'server' ? harness.startServer(kind, 'latency', { env: { BENCH_CLOCK_SKEW: 'default' } }) : harness.startServer(kind),
+    kind === 'server' ? harness.startServer(kind, 'latency', { env: DEFAULT_CLOCK_SKEW_ENV }) : harness.startServer(kind),
     harness.startLoadgen(),
   ]);
   const marks = trackMarks(loadgen, server.child);

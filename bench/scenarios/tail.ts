@@ -21,7 +21,7 @@ import { attachGcOverlap } from '../lib/gc-overlap.js';
 import { bunchedPercent, BUNCH_WINDOW_MS } from '../lib/bunching.js';
 import { readSplit } from '../lib/read-split.js';
 import { join } from 'node:path';
-import { profilePerRate, runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
+import { DEFAULT_CLOCK_SKEW_ENV, profilePerRate, runTask, serverUse, trackMarks, type ScenarioContext } from '../lib/harness.js';
 import type { Options } from '../lib/options.js';
 import { PROFILE_GROUPS, selfTimeByGroup } from '../lib/profile.js';
 import { RESULTS, section, STAMP } from '../lib/report.js';
@@ -63,7 +63,7 @@ async function oneRun(target: TailTarget, round: number, opts: Options, { harnes
   const p = opts.tail;
   const [server, loadgen] = await Promise.all([
     target === 'gateway'
-      ? harness.startServer('server', undefined, { env: { BENCH_CLOCK_SKEW: 'default' } })
+      ? harness.startServer('server', undefined, { env: DEFAULT_CLOCK_SKEW_ENV })
       : harness.startServer('baseline-relay', undefined, { env: { RELAY_VERIFY: target === 'bare relay' ? 'none' : 'gateway' }, label: target }),
     harness.startLoadgen(),
   ]);

@@ -26,9 +26,10 @@
  * a worker holds 10–12 MB of RSS (its V8 heap ~5 MB, the rest its stack and per-thread state);
  * its exit returns that. The pool decides the exit on the event loop and takes the lane out
  * before stopping the worker, so nothing is ever sent to a worker that is exiting: a verification
- * arriving then starts a fresh one. A fresh worker is ready 55–110 ms after it starts (starting a Node thread costs 65–100 ms
- * of CPU on the 2-core bench VM) and says so; until then the event loop verifies what would go
- * to it, so a burst after a quiet spell waits for the loop, never for a thread (see dispatch).
+ * arriving then starts a fresh one. A fresh worker is ready 55–110 ms after it starts (starting
+ * a Node thread costs 65–100 ms of CPU on the 2-core bench VM) and says so; until then the event
+ * loop verifies what would go to it, so a burst after a quiet spell waits for the loop, never for
+ * a thread (see dispatch).
  */
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';

@@ -4,6 +4,7 @@
  */
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { signedBytes } from '../../src/protocol/canonical.js';
 import { didFromPublicKey } from '../../src/protocol/did-key.js';
@@ -15,6 +16,19 @@ export type Frame = Record<string, unknown> & { type: string };
 export interface Closed {
   code: number;
   reason: string;
+}
+
+/** The agent's TCP socket, under its `ws` client (to pause its reading, or to cork its writes). */
+export function clientSocket(a: TestAgent): Socket {
+  return (a.ws as unknown as { _socket: Socket })._socket;
+}
+
+/** Sends `frames` from `a` in one TCP write, so that the gateway reads them in one turn. */
+export function sendInOneWrite(a: TestAgent, frames: unknown[]): void {
+  const socket = clientSocket(a);
+  socket.cork();
+  for (const frame of frames) a.send(frame);
+  socket.uncork();
 }
 
 /** S + L of a signature: the same point R with a malleated scalar (must be rejected). */

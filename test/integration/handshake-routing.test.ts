@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Socket } from 'node:net';
 import { countSocketWrites, get, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { agentTracker } from '../helpers/agent.js';
+import { agentTracker, sendInOneWrite } from '../helpers/agent.js';
 import { eventually } from '../helpers/eventually.js';
 
 let gw: TestGateway;
@@ -32,6 +31,15 @@ describe('handshake', () => {
   });
 });
 
+/** A new registered agent whose connection's socket writes the gateway counts (2 so far: 101 + CHALLENGE, then REGISTERED). */
+async function countedTarget() {
+  const writes = countSocketWrites(gw); // counts this connection only
+  const b = agent();
+  await b.register(gw.wsUrl);
+  expect(writes).toEqual([2]);
+  return { b, writes };
+}
+
 describe('routing', () => {
   it('forwards OFFER/ANSWER/ICE/BYE byte for byte to the target', async () => {
     const a = agent();
@@ -61,18 +69,12 @@ describe('routing', () => {
   it('writes each frame of one read as soon as it is verified while the event loop has time', async () => {
     const a = agent();
     await a.register(gw.wsUrl);
-    const writes = countSocketWrites(gw); // counts b's connection only
-    const b = agent();
-    await b.register(gw.wsUrl);
-    expect(writes).toEqual([2]);
+    const { b, writes } = await countedTarget();
     const frames = [1, 2].map((n) => JSON.stringify(a.signal('ICE', b.did, { candidate: `candidate:${n} 1 udp 1 127.0.0.1 9 typ host` })));
     // The loop's recent load is low (the handshakes are over): frames are verified as they come.
     const pool = gw.app.hub.verifier;
     await eventually(() => pool.hasTimeToSpare(), 10_000, 'a quiet event loop');
-    const socket = (a.ws as unknown as { _socket: Socket })._socket;
-    socket.cork();
-    for (const text of frames) a.send(text);
-    socket.uncork();
+    sendInOneWrite(a, frames);
     for (let i = 0; i < frames.length; i++) await b.next();
     expect(b.raw.slice(-2)).toEqual(frames);
     // Two writes: the first frame did not wait for the second one's verification.
@@ -90,23 +92,14 @@ describe('routing', () => {
     await a.register(gw.wsUrl);
     // A burst to itself starts the thread (verified on the event loop while it starts); the
     // burst below must find it ready.
-    const socket = (a.ws as unknown as { _socket: Socket })._socket;
-    socket.cork();
-    for (let n = 0; n < 4; n++) a.send(a.signal('ICE', a.did, { candidate: `candidate:${n} 1 udp 1 127.0.0.1 9 typ host` }));
-    socket.uncork();
+    sendInOneWrite(a, [0, 1, 2, 3].map((n) => a.signal('ICE', a.did, { candidate: `candidate:${n} 1 udp 1 127.0.0.1 9 typ host` })));
     for (let n = 0; n < 4; n++) expect(await a.next()).toMatchObject({ type: 'ICE', from: a.did });
     const pool = gw.app.hub.verifier;
     await eventually(() => pool.ready === 1, 10_000, 'the verification thread to be ready');
-    const writes = countSocketWrites(gw); // counts b's connection only
-    const b = agent();
-    await b.register(gw.wsUrl);
-    expect(writes).toEqual([2]); // 101 + CHALLENGE, then REGISTERED
-
+    const { b, writes } = await countedTarget();
     const frames = [1, 2, 3, 4].map((n) => JSON.stringify(a.signal('ICE', b.did, { candidate: `candidate:${n} 1 udp 1 127.0.0.1 9 typ host`, sdpMid: '0' })));
     // One TCP write from a: the gateway reads the four frames in one turn.
-    socket.cork();
-    for (const text of frames) a.send(text);
-    socket.uncork();
+    sendInOneWrite(a, frames);
     for (let i = 0; i < frames.length; i++) await b.next();
     expect(b.raw.slice(-4)).toEqual(frames);
     // Two more writes, not four: each callback's deliveries to b leave together.

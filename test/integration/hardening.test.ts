@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { eventually, get, startGateway, type Json, type TestGateway } from '../helpers/gateway.js';
 import { spawnGateway, waitFor200 } from '../helpers/process.js';
-import { TestAgent } from '../helpers/agent.js';
+import { clientSocket, TestAgent } from '../helpers/agent.js';
 
 let gw: TestGateway | undefined;
 const open: TestAgent[] = [];
@@ -43,7 +43,7 @@ describe('slow readers (MAX_BUFFERED_BYTES)', () => {
       open.push(sender, reader, bystander);
       for (const a of [sender, reader, bystander]) await a.register(gp.wsUrl);
       // The reader stops reading its socket: what the gateway sends it piles up.
-      const readerSocket = (reader.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      const readerSocket = clientSocket(reader);
       readerSocket.pause();
       const sdp = 'x'.repeat(30_000);
       const perRound = 1500; // ~45 MB per round, aimed at a reader that never reads

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OUTPUT_CONGESTED_BYTES } from '../../src/constants.js';
 import { eventually, get, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { agentTracker, type TestAgent } from '../helpers/agent.js';
+import { agentTracker, clientSocket, type TestAgent } from '../helpers/agent.js';
 
 let gw: TestGateway | undefined;
 const { agent, closeAgents } = agentTracker();
@@ -30,7 +30,6 @@ function serverSockets(g: TestGateway): Map<number, Socket> {
   return byPort;
 }
 
-const clientSocket = (a: TestAgent) => (a.ws as unknown as { _socket: Socket })._socket;
 
 /** A PING round trip of `a`: every frame `a` had sent before it has been worked on. */
 async function barrier(a: TestAgent, id: string): Promise<void> {

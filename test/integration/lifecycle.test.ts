@@ -1,7 +1,7 @@
 /** Heartbeat, the idle sweeper, isolation of gateways in one process, and shutdown (1001). */
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, get, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { TestAgent } from '../helpers/agent.js';
+import { clientSocket, TestAgent } from '../helpers/agent.js';
 import { manualClock } from '../helpers/clock.js';
 import type { BuildOptions } from '../../src/app.js';
 import type { IncomingMessage } from 'node:http';
@@ -123,7 +123,7 @@ describe('shutdown', () => {
     const stuck = new TestAgent();
     await stuck.register(gw.wsUrl);
     // The client stops reading: it never sees the 1001 close frame, so it never answers it.
-    (stuck.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    clientSocket(stuck).pause();
     const closing = gw.app.close();
     await eventually(() => gw.app.hub.draining, 2000, 'draining');
     expect(await get(gw, '/health')).toMatchObject({ status: 503, body: { status: 'draining' } });

@@ -1,8 +1,7 @@
 /** docs/protocol.md §5: the ordered checks of signaling frames, each ERROR with its ref, connection kept. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Socket } from 'node:net';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { malleate, nextId, signFrame, TestAgent } from '../helpers/agent.js';
+import { malleate, nextId, sendInOneWrite, signFrame, TestAgent } from '../helpers/agent.js';
 
 let gw: TestGateway;
 let a: TestAgent;
@@ -180,11 +179,7 @@ describe('ordering behind a pending verdict', () => {
     // frame behind it, in the same read, could be verified and routed at once: it must not pass.
     const waiting = a.signal('OFFER', a.did, { sdp: 'v=0' }, { id: 'ord-sl' });
     const next = a.signal('OFFER', a.did, { sdp: 'v=0' }, { id: 'ord-after' });
-    const socket = (a.ws as unknown as { _socket: Socket })._socket;
-    socket.cork();
-    a.send({ ...waiting, sig: malleate(waiting.sig as string) });
-    a.send(next);
-    socket.uncork();
+    sendInOneWrite(a, [{ ...waiting, sig: malleate(waiting.sig as string) }, next]);
     expect(await a.next()).toMatchObject({ type: 'ERROR', code: 'BAD_SIGNATURE', ref: 'ord-sl' });
     expect(await a.next()).toEqual(next);
   });
