@@ -18,6 +18,11 @@
  * With RELAY_VERIFY=gateway it verifies with whatever the gateway's default picks (libsodium
  * where sodium-native loads, else node:crypto): the latency-tail scenario's verifying relay.
  *
+ * RELAY_SPIN_US=N adds N µs of busy CPU per frame where the verification would run (after the
+ * sender check, before the lookup): a relay whose per-frame work costs exactly N µs more, to
+ * measure how much CPU on a frame's path the tail can take before its p99 doubles
+ * (`npm run bench:ab -- . --only tail --tail-targets bare-relay --b-env RELAY_SPIN_US=25`).
+ *
  * Same IPC contract as bench/server.ts: `ready` with the port, `stats`, `stop`.
  */
 import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
@@ -34,6 +39,7 @@ const RELAY_VERIFIERS: Record<string, 'libsodium' | 'auto'> = { libsodium: 'libs
 const relayVerifier = RELAY_VERIFIERS[process.env.RELAY_VERIFY ?? ''];
 /** The gateway's Ed25519 verifier when RELAY_VERIFY asks for it; null: node:crypto with a cached KeyObject. */
 const gatewayVerifier = relayVerifier ? ed25519Verifier(relayVerifier) : null;
+const SPIN_NS = BigInt(Math.round(Number(process.env.RELAY_SPIN_US ?? 0) * 1000));
 const agents = new Map<string, WebSocket>();
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 65536, perMessageDeflate: false });
@@ -88,6 +94,10 @@ wss.on('connection', (ws) => {
     if (frame.from !== did) return sendError(ws, 'SENDER_MISMATCH', frame.id);
     if (VERIFY_FRAMES && !(gatewayVerifier ? gatewayVerifier.verify(rawKey as Uint8Array, signedBytes(frame), sig) : verify(null, signedBytes(frame), key, sig))) {
       return sendError(ws, 'BAD_SIGNATURE', frame.id);
+    }
+    if (SPIN_NS > 0n) {
+      const until = process.hrtime.bigint() + SPIN_NS;
+      while (process.hrtime.bigint() < until);
     }
     const target = agents.get(frame.to as string);
     if (!target) return sendError(ws, 'AGENT_NOT_FOUND', frame.id);

@@ -5,7 +5,7 @@
  */
 import { intOption, optionsOrExit, parseCommandLine, UsageError, wordsOption } from '../../scripts/lib/args.js';
 import { mallocEnvOf } from '../../scripts/lib/malloc.js';
-import { TAIL_TARGETS, type TailTarget } from './results.js';
+import { spinTarget, TAIL_TARGETS, type SpinTarget, type TailTarget } from './results.js';
 
 /**
  * The tail's JIT warm-up rate: at 2,000/s a fresh gateway compiled its frame path over its first
@@ -48,6 +48,8 @@ const USAGE = `usage: npm run bench -- [options]
                     up a while is (default 30; smoke 0; 0 = none)
   --tail-targets a,b tail: which of gateway, bare-relay, verifying-relay run (default all three; the ratios and the
                     summary row need the gateway and the bare relay), e.g. gateway alone for long GC runs
+  --tail-spin-us a,b tail: also run the bare relay spending each many µs of busy CPU per frame (1..1000; default
+                    none): how much CPU on a frame's path the bare relay's p99 takes before it doubles
   --workers N       cluster: GATEWAY_WORKERS of the multi-process gateway (default 2)
   --cluster-rate R  cluster: frames/s of the cross-node latency phases (default 1000; smoke 200)
   --cross-share S   cluster: share of throughput pairs re-formed to be cross-worker, 0..1, or
@@ -74,7 +76,7 @@ const flag = { type: 'boolean' } as const;
 export const OPTIONS = {
   only: text, smoke: flag, duration: text, agents: text, rates: text, 'pairs-agents': text, window: text,
   handshakes: text, concurrency: text, frame: text, 'tail-rates': text, 'tail-rounds': text, 'tail-targets': text, 'tail-jit-warmup': text,
-  'tail-settle': text,
+  'tail-settle': text, 'tail-spin-us': text,
   workers: text, 'cluster-rate': text, 'cross-share': text,
   'cpu-prof': flag, 'heap-sample': flag, 'verify-threads': text, 'gateway-flags': text, 'loadgen-flags': text, malloc: text, tsx: flag, verbose: flag,
   help: flag,
@@ -132,7 +134,7 @@ function parseOptions(argv: string[]) {
       agents: smoke ? 20 : 500,
       rates: rateList('tail-rates', smoke ? [500] : [500, 2000, 4000]),
       rounds: int('tail-rounds', smoke ? 1 : 3, 1, 20),
-      targets: tailTargets(v['tail-targets']),
+      targets: [...tailTargets(v['tail-targets']), ...spinTargets(v['tail-spin-us'])],
       durationMs: (duration ?? (smoke ? 1 : 10)) * 1000,
       warmupMs: smoke ? 200 : 1000,
       jitWarmup: { rate: TAIL_JIT_WARMUP_RATE, ms: int('tail-jit-warmup', smoke ? 0 : 5, 0, 120) * 1000 },
@@ -173,6 +175,13 @@ export function tailTargets(raw: string | undefined): TailTarget[] {
   const names = raw.split(',').map((s) => s.trim().replace('-', ' '));
   for (const n of names) if (!(TAIL_TARGETS as readonly string[]).includes(n)) throw new UsageError(`--tail-targets: unknown target "${n}" (gateway, bare-relay, verifying-relay)`);
   return TAIL_TARGETS.filter((t) => names.includes(t));
+}
+
+/** --tail-spin-us: the bare relay with that much busy CPU per frame, once each, in the order given. */
+export function spinTargets(raw: string | undefined): SpinTarget[] {
+  if (raw === undefined) return [];
+  const us = [...new Set(raw.split(',').map((s) => numberOption('tail-spin-us', s.trim(), 1, 1000)))];
+  return us.map(spinTarget);
 }
 
 /** The options of this run: --help prints the usage and exits 0; bad usage prints what is wrong and the usage to stderr and exits 2. */

@@ -237,7 +237,21 @@ export interface ClusterResult {
 
 /** The `tail` scenario (bench/scenarios/tail.ts): its targets, in the order a round starts from (the scenario rotates it). */
 export const TAIL_TARGETS = ['gateway', 'bare relay', 'verifying relay'] as const;
-export type TailTarget = (typeof TAIL_TARGETS)[number];
+/**
+ * The bare relay spending N µs of busy CPU per frame where a verification would run
+ * (--tail-spin-us, RELAY_SPIN_US in bench/baseline-relay.ts): how much CPU on a frame's path the
+ * bare relay's tail takes before its p99 doubles, on the machine the run is on.
+ */
+export type SpinTarget = `bare relay + ${number} µs`;
+export type TailTarget = (typeof TAIL_TARGETS)[number] | SpinTarget;
+
+export const spinTarget = (us: number): SpinTarget => `bare relay + ${us} µs`;
+
+/** The µs a spin target adds per frame; undefined for the other targets. */
+export function spinOf(target: TailTarget): number | undefined {
+  const m = /^bare relay \+ (\d+(?:\.\d+)?) µs$/.exec(target);
+  return m ? Number(m[1]) : undefined;
+}
 
 export interface TailRound {
   round: number;

@@ -11,6 +11,11 @@
  * lacks the first. Until 2026-12-03 it verified with node:crypto, which takes ~1.5x libsodium's
  * time per signature on the bench VM, and so overstated what verification alone costs.
  *
+ * With --tail-spin-us, more targets: the bare relay spending N µs of busy CPU per frame where the
+ * verification would run (RELAY_SPIN_US): the CPU on a frame's path that the bare relay's p99
+ * takes before it doubles, which says how fast a verification would have to be for a gateway
+ * that verifies every frame to stay within 2x the bare relay on this machine.
+ *
  * The gateway runs with the default CLOCK_SKEW (30 s), as in the latency scenario, unlike the
  * others' 3,600 s (bench/server.ts): the load generator's frames carry the time they are due to
  * be sent, so they are fresh, and with the settle time before the first rate (--tail-settle)
@@ -25,7 +30,7 @@ import { DEFAULT_CLOCK_SKEW_ENV, profilePerRate, runTask, serverUse, trackMarks,
 import type { Options } from '../lib/options.js';
 import { PROFILE_GROUPS, selfTimeByGroup } from '../lib/profile.js';
 import { RESULTS, section, STAMP } from '../lib/report.js';
-import { framesSentAt, type LatencyRate, type TailRange, type TailResult, type TailRound, type TailTarget } from '../lib/results.js';
+import { framesSentAt, spinOf, type LatencyRate, type TailRange, type TailResult, type TailRound, type TailTarget } from '../lib/results.js';
 import { fmtInt, fmtMs, median, table } from '../lib/stats.js';
 
 function range(values: number[]): TailRange {
@@ -59,17 +64,24 @@ export function tailBudgetMs(p: Options['tail']): number {
   return Math.max(600_000, 2 * p.rounds * p.targets.length * (runMs(p) + 60_000));
 }
 
+/** bench/baseline-relay.ts's environment for a relay target. */
+function relayEnv(target: TailTarget): Record<string, string> {
+  const spin = spinOf(target);
+  if (spin !== undefined) return { RELAY_VERIFY: 'none', RELAY_SPIN_US: String(spin) };
+  return { RELAY_VERIFY: target === 'bare relay' ? 'none' : 'gateway' };
+}
+
 async function oneRun(target: TailTarget, round: number, opts: Options, { harness, report }: ScenarioContext): Promise<LatencyRate[]> {
   const p = opts.tail;
   const [server, loadgen] = await Promise.all([
     target === 'gateway'
       ? harness.startServer('server', undefined, { env: DEFAULT_CLOCK_SKEW_ENV })
-      : harness.startServer('baseline-relay', undefined, { env: { RELAY_VERIFY: target === 'bare relay' ? 'none' : 'gateway' }, label: target }),
+      : harness.startServer('baseline-relay', undefined, { env: relayEnv(target), label: target }),
     harness.startLoadgen(),
   ]);
   const marks = trackMarks(loadgen, server.child);
   // --cpu-prof: every target's main thread over each rate, so they can be compared hop by hop.
-  const profiles = opts.cpuProf ? profilePerRate(loadgen, server.child, 'cpu', (rate) => join(RESULTS, `tail-${target.replace(' ', '-')}-${round}-${rate}-${STAMP}.cpuprofile.json`)) : undefined;
+  const profiles = opts.cpuProf ? profilePerRate(loadgen, server.child, 'cpu', (rate) => join(RESULTS, `tail-${target.replace(/[^a-z0-9]+/g, '-')}-${round}-${rate}-${STAMP}.cpuprofile.json`)) : undefined;
   const task = await runTask<{ agents: number; rates: LatencyRate[] }>(
     loadgen,
     'latency',
@@ -201,6 +213,9 @@ export async function tail(opts: Options, ctx: ScenarioContext): Promise<TailRes
     'Bare relay: parse, look up, forward (nothing verified). Verifying relay: the same plus canonical bytes and an inline Ed25519',
     "verification per frame with the gateway's own verifier (libsodium where it loads), on one thread: what verification alone",
     'adds to a relay, without the rest of the gateway.',
+    ...(targets.some((t) => spinOf(t) !== undefined)
+      ? ['Bare relay + N µs (--tail-spin-us): the bare relay busy for N µs more per frame where the verification would run: how much', "CPU on a frame's path its p99 takes before it doubles on this machine."]
+      : []),
     '',
     ...table(['rate/s', 'target', 'p50', 'p99', 'p99.9', 'max', 'p99 ÷ bare relay', 'p99 ÷ verifying relay', 'CPU (per frame)', 'GC pauses', 'loop delay p99', 'RSS MB', 'in gateway p99: route / verify', 'in workers', 'steal', 'slow 1 %: before / after the server read it', `slow 1 % in one ${BUNCH_WINDOW_MS} ms`, 'kernel threads', 'main thread waiting for a core', 'server GC pause: slow 1 % / all', 'load generator GC pause', 'notes'], rows).split('\n'),
     '',

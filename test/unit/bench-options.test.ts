@@ -1,10 +1,12 @@
 /**
  * `npm run bench -- --tail-targets`: which of the tail scenario's targets run, in the order a
- * round starts from, and the usage error for a name it does not know; the scenario's time budget;
+ * round starts from, and the usage error for a name it does not know; `--tail-spin-us`'s extra
+ * bare-relay targets; the scenario's time budget;
  * the node flags of the gateway and of the load generator.
  */
 import { describe, expect, it } from 'vitest';
-import { benchOptions, tailTargets } from '../../bench/lib/options.js';
+import { benchOptions, spinTargets, tailTargets } from '../../bench/lib/options.js';
+import { spinOf } from '../../bench/lib/results.js';
 import { tailBudgetMs } from '../../bench/scenarios/tail.js';
 import { UsageError } from '../../scripts/lib/args.js';
 
@@ -22,6 +24,19 @@ describe('bench --tail-targets', () => {
   it('refuses a name it does not know, naming the known ones', () => {
     expect(() => tailTargets('relay')).toThrow(UsageError);
     expect(() => tailTargets('gateway,')).toThrow(/unknown target "".*gateway, bare-relay, verifying-relay/);
+  });
+});
+
+describe('bench --tail-spin-us', () => {
+  it('adds a bare relay per value after the named targets, once each', () => {
+    expect(benchOptions(['--tail-targets', 'bare-relay', '--tail-spin-us', '25,50,25']).tail.targets).toEqual(['bare relay', 'bare relay + 25 µs', 'bare relay + 50 µs']);
+    expect(spinOf('bare relay + 12.5 µs')).toBe(12.5);
+    expect(spinOf('bare relay')).toBeUndefined();
+  });
+
+  it('refuses a value outside 1..1000 µs', () => {
+    expect(() => spinTargets('0')).toThrow(/--tail-spin-us must be a number in 1\.\.1000/);
+    expect(() => spinTargets('25,x')).toThrow(UsageError);
   });
 });
 
