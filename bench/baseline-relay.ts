@@ -21,7 +21,7 @@
  * RELAY_SPIN_US=N adds N µs of busy CPU per frame where the verification would run (after the
  * sender check, before the lookup): a relay whose per-frame work costs exactly N µs more, to
  * measure how much CPU on a frame's path the tail can take before its p99 doubles
- * (`npm run bench:ab -- . --only tail --tail-targets bare-relay --b-env RELAY_SPIN_US=25`).
+ * (`npm run bench -- --only tail --tail-spin-us 25,50` runs it beside the other targets).
  *
  * Same IPC contract as bench/server.ts: `ready` with the port, `stats`, `stop`.
  */
