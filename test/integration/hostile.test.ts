@@ -30,7 +30,6 @@ function serverSockets(g: TestGateway): Map<number, Socket> {
   return byPort;
 }
 
-
 /** A PING round trip of `a`: every frame `a` had sent before it has been worked on. */
 async function barrier(a: TestAgent, id: string): Promise<void> {
   a.send({ type: 'PING', id });
